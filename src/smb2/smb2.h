@@ -1,0 +1,343 @@
+/* SMB2/3 protocol core: wire constants, the connection/session/tree/open objects, the request
+ * context handed to command handlers, and the dispatch table (MS-SMB2).
+ *
+ * Ownership (get/put refcounts):
+ *  - struct smb2_conn is owned by its event loop; a job running in a worker holds a reference.
+ *  - sessions are owned by their connection's session table; a request holds a reference to the
+ *    session it resolved (req->session) until the response is sent.
+ *  - trees are owned by their session; opens are owned by their session's open table and point
+ *    at their tree (which holds a reference count of opens so it is freed last).
+ * Per-request memory: the response chain is one growable buffer (struct wr) freed after send;
+ * READ data is read straight into it and encrypted in place there. */
+#ifndef SHOAL_SMB2_H
+#define SHOAL_SMB2_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "auth/idmap.h"
+#include "auth/spnego.h"
+#include "auth/userdb.h"
+#include "crypto/crypto.h"
+#include "lib/buf.h"
+#include "lib/conf.h"
+#include "lib/ntstatus.h"
+#include "vfs/vfs.h"
+
+/* ---- MS-SMB2 2.2.1 header ---- */
+#define SMB2_HDR_LEN 64
+#define SMB2_PROTOCOL_ID 0x424D53FEu /* "\xfeSMB" read as LE u32 */
+#define SMB2_TRANSFORM_ID 0x424D53FDu
+#define SMB1_PROTOCOL_ID 0x424D53FFu
+
+enum smb2_cmd {
+	SMB2_NEGOTIATE = 0x00,
+	SMB2_SESSION_SETUP = 0x01,
+	SMB2_LOGOFF = 0x02,
+	SMB2_TREE_CONNECT = 0x03,
+	SMB2_TREE_DISCONNECT = 0x04,
+	SMB2_CREATE = 0x05,
+	SMB2_CLOSE = 0x06,
+	SMB2_FLUSH = 0x07,
+	SMB2_READ = 0x08,
+	SMB2_WRITE = 0x09,
+	SMB2_LOCK = 0x0A,
+	SMB2_IOCTL = 0x0B,
+	SMB2_CANCEL = 0x0C,
+	SMB2_ECHO = 0x0D,
+	SMB2_QUERY_DIRECTORY = 0x0E,
+	SMB2_CHANGE_NOTIFY = 0x0F,
+	SMB2_QUERY_INFO = 0x10,
+	SMB2_SET_INFO = 0x11,
+	SMB2_OPLOCK_BREAK = 0x12,
+	SMB2_NCMDS
+};
+
+#define SMB2_FLAGS_SERVER_TO_REDIR 0x00000001u
+#define SMB2_FLAGS_ASYNC_COMMAND 0x00000002u
+#define SMB2_FLAGS_RELATED_OPERATIONS 0x00000004u
+#define SMB2_FLAGS_SIGNED 0x00000008u
+#define SMB2_FLAGS_PRIORITY_MASK 0x00000070u
+#define SMB2_FLAGS_DFS_OPERATIONS 0x10000000u
+#define SMB2_FLAGS_REPLAY_OPERATION 0x20000000u
+
+/* Header field offsets (bytes from the start of the header). */
+#define HDR_OFF_PROTOCOL 0
+#define HDR_OFF_STRUCT_SIZE 4
+#define HDR_OFF_CREDIT_CHARGE 6
+#define HDR_OFF_STATUS 8
+#define HDR_OFF_COMMAND 12
+#define HDR_OFF_CREDIT 14
+#define HDR_OFF_FLAGS 16
+#define HDR_OFF_NEXT_COMMAND 20
+#define HDR_OFF_MESSAGE_ID 24
+#define HDR_OFF_ASYNC_ID 32 /* async: 8 bytes; sync: Reserved(4) + TreeId(4) */
+#define HDR_OFF_TREE_ID 36
+#define HDR_OFF_SESSION_ID 40
+#define HDR_OFF_SIGNATURE 48
+
+/* Capabilities (2.2.3) */
+#define SMB2_GLOBAL_CAP_DFS 0x01
+#define SMB2_GLOBAL_CAP_LEASING 0x02
+#define SMB2_GLOBAL_CAP_LARGE_MTU 0x04
+#define SMB2_GLOBAL_CAP_MULTI_CHANNEL 0x08
+#define SMB2_GLOBAL_CAP_PERSISTENT_HANDLES 0x10
+#define SMB2_GLOBAL_CAP_DIRECTORY_LEASING 0x20
+#define SMB2_GLOBAL_CAP_ENCRYPTION 0x40
+
+#define SMB2_NEGOTIATE_SIGNING_ENABLED 0x01
+#define SMB2_NEGOTIATE_SIGNING_REQUIRED 0x02
+
+/* Session flags (2.2.6) */
+#define SMB2_SESSION_FLAG_IS_GUEST 0x01
+#define SMB2_SESSION_FLAG_IS_NULL 0x02
+#define SMB2_SESSION_FLAG_ENCRYPT_DATA 0x04
+
+/* Share types (2.2.10) */
+#define SMB2_SHARE_TYPE_DISK 0x01
+#define SMB2_SHARE_TYPE_PIPE 0x02
+
+/* File attributes (MS-FSCC 2.6) */
+#define FILE_ATTRIBUTE_READONLY 0x00000001u
+#define FILE_ATTRIBUTE_HIDDEN 0x00000002u
+#define FILE_ATTRIBUTE_SYSTEM 0x00000004u
+#define FILE_ATTRIBUTE_DIRECTORY 0x00000010u
+#define FILE_ATTRIBUTE_ARCHIVE 0x00000020u
+#define FILE_ATTRIBUTE_NORMAL 0x00000080u
+#define FILE_ATTRIBUTE_TEMPORARY 0x00000100u
+#define FILE_ATTRIBUTE_SPARSE_FILE 0x00000200u
+#define FILE_ATTRIBUTE_REPARSE_POINT 0x00000400u
+#define FILE_ATTRIBUTE_COMPRESSED 0x00000800u
+#define FILE_ATTRIBUTE_OFFLINE 0x00001000u
+#define FILE_ATTRIBUTE_NOT_CONTENT_INDEXED 0x00002000u
+#define FILE_ATTRIBUTE_ENCRYPTED 0x00004000u
+
+/* Access mask bits (MS-SMB2 2.2.13.1) */
+#define FILE_READ_DATA 0x00000001u
+#define FILE_WRITE_DATA 0x00000002u
+#define FILE_APPEND_DATA 0x00000004u
+#define FILE_READ_EA 0x00000008u
+#define FILE_WRITE_EA 0x00000010u
+#define FILE_EXECUTE 0x00000020u
+#define FILE_DELETE_CHILD 0x00000040u
+#define FILE_READ_ATTRIBUTES 0x00000080u
+#define FILE_WRITE_ATTRIBUTES 0x00000100u
+#define DELETE_ACCESS 0x00010000u
+#define READ_CONTROL 0x00020000u
+#define WRITE_DAC 0x00040000u
+#define WRITE_OWNER 0x00080000u
+#define SYNCHRONIZE 0x00100000u
+#define ACCESS_SYSTEM_SECURITY 0x01000000u
+#define MAXIMUM_ALLOWED 0x02000000u
+#define GENERIC_ALL 0x10000000u
+#define GENERIC_EXECUTE 0x20000000u
+#define GENERIC_WRITE 0x40000000u
+#define GENERIC_READ 0x80000000u
+#define FILE_ALL_ACCESS 0x001F01FFu
+
+/* ---- objects ---- */
+
+struct smb2_server;
+struct smb2_conn;
+struct smb2_session;
+struct smb2_tree;
+struct smb2_open;
+struct rpc_pipe;
+
+
+struct smb2_tree {
+	uint32_t id;
+	atomic_int refs;
+	struct smb2_session *session; /* not counted: the session outlives its trees */
+	char *share_name;
+	bool is_ipc;
+	bool read_only;
+	uint32_t share_flags;  /* 2.2.10 ShareFlags */
+	uint32_t max_access;   /* MaximalAccess granted on the share */
+	struct vfs_share *vfs; /* NULL for IPC$ */
+	bool encrypt;          /* share requires encryption (issue 3) */
+};
+
+struct smb2_open {
+	uint64_t persistent_id;
+	uint64_t volatile_id;
+	struct smb2_tree *tree; /* holds a tree reference */
+	struct smb2_session *session;
+	uint32_t access;       /* granted access mask */
+	uint32_t share_access;
+	uint32_t create_options;
+	bool is_dir;
+	bool delete_on_close;
+	struct vfs_file *file;  /* NULL for pipes */
+	struct rpc_pipe *pipe;  /* named pipe on IPC$ */
+	void *dir_state;        /* QUERY_DIRECTORY enumeration state, owned by smb2_dir.c */
+	void (*dir_state_free)(void *);
+	void *state_rec;        /* share-mode record handle, owned by the state layer */
+	char *name;             /* path relative to the share root, '/' separated, "" = root */
+	uint64_t position;      /* FilePositionInformation */
+	uint32_t mode;          /* FileModeInformation */
+};
+
+enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
+
+struct smb2_session {
+	uint64_t id;
+	atomic_int refs;
+	pthread_mutex_t lock; /* guards the tree and open tables */
+	struct smb2_conn *conn;
+	enum smb2_sess_state state;
+	struct spnego_server *auth; /* during setup */
+	bool anonymous, guest;
+	char user[USERDB_NAME_MAX + 1];
+	char domain[64];
+	struct vfs_ident ident;
+	struct sid user_sid;
+	uint8_t session_key[16];
+	uint8_t signing_key[16];
+	uint8_t app_key[16];
+	uint8_t enc_key[32];   /* server -> client (ServerOut / S2C) */
+	uint8_t dec_key[32];   /* client -> server (ServerIn / C2S) */
+	bool signing_required;
+	bool encrypt_data;
+	uint8_t preauth_hash[64]; /* 3.1.1 session preauth integrity hash */
+	/* trees and opens: small tables, searched linearly for now (hundreds per session at most
+	   in this issue; the maxfid work replaces them with hash tables) */
+	struct smb2_tree **trees;
+	int ntrees, trees_cap;
+	uint32_t next_tree_id;
+	struct smb2_open **opens;
+	int nopens, opens_cap;
+	uint64_t next_volatile_id;
+};
+
+struct smb2_conn {
+	atomic_int refs;
+	struct smb2_server *srv;
+	int fd;
+	char peer[64]; /* "127.0.0.1:5555" */
+	pthread_mutex_t lock; /* guards sessions, the output queue and the credit window */
+	/* negotiated */
+	bool negotiated;
+	uint16_t dialect;
+	uint16_t client_security_mode;
+	uint32_t client_caps;
+	uint8_t client_guid[16];
+	uint16_t client_dialects[16];
+	int nclient_dialects;
+	bool signing_required; /* server signing = mandatory, or the client required it */
+	enum smb2_sign_alg sign_alg;
+	enum smb2_cipher cipher;
+	uint16_t preauth_alg; /* 1 = SHA-512 when 3.1.1 */
+	uint8_t preauth_hash[64];
+	uint32_t max_trans, max_read, max_write;
+	/* credits (MS-SMB2 3.3.1.1): the window of message ids the client may use */
+	uint64_t seq_low;       /* lowest message id not yet used */
+	uint8_t *seq_bitmap;    /* used ids >= seq_low within the window */
+	uint32_t credits_granted; /* size of the window: ids [seq_low, seq_low + granted) valid */
+	/* sessions */
+	struct smb2_session **sessions;
+	int nsessions, sessions_cap;
+	/* the event loop's part lives in server/, reached through these */
+	void *loop_priv;
+	bool dead; /* set when the connection must be torn down */
+};
+
+/* The request context handed to handlers. */
+struct smb2_req {
+	struct smb2_conn *conn;
+	struct smb2_server *srv;
+	struct smb2_session *session; /* resolved from SessionId (or the compound's previous) */
+	struct smb2_tree *tree;       /* resolved from TreeId when the command needs a tree */
+	struct rd msg;  /* the whole request message, header included: offsets in requests are
+			   relative to the header start, so use rd_sub(&req->msg, off, len) */
+	struct rd body; /* the body after the 64-byte header */
+	uint16_t cmd;
+	uint32_t hdr_flags;
+	uint64_t msg_id;
+	uint64_t session_id;
+	uint32_t tree_id;
+	uint16_t credit_charge, credit_request;
+	/* compound: a related request may use FileId 0xFFFF...FFFF for the previous create's id */
+	bool related;
+	uint64_t *compound_fid; /* [2] persistent, volatile of the last CREATE in the chain */
+	bool *compound_fid_valid;
+	/* response */
+	struct wr *out; /* the response chain: the handler appends its body at out->len */
+	size_t body_off; /* where this response's body starts in out */
+	bool keep_body;  /* send the written body even though the status is an error */
+	NTSTATUS status;
+	const struct vfs_ident *ident; /* identity for file system calls (session's, or NULL = server) */
+};
+
+/* A command handler parses req->body, does the work, appends the response body to req->out and
+ * returns the status. On an error status (unless keep_body) the dispatcher truncates what the
+ * handler wrote and sends the standard error response (2.2.2). */
+typedef NTSTATUS (*smb2_handler_fn)(struct smb2_req *req);
+
+struct smb2_cmd_desc {
+	const char *name;
+	uint16_t struct_size;   /* the request's StructureSize: checked before the handler runs */
+	bool need_session;      /* a VALID session is required */
+	bool need_tree;         /* a tree connect is required */
+	bool need_negotiate;    /* the connection must have negotiated */
+	smb2_handler_fn fn;
+};
+
+extern const struct smb2_cmd_desc smb2_cmds[SMB2_NCMDS];
+
+/* ---- handlers (one file per command family) ---- */
+NTSTATUS smb2_negotiate(struct smb2_req *req);       /* smb2_negotiate.c */
+NTSTATUS smb2_session_setup(struct smb2_req *req);   /* smb2_session.c */
+NTSTATUS smb2_logoff(struct smb2_req *req);
+NTSTATUS smb2_tree_connect(struct smb2_req *req);    /* smb2_tree.c */
+NTSTATUS smb2_tree_disconnect(struct smb2_req *req);
+NTSTATUS smb2_create(struct smb2_req *req);          /* smb2_create.c */
+NTSTATUS smb2_close(struct smb2_req *req);
+NTSTATUS smb2_flush(struct smb2_req *req);           /* smb2_rw.c */
+NTSTATUS smb2_read(struct smb2_req *req);
+NTSTATUS smb2_write(struct smb2_req *req);
+NTSTATUS smb2_lock(struct smb2_req *req);            /* smb2_lock.c */
+NTSTATUS smb2_ioctl(struct smb2_req *req);           /* smb2_ioctl.c */
+NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
+NTSTATUS smb2_echo(struct smb2_req *req);
+NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
+NTSTATUS smb2_change_notify(struct smb2_req *req);   /* smb2_misc.c (until the notify issue) */
+NTSTATUS smb2_query_info(struct smb2_req *req);      /* smb2_info.c */
+NTSTATUS smb2_set_info(struct smb2_req *req);
+NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_misc.c (until the oplock issue) */
+
+/* ---- named pipes on IPC$ (smb2_pipe.c) ---- */
+/* Called by CREATE on an IPC$ tree: opens the named pipe and fills open->pipe. */
+NTSTATUS smb2_pipe_open(struct smb2_req *req, struct smb2_open *op, const char *name);
+NTSTATUS smb2_pipe_read(struct smb2_req *req, struct smb2_open *op, uint32_t len);
+NTSTATUS smb2_pipe_write(struct smb2_req *req, struct smb2_open *op, const uint8_t *data,
+			 uint32_t len);
+
+/* ---- objects (smb2_objects.c) ---- */
+/* Finds the open for a FileId in the request's session (and tree: an open of another tree is
+ * STATUS_FILE_CLOSED), handling the compound's 0xFFFFFFFFFFFFFFFF id. Fills *out (no reference:
+ * the session lock serialises closes with the request, which runs on the connection's single
+ * worker). Returns STATUS_FILE_CLOSED when not found. */
+NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t volatile_id,
+			  struct smb2_open **out);
+/* Reads a 16-byte FileId from the body cursor and looks it up. */
+NTSTATUS smb2_open_from_body(struct smb2_req *req, struct rd *r, struct smb2_open **out);
+/* Allocates an open in the request's session/tree with fresh ids (not yet visible to lookups
+ * until smb2_open_publish). */
+struct smb2_open *smb2_open_new(struct smb2_req *req);
+int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOMEM */
+/* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
+ * the session table when published. */
+void smb2_open_close(struct smb2_open *op);
+/* Writes the 16-byte FileId. */
+void smb2_write_fileid(struct wr *w, const struct smb2_open *op);
+
+/* Where an error reply was raised, logged at debug level (CONVENTIONS 9). */
+#define SMB2_ERR(req, st)                                                                         \
+	smb2_log_status((req), (st), __FILE__, __LINE__)
+NTSTATUS smb2_log_status(struct smb2_req *req, NTSTATUS st, const char *file, int line);
+
+#endif

@@ -1,0 +1,31 @@
+/* The VFS layer: how the SMB2 layer reaches files. A share is opened once per tree connect; a
+ * file or directory handle per CREATE. Modules implement struct vfs_ops (posix is the default;
+ * forwarding and S3 replication follow as stackable modules).
+ *
+ * Error vocabulary: every function returns 0 or a negative errno; the SMB2 layer maps errno to
+ * NTSTATUS through ntstatus_from_errno() only. */
+#ifndef SHOAL_VFS_H
+#define SHOAL_VFS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* A mapped user's POSIX identity. */
+struct vfs_ident {
+	uint32_t uid, gid;
+	int ngroups;
+	uint32_t groups[32];
+};
+
+/* Makes the calling thread's file system identity id (setfsuid/setfsgid and the raw setgroups
+ * syscall, which unlike glibc's wrapper changes only this thread). Cheap when the thread already
+ * has it. A no-op returning 0 when the process does not run as root. NULL = the server's own
+ * identity. Returns 0 or -errno. */
+int vfs_ident_apply(const struct vfs_ident *id);
+
+struct vfs_share; /* an opened share root */
+struct vfs_file;  /* an opened file or directory */
+
+/* ---- the rest of this header is the posix module's contract; see vfs_posix.c ---- */
+#endif
