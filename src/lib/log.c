@@ -38,11 +38,9 @@ static int parse_num(const char *s, int *out)
 	return 0;
 }
 
-int log_parse_levels(const char *spec)
+/* Parses spec into lv (which holds the starting levels); lv is left partly written on error. */
+static int parse_levels_into(const char *spec, int *lv)
 {
-	int lv[LOG_NSUB];
-	for (int i = 0; i < LOG_NSUB; i++)
-		lv[i] = log_levels[i];
 	char buf[256];
 	if (strlen(spec) >= sizeof(buf))
 		return -EINVAL;
@@ -69,9 +67,25 @@ int log_parse_levels(const char *spec)
 		}
 		first = 0;
 	}
+	return 0;
+}
+
+int log_parse_levels(const char *spec)
+{
+	int lv[LOG_NSUB];
+	for (int i = 0; i < LOG_NSUB; i++)
+		lv[i] = log_levels[i];
+	if (parse_levels_into(spec, lv))
+		return -EINVAL;
 	for (int i = 0; i < LOG_NSUB; i++)
 		log_levels[i] = lv[i];
 	return 0;
+}
+
+int log_check_levels(const char *spec)
+{
+	int lv[LOG_NSUB] = {0};
+	return parse_levels_into(spec, lv);
 }
 
 int log_set_file(const char *path)

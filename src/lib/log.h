@@ -18,6 +18,8 @@ extern volatile int log_levels[LOG_NSUB];
 void log_set_level(int level);
 /* Parses a smb.conf style level string: "3" or "3 smb2:5 auth:10"; 0 on success, -EINVAL. */
 int log_parse_levels(const char *spec);
+/* Same syntax check as log_parse_levels without changing any level (for the config loader). */
+int log_check_levels(const char *spec);
 /* Where lines go: stderr by default; a path opens (append) a file. 0 or -errno. */
 int log_set_file(const char *path);
 const char *log_sub_name(enum log_sub s);

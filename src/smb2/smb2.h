@@ -270,6 +270,12 @@ struct smb2_req {
 	bool keep_body;  /* send the written body even though the status is an error */
 	NTSTATUS status;
 	const struct vfs_ident *ident; /* identity for file system calls (session's, or NULL = server) */
+	/* set by handlers that need more of the dispatcher */
+	uint8_t *preauth_hash_resp;   /* hash the response into this 3.1.1 preauth hash */
+	struct smb2_session *sign_with; /* sign the response with this session's key (+ reference) */
+	bool no_response;  /* CANCEL: send nothing */
+	bool disconnect;   /* drop the connection after this request (e.g. VALIDATE_NEGOTIATE) */
+	NTSTATUS chain_status; /* status of the previous request in a compound chain */
 };
 
 /* A command handler parses req->body, does the work, appends the response body to req->out and
@@ -339,5 +345,56 @@ void smb2_write_fileid(struct wr *w, const struct smb2_open *op);
 #define SMB2_ERR(req, st)                                                                         \
 	smb2_log_status((req), (st), __FILE__, __LINE__)
 NTSTATUS smb2_log_status(struct smb2_req *req, NTSTATUS st, const char *file, int line);
+
+
+/* ---- the SMB2 service of one server (one per node; several may live in a test process) ---- */
+struct state_db;
+
+struct smb2_server {
+	pthread_mutex_t conf_lock;
+	struct shoal_conf *conf; /* current configuration; swapped on reload */
+	struct userdb *users;
+	struct idmap *idmap;
+	struct state_db *state; /* cross-connection state (share modes; later locks, leases) */
+	uint8_t server_guid[16];
+	uint64_t start_time;    /* FILETIME */
+	atomic_uint_fast64_t next_session_id;
+	atomic_uint_fast64_t next_persistent_id;
+	atomic_int nconns;
+};
+
+/* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
+ * header, so a response can be framed or encrypted in place without moving it. */
+#define SMB2_OUT_HEADROOM 56
+
+/* Creates the service context: opens the user database and the idmap under the configured state
+ * directory. Takes a reference on conf. NULL with *err filled on failure. */
+struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t errlen);
+void smb2_server_free(struct smb2_server *srv);
+/* Returns the current configuration with a reference (conf_put when done). */
+struct shoal_conf *smb2_server_conf(struct smb2_server *srv);
+/* Installs a new configuration (takes the caller's reference). */
+void smb2_server_set_conf(struct smb2_server *srv, struct shoal_conf *conf);
+
+struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *peer);
+/* Tears down every session of the connection (closing their opens) and frees it. Called once,
+ * by the transport, when the connection has ended and no request is running. */
+void smb2_conn_free(struct smb2_conn *c);
+/* Processes one received frame (without the 4-byte session header). out must be an initialised
+ * writer holding SMB2_OUT_HEADROOM bytes; the response chain (if any) is appended after them.
+ * Returns 0, or -1 when the connection must be dropped (a protocol violation). */
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out);
+/* Largest frame the connection accepts (bytes after the session header). */
+size_t smb2_conn_max_frame(const struct smb2_conn *c);
+
+/* SMB1 multi-protocol NEGOTIATE upgraded to SMB2 (smb2_negotiate.c); -1 drops the connection. */
+int smb1_negotiate(struct smb2_conn *c, struct rd *frame, struct wr *out);
+
+/* Session helpers (smb2_session.c). */
+struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id); /* + reference */
+void smb2_session_put(struct smb2_session *s);
+void smb2_session_teardown(struct smb2_session *s); /* close trees and opens; unlinks from conn */
+struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
+void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
 
 #endif

@@ -1,1 +1,511 @@
-/* placeholder: being written */
+/* The request path of one connection (DESIGN.md section 3): frame -> SMB1 upgrade or SMB2
+ * header -> split compound -> credit check -> session/tree resolution -> signature check ->
+ * dispatch table -> handler -> header + signature of each response. The transport (src/server)
+ * owns the socket; this file sees only bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "lib/ntime.h"
+#include "smb2/smb2.h"
+
+/* Largest credit window a connection may hold (MS-SMB2 3.3.1.1 leaves it to the server). */
+#define SMB2_MAX_CREDITS 8192u
+#define SMB2_SEQ_BITMAP_BYTES (SMB2_MAX_CREDITS / 8)
+
+const struct smb2_cmd_desc smb2_cmds[SMB2_NCMDS] = {
+	[SMB2_NEGOTIATE] = {"NEGOTIATE", 36, false, false, false, smb2_negotiate},
+	[SMB2_SESSION_SETUP] = {"SESSION_SETUP", 25, false, false, true, smb2_session_setup},
+	[SMB2_LOGOFF] = {"LOGOFF", 4, true, false, true, smb2_logoff},
+	[SMB2_TREE_CONNECT] = {"TREE_CONNECT", 9, true, false, true, smb2_tree_connect},
+	[SMB2_TREE_DISCONNECT] = {"TREE_DISCONNECT", 4, true, true, true, smb2_tree_disconnect},
+	[SMB2_CREATE] = {"CREATE", 57, true, true, true, smb2_create},
+	[SMB2_CLOSE] = {"CLOSE", 24, true, true, true, smb2_close},
+	[SMB2_FLUSH] = {"FLUSH", 24, true, true, true, smb2_flush},
+	[SMB2_READ] = {"READ", 49, true, true, true, smb2_read},
+	[SMB2_WRITE] = {"WRITE", 49, true, true, true, smb2_write},
+	[SMB2_LOCK] = {"LOCK", 48, true, true, true, smb2_lock},
+	[SMB2_IOCTL] = {"IOCTL", 57, true, true, true, smb2_ioctl},
+	[SMB2_CANCEL] = {"CANCEL", 4, false, false, true, smb2_cancel},
+	[SMB2_ECHO] = {"ECHO", 4, false, false, true, smb2_echo},
+	[SMB2_QUERY_DIRECTORY] = {"QUERY_DIRECTORY", 33, true, true, true, smb2_query_directory},
+	[SMB2_CHANGE_NOTIFY] = {"CHANGE_NOTIFY", 32, true, true, true, smb2_change_notify},
+	[SMB2_QUERY_INFO] = {"QUERY_INFO", 41, true, true, true, smb2_query_info},
+	[SMB2_SET_INFO] = {"SET_INFO", 33, true, true, true, smb2_set_info},
+	[SMB2_OPLOCK_BREAK] = {"OPLOCK_BREAK", 24, true, true, true, smb2_oplock_break},
+};
+
+NTSTATUS smb2_log_status(struct smb2_req *req, NTSTATUS st, const char *file, int line)
+{
+	if (LOG_ON(LOG_SMB2, 5)) {
+		const char *cmd = req->cmd < SMB2_NCMDS ? smb2_cmds[req->cmd].name : "?";
+		log_write(LOG_SMB2, 5, file, line, "%s mid %llu -> %s", cmd,
+			  (unsigned long long)req->msg_id, ntstatus_name(st));
+	}
+	return st;
+}
+
+/* ---- connection objects ---- */
+
+struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *peer)
+{
+	struct smb2_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->seq_bitmap = calloc(1, SMB2_SEQ_BITMAP_BYTES);
+	if (!c->seq_bitmap) {
+		free(c);
+		return NULL;
+	}
+	atomic_init(&c->refs, 1);
+	pthread_mutex_init(&c->lock, NULL);
+	c->srv = srv;
+	c->fd = fd;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->seq_low = 0;
+	c->credits_granted = 1; /* the window starts as {0} (3.3.1.1) */
+	c->max_trans = c->max_read = c->max_write = 65536;
+	atomic_fetch_add(&srv->nconns, 1);
+	return c;
+}
+
+void smb2_conn_free(struct smb2_conn *c)
+{
+	if (!c)
+		return;
+	/* teardown unlinks each session from c->sessions */
+	while (c->nsessions > 0) {
+		struct smb2_session *s = c->sessions[c->nsessions - 1];
+		smb2_session_teardown(s);
+	}
+	free(c->sessions);
+	free(c->seq_bitmap);
+	pthread_mutex_destroy(&c->lock);
+	atomic_fetch_sub(&c->srv->nconns, 1);
+	free(c);
+}
+
+size_t smb2_conn_max_frame(const struct smb2_conn *c)
+{
+	uint32_t m = c->max_trans;
+	if (c->max_read > m)
+		m = c->max_read;
+	if (c->max_write > m)
+		m = c->max_write;
+	/* a write or transact payload plus header, body and a few compounded requests */
+	return (size_t)m + 65536;
+}
+
+/* ---- credits: MS-SMB2 3.3.1.1 and 3.3.5.2.3 ---- */
+
+static bool seq_test(const struct smb2_conn *c, uint64_t id)
+{
+	uint64_t b = id % SMB2_MAX_CREDITS;
+	return c->seq_bitmap[b / 8] & (1u << (b % 8));
+}
+
+static void seq_set(struct smb2_conn *c, uint64_t id, bool v)
+{
+	uint64_t b = id % SMB2_MAX_CREDITS;
+	if (v)
+		c->seq_bitmap[b / 8] |= (uint8_t)(1u << (b % 8));
+	else
+		c->seq_bitmap[b / 8] &= (uint8_t) ~(1u << (b % 8));
+}
+
+/* Consumes message ids [mid, mid + charge) from the window; false if any is outside it or used. */
+static bool seq_consume(struct smb2_conn *c, uint64_t mid, uint16_t charge)
+{
+	uint64_t high = c->seq_low + c->credits_granted;
+	if (charge == 0)
+		charge = 1;
+	if (mid < c->seq_low || mid > UINT64_MAX - charge || mid + charge > high)
+		return false;
+	for (uint64_t i = mid; i < mid + charge; i++)
+		if (seq_test(c, i))
+			return false;
+	for (uint64_t i = mid; i < mid + charge; i++)
+		seq_set(c, i, true);
+	while (c->credits_granted > 0 && seq_test(c, c->seq_low)) {
+		seq_set(c, c->seq_low, false);
+		c->seq_low++;
+		c->credits_granted--;
+	}
+	return true;
+}
+
+/* Grants credits for a response: what the client asked, at least one when the request consumed
+ * the client's last credit, capped by the window size. */
+static uint16_t seq_grant(struct smb2_conn *c, uint16_t charge, uint16_t requested)
+{
+	uint32_t outstanding = c->credits_granted; /* ids still usable or in flight */
+	uint32_t room = SMB2_MAX_CREDITS > outstanding ? SMB2_MAX_CREDITS - outstanding : 0;
+	uint32_t want = requested;
+	if (want == 0)
+		want = 1;
+	if (want > room)
+		want = room;
+	/* never leave a client with no credit at all */
+	if (want == 0 && outstanding == 0)
+		want = 1;
+	c->credits_granted += want;
+	(void)charge;
+	return (uint16_t)want;
+}
+
+/* 3.3.5.2.5: the credits a request of this size must be charged (0 = not checked). */
+static uint32_t credits_needed(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	uint32_t payload = 0;
+	switch (req->cmd) {
+	case SMB2_READ:
+		rd_skip(&b, 4);
+		payload = rd_u32(&b);
+		break;
+	case SMB2_WRITE:
+		rd_skip(&b, 4);
+		payload = rd_u32(&b);
+		break;
+	case SMB2_IOCTL: {
+		rd_skip(&b, 24);
+		uint32_t in = rd_u32(&b);
+		rd_skip(&b, 4);
+		uint32_t maxin = rd_u32(&b);
+		rd_skip(&b, 8);
+		uint32_t maxout = rd_u32(&b);
+		payload = in > maxin ? in : maxin;
+		if (maxout > payload)
+			payload = maxout;
+		break;
+	}
+	case SMB2_QUERY_DIRECTORY:
+		rd_skip(&b, 28);
+		payload = rd_u32(&b);
+		break;
+	default:
+		return 1;
+	}
+	if (!rd_ok(&b))
+		return 1;
+	return payload ? (payload - 1) / 65536 + 1 : 1;
+}
+
+/* ---- signing ---- */
+
+static void sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len)
+{
+	struct iovec iov = {msg, len};
+	uint8_t sig[16];
+	put_le32(msg + HDR_OFF_FLAGS, get_le32(msg + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
+	enum smb2_sign_alg alg = c->dialect >= SMB2_DIALECT_300 ? c->sign_alg : SMB2_SIGN_HMAC_SHA256;
+	if (smb2_sign(alg, s->signing_key, &iov, 1, sig) == 0)
+		memcpy(msg + HDR_OFF_SIGNATURE, sig, 16);
+}
+
+static bool verify_message(struct smb2_conn *c, struct smb2_session *s, const uint8_t *msg,
+			   size_t len)
+{
+	struct iovec iov = {(void *)msg, len};
+	enum smb2_sign_alg alg = c->dialect >= SMB2_DIALECT_300 ? c->sign_alg : SMB2_SIGN_HMAC_SHA256;
+	return smb2_sign_verify(alg, s->signing_key, &iov, 1) == 0;
+}
+
+/* ---- responses ---- */
+
+static void write_header(struct smb2_req *req, size_t hdr_off, uint16_t credits)
+{
+	struct wr *w = req->out;
+	uint8_t *h = wr_at(w, hdr_off);
+	if (!h)
+		return;
+	memset(h, 0, SMB2_HDR_LEN);
+	put_le32(h + HDR_OFF_PROTOCOL, SMB2_PROTOCOL_ID);
+	put_le16(h + HDR_OFF_STRUCT_SIZE, 64);
+	put_le16(h + HDR_OFF_CREDIT_CHARGE, req->credit_charge);
+	put_le32(h + HDR_OFF_STATUS, req->status);
+	put_le16(h + HDR_OFF_COMMAND, req->cmd);
+	put_le16(h + HDR_OFF_CREDIT, credits);
+	put_le32(h + HDR_OFF_FLAGS,
+		 SMB2_FLAGS_SERVER_TO_REDIR | (req->hdr_flags & SMB2_FLAGS_RELATED_OPERATIONS) |
+			 (req->hdr_flags & SMB2_FLAGS_PRIORITY_MASK));
+	put_le64(h + HDR_OFF_MESSAGE_ID, req->msg_id);
+	put_le32(h + HDR_OFF_TREE_ID, req->tree_id);
+	put_le64(h + HDR_OFF_SESSION_ID, req->session_id);
+}
+
+/* MS-SMB2 2.2.2: StructureSize 9, ErrorContextCount, Reserved, ByteCount, one byte of data. */
+static void write_error_body(struct wr *w)
+{
+	wr_u16(w, 9);
+	wr_u8(w, 0);
+	wr_u8(w, 0);
+	wr_u32(w, 0);
+	wr_u8(w, 0);
+}
+
+/* ---- one request ---- */
+
+static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc *d)
+{
+	if (req->cmd == SMB2_NEGOTIATE || req->cmd == SMB2_ECHO || req->cmd == SMB2_CANCEL)
+		return STATUS_SUCCESS;
+	if (req->session_id == 0 || req->session_id == UINT64_MAX) {
+		if (req->cmd == SMB2_SESSION_SETUP)
+			return STATUS_SUCCESS;
+		return STATUS_USER_SESSION_DELETED;
+	}
+	struct smb2_session *s = smb2_session_lookup(req->conn, req->session_id);
+	if (!s)
+		return STATUS_USER_SESSION_DELETED;
+	req->session = s;
+	if (req->cmd == SMB2_SESSION_SETUP)
+		return STATUS_SUCCESS;
+	if (s->state == SESS_EXPIRED)
+		return STATUS_NETWORK_SESSION_EXPIRED;
+	if (d->need_session && s->state != SESS_VALID)
+		return STATUS_USER_SESSION_DELETED;
+	return STATUS_SUCCESS;
+}
+
+static NTSTATUS check_signature(struct smb2_req *req)
+{
+	struct smb2_session *s = req->session;
+	if (!s || s->state != SESS_VALID || s->anonymous || s->guest)
+		return STATUS_SUCCESS;
+	bool signed_msg = req->hdr_flags & SMB2_FLAGS_SIGNED;
+	if (!signed_msg) {
+		/* 3.3.5.2.4: unsigned requests on a session that requires signing are refused */
+		if (s->signing_required && req->cmd != SMB2_CANCEL)
+			return STATUS_ACCESS_DENIED;
+		return STATUS_SUCCESS;
+	}
+	if (!verify_message(req->conn, s, req->msg.p, req->msg.len)) {
+		LOG_WARN(LOG_SMB2, "%s: bad signature on %s mid %llu", req->conn->peer,
+			 smb2_cmds[req->cmd].name, (unsigned long long)req->msg_id);
+		return STATUS_ACCESS_DENIED;
+	}
+	return STATUS_SUCCESS;
+}
+
+static NTSTATUS run_request(struct smb2_req *req)
+{
+	const struct smb2_cmd_desc *d = &smb2_cmds[req->cmd];
+	struct smb2_conn *c = req->conn;
+	if (!d->fn)
+		return STATUS_INVALID_PARAMETER;
+	if (d->need_negotiate && !c->negotiated)
+		return STATUS_INVALID_PARAMETER;
+	struct rd b = req->body;
+	if (rd_u16(&b) != d->struct_size || !rd_ok(&b))
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (req->related && req->chain_status != STATUS_SUCCESS && nt_is_error(req->chain_status) &&
+	    req->compound_fid_valid && !*req->compound_fid_valid)
+		return req->chain_status;
+	NTSTATUS st = resolve_session(req, d);
+	if (st)
+		return st;
+	st = check_signature(req);
+	if (st)
+		return st;
+	if (d->need_session && req->session && req->session->state == SESS_VALID) {
+		if (!req->session->anonymous || req->session->ident.uid != 0)
+			req->ident = &req->session->ident;
+	}
+	if (d->need_tree) {
+		pthread_mutex_lock(&req->session->lock);
+		req->tree = smb2_tree_lookup(req->session, req->tree_id);
+		pthread_mutex_unlock(&req->session->lock);
+		if (!req->tree)
+			return STATUS_NETWORK_NAME_DELETED;
+	}
+	if (c->dialect > SMB2_DIALECT_202 && (c->client_caps & SMB2_GLOBAL_CAP_LARGE_MTU)) {
+		uint32_t need = credits_needed(req);
+		if (need > 1 && req->credit_charge < need)
+			return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	}
+	if (req->ident)
+		vfs_ident_apply(req->ident);
+	st = d->fn(req);
+	if (req->ident)
+		vfs_ident_apply(NULL);
+	return st;
+}
+
+struct chain {
+	uint64_t fid[2];
+	bool fid_valid;
+	uint64_t session_id;
+	uint32_t tree_id;
+	NTSTATUS status;
+	size_t prev_hdr_off; /* header offset of the previous response, or SIZE_MAX */
+	struct smb2_session *prev_sign; /* key that signs the previous response, or NULL */
+	bool prev_signed;
+};
+
+static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
+{
+	if (ch->prev_hdr_off == SIZE_MAX)
+		return;
+	if (!last) {
+		wr_align(out, 8);
+		wr_set_u32(out, ch->prev_hdr_off + HDR_OFF_NEXT_COMMAND,
+			   (uint32_t)(out->len - ch->prev_hdr_off));
+	}
+	if (ch->prev_signed && ch->prev_sign && wr_ok(out))
+		sign_message(c, ch->prev_sign, out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off);
+	if (ch->prev_sign)
+		smb2_session_put(ch->prev_sign);
+	ch->prev_sign = NULL;
+	ch->prev_hdr_off = SIZE_MAX;
+}
+
+/* Decides whether and with which session the response is signed (3.3.4.1.1). */
+static struct smb2_session *response_signer(struct smb2_req *req)
+{
+	if (req->sign_with)
+		return req->sign_with;
+	struct smb2_session *s = req->session;
+	if (!s || s->state != SESS_VALID || s->anonymous || s->guest)
+		return NULL;
+	if ((req->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required) {
+		atomic_fetch_add(&s->refs, 1);
+		return s;
+	}
+	return NULL;
+}
+
+/* Handles the message at [off, off + len) of the frame; returns -1 to drop the connection. */
+static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t len,
+		      struct wr *out, struct chain *ch)
+{
+	struct smb2_req req = {0};
+	req.conn = c;
+	req.srv = c->srv;
+	req.msg = rd_sub(frame, off, len);
+	struct rd h = req.msg;
+	if (rd_u32(&h) != SMB2_PROTOCOL_ID || rd_u16(&h) != 64)
+		return -1;
+	req.credit_charge = rd_u16(&h);
+	rd_skip(&h, 4); /* ChannelSequence/Status */
+	req.cmd = rd_u16(&h);
+	req.credit_request = rd_u16(&h);
+	req.hdr_flags = rd_u32(&h);
+	rd_skip(&h, 4); /* NextCommand */
+	req.msg_id = rd_u64(&h);
+	rd_skip(&h, 4);
+	req.tree_id = rd_u32(&h);
+	req.session_id = rd_u64(&h);
+	if (!rd_ok(&h) || (req.hdr_flags & SMB2_FLAGS_SERVER_TO_REDIR))
+		return -1;
+	req.body = rd_sub(frame, off + SMB2_HDR_LEN, len - SMB2_HDR_LEN);
+	req.related = req.hdr_flags & SMB2_FLAGS_RELATED_OPERATIONS;
+	req.compound_fid = ch->fid;
+	req.compound_fid_valid = &ch->fid_valid;
+	req.chain_status = ch->status;
+	req.out = out;
+	if (req.cmd >= SMB2_NCMDS)
+		return -1; /* 3.3.5.2.6: an unknown command drops the connection */
+	if (req.related) {
+		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
+			/* the first request of a chain cannot be related */
+			req.status = STATUS_INVALID_PARAMETER;
+		}
+		req.session_id = ch->session_id;
+		req.tree_id = ch->tree_id;
+	}
+	if (req.cmd == SMB2_CANCEL) {
+		/* CANCEL takes no credit and gets no response; requests run to completion before
+		   the next is read, so there is nothing pending to cancel yet */
+		smb2_cancel(&req);
+		return 0;
+	}
+	pthread_mutex_lock(&c->lock);
+	bool seq_ok = seq_consume(c, req.msg_id, req.credit_charge);
+	pthread_mutex_unlock(&c->lock);
+	if (!seq_ok) {
+		LOG_WARN(LOG_SMB2, "%s: message id %llu outside the credit window: disconnecting",
+			 c->peer, (unsigned long long)req.msg_id);
+		return -1;
+	}
+
+	finish_prev_response(c, out, ch, false);
+	size_t hdr_off = wr_space(out, SMB2_HDR_LEN);
+	if (hdr_off == (size_t)-1)
+		return -1;
+	req.body_off = out->len;
+	if (!req.status)
+		req.status = run_request(&req);
+	if (req.disconnect) {
+		if (req.session)
+			smb2_session_put(req.session);
+		if (req.sign_with)
+			smb2_session_put(req.sign_with);
+		return -1;
+	}
+	if (nt_is_error(req.status) && !req.keep_body) {
+		out->len = req.body_off;
+		write_error_body(out);
+	}
+	pthread_mutex_lock(&c->lock);
+	uint16_t granted = seq_grant(c, req.credit_charge, req.credit_request);
+	pthread_mutex_unlock(&c->lock);
+	write_header(&req, hdr_off, granted);
+	if (req.preauth_hash_resp && wr_ok(out)) {
+		struct iovec iov = {out->p + hdr_off, out->len - hdr_off};
+		crypto_preauth_update(req.preauth_hash_resp, &iov, 1);
+	}
+	ch->prev_hdr_off = hdr_off;
+	ch->prev_sign = response_signer(&req);
+	ch->prev_signed = ch->prev_sign != NULL;
+	ch->session_id = req.session_id;
+	ch->tree_id = req.tree_id;
+	ch->status = req.status;
+	if (req.session)
+		smb2_session_put(req.session);
+	return wr_ok(out) ? 0 : -1;
+}
+
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out)
+{
+	struct rd f = rd_make(frame, len);
+	struct rd p = f;
+	uint32_t proto = rd_u32(&p);
+	if (!rd_ok(&p))
+		return -1;
+	if (proto == SMB1_PROTOCOL_ID)
+		return c->negotiated ? -1 : smb1_negotiate(c, &f, out);
+	if (proto == SMB2_TRANSFORM_ID) {
+		LOG_INFO(LOG_SMB2, "%s: encrypted message but encryption was not negotiated", c->peer);
+		return -1;
+	}
+	if (proto != SMB2_PROTOCOL_ID)
+		return -1;
+	struct chain ch = {.prev_hdr_off = SIZE_MAX};
+	size_t off = 0;
+	int rc = 0;
+	while (off < len) {
+		if (len - off < SMB2_HDR_LEN + 2) {
+			rc = -1;
+			break;
+		}
+		uint32_t next = get_le32(frame + off + HDR_OFF_NEXT_COMMAND);
+		size_t mlen = len - off;
+		if (next) {
+			/* 3.3.5.2.7: each compounded request starts 8-byte aligned */
+			if (next % 8 || next < SMB2_HDR_LEN + 2 || next > len - off) {
+				rc = -1;
+				break;
+			}
+			mlen = next;
+		}
+		rc = handle_one(c, &f, off, mlen, out, &ch);
+		if (rc < 0)
+			break;
+		off += mlen;
+	}
+	finish_prev_response(c, out, &ch, true);
+	return rc;
+}

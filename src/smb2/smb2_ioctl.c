@@ -1,1 +1,167 @@
-/* placeholder: being written */
+/* IOCTL (MS-SMB2 2.2.31/2.2.32, 3.3.5.15): the FSCTLs of the foundation. Server-side copy,
+ * sparse files and reparse points come with the file-semantics work, in files of their own. */
+#include <string.h>
+
+#include "lib/log.h"
+#include "rpc/rpc.h"
+#include "smb2/smb2.h"
+
+#define SMB2_0_IOCTL_IS_FSCTL 0x00000001u
+
+#define FSCTL_DFS_GET_REFERRALS 0x00060194u
+#define FSCTL_DFS_GET_REFERRALS_EX 0x000601B0u
+#define FSCTL_PIPE_TRANSCEIVE 0x0011C017u
+#define FSCTL_PIPE_PEEK 0x0011400Cu
+#define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
+#define FSCTL_QUERY_NETWORK_INTERFACE_INFO 0x001401FCu
+#define FSCTL_GET_REPARSE_POINT 0x000900A8u
+
+struct ioctl_args {
+	uint32_t ctl;
+	uint64_t fid[2];
+	struct rd in;
+	uint32_t max_out;
+	uint32_t flags;
+	struct wr *out;      /* the response's output buffer is appended here */
+	size_t out_start;    /* where the output bytes start in out */
+};
+
+/* 3.3.5.15.12: the client's view of the negotiation must match ours, or the connection ends. */
+static NTSTATUS validate_negotiate(struct smb2_req *req, struct ioctl_args *a)
+{
+	struct smb2_conn *c = req->conn;
+	if (a->fid[0] != UINT64_MAX || a->fid[1] != UINT64_MAX)
+		return STATUS_INVALID_PARAMETER;
+	if (c->dialect == SMB2_DIALECT_311) {
+		/* 3.1.1 relies on preauth integrity instead; Windows drops the connection */
+		req->disconnect = true;
+		return STATUS_ACCESS_DENIED;
+	}
+	struct rd r = a->in;
+	uint32_t caps = rd_u32(&r);
+	uint8_t guid[16];
+	rd_bytes(&r, guid, 16);
+	uint16_t secmode = rd_u16(&r);
+	uint16_t nd = rd_u16(&r);
+	bool same = rd_ok(&r) && caps == c->client_caps && !memcmp(guid, c->client_guid, 16) &&
+		    secmode == c->client_security_mode && nd == c->nclient_dialects;
+	for (uint16_t i = 0; same && i < nd; i++)
+		same = rd_u16(&r) == c->client_dialects[i] && rd_ok(&r);
+	if (!same) {
+		LOG_WARN(LOG_SMB2, "%s: VALIDATE_NEGOTIATE_INFO mismatch: disconnecting", c->peer);
+		req->disconnect = true;
+		return STATUS_ACCESS_DENIED;
+	}
+	if (a->max_out < 24)
+		return STATUS_INVALID_PARAMETER;
+	struct shoal_conf *conf = smb2_server_conf(req->srv);
+	uint16_t mode = SMB2_NEGOTIATE_SIGNING_ENABLED;
+	if (conf->signing == CONF_SIGNING_MANDATORY)
+		mode |= SMB2_NEGOTIATE_SIGNING_REQUIRED;
+	conf_put(conf);
+	uint32_t scaps = c->dialect >= SMB2_DIALECT_210 ? SMB2_GLOBAL_CAP_LARGE_MTU : 0;
+	wr_u32(a->out, scaps);
+	wr_bytes(a->out, req->srv->server_guid, 16);
+	wr_u16(a->out, mode);
+	wr_u16(a->out, c->dialect);
+	/* the response must be signed even if signing is not otherwise required (3.3.5.15.12) */
+	if (req->session && !req->session->anonymous && !req->sign_with) {
+		atomic_fetch_add(&req->session->refs, 1);
+		req->sign_with = req->session;
+	}
+	return STATUS_SUCCESS;
+}
+
+static NTSTATUS pipe_transceive(struct smb2_req *req, struct ioctl_args *a)
+{
+	struct smb2_open *op;
+	NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+	if (st)
+		return st;
+	if (!op->pipe)
+		return STATUS_INVALID_DEVICE_REQUEST;
+	/* smb2_pipe_write would append a WRITE response body: feed the RPC layer directly */
+	if (rpc_pipe_write(op->pipe, a->in.p, a->in.len) < 0)
+		return STATUS_INVALID_PARAMETER;
+	size_t off = wr_space(a->out, a->max_out);
+	if (off == (size_t)-1)
+		return STATUS_NO_MEMORY;
+	bool more = false;
+	size_t n = rpc_pipe_read(op->pipe, wr_at(a->out, off), a->max_out, &more);
+	a->out->len = off + n;
+	if (more) {
+		req->keep_body = true;
+		return STATUS_BUFFER_OVERFLOW;
+	}
+	return STATUS_SUCCESS;
+}
+
+static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
+{
+	switch (a->ctl) {
+	case FSCTL_VALIDATE_NEGOTIATE_INFO:
+		return validate_negotiate(req, a);
+	case FSCTL_PIPE_TRANSCEIVE:
+		return pipe_transceive(req, a);
+	case FSCTL_DFS_GET_REFERRALS:
+	case FSCTL_DFS_GET_REFERRALS_EX:
+		return STATUS_FS_DRIVER_REQUIRED; /* no DFS (3.3.5.15.2) */
+	case FSCTL_QUERY_NETWORK_INTERFACE_INFO:
+		return STATUS_NOT_SUPPORTED; /* no multichannel yet */
+	case FSCTL_GET_REPARSE_POINT: {
+		struct smb2_open *op;
+		NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+		return st ? st : STATUS_NOT_A_REPARSE_POINT;
+	}
+	default:
+		return STATUS_INVALID_DEVICE_REQUEST;
+	}
+}
+
+NTSTATUS smb2_ioctl(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	struct ioctl_args a = {0};
+	rd_skip(&b, 4);
+	a.ctl = rd_u32(&b);
+	a.fid[0] = rd_u64(&b);
+	a.fid[1] = rd_u64(&b);
+	uint32_t in_off = rd_u32(&b);
+	uint32_t in_len = rd_u32(&b);
+	rd_skip(&b, 4); /* MaxInputResponse */
+	rd_skip(&b, 8); /* OutputOffset, OutputCount: output buffers in requests are unused */
+	a.max_out = rd_u32(&b);
+	a.flags = rd_u32(&b);
+	if (!rd_ok(&b))
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	a.in = in_len ? rd_sub(&req->msg, in_off, in_len) : rd_make(NULL, 0);
+	if (!rd_ok(&a.in))
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (!(a.flags & SMB2_0_IOCTL_IS_FSCTL))
+		return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
+	if (a.max_out > req->conn->max_trans)
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	struct wr *w = req->out;
+	size_t start = w->len;
+	wr_u16(w, 49);
+	wr_u16(w, 0);
+	wr_u32(w, a.ctl);
+	wr_u64(w, a.fid[0]);
+	wr_u64(w, a.fid[1]);
+	wr_u32(w, 0x70); /* InputOffset: no input echoed */
+	wr_u32(w, 0);
+	wr_u32(w, 0x70); /* OutputOffset: header 64 + fixed part 48 */
+	wr_u32(w, 0);    /* OutputCount, patched */
+	wr_u32(w, 0);
+	wr_u32(w, 0);
+	a.out = w;
+	a.out_start = w->len;
+	NTSTATUS st = dispatch_fsctl(req, &a);
+	if (nt_is_error(st) && !req->keep_body)
+		return SMB2_ERR(req, st);
+	size_t n = w->len - a.out_start;
+	wr_set_u32(w, start + 32, (uint32_t)n);
+	if (n == 0)
+		wr_u8(w, 0); /* the variable part has at least one byte */
+	return st;
+}

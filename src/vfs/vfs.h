@@ -27,5 +27,19 @@ int vfs_ident_apply(const struct vfs_ident *id);
 struct vfs_share; /* an opened share root */
 struct vfs_file;  /* an opened file or directory */
 
+/* Share options the VFS needs, taken from the share's configuration at tree connect. */
+struct vfs_share_opts {
+	bool read_only;
+	bool case_sensitive;
+	unsigned create_mask;
+	unsigned directory_mask;
+};
+
+/* Opens the share root (path must be an existing directory). Called by TREE_CONNECT (lead's
+ * smb2_tree.c) under the session's identity; returns 0 or -errno. vfs_share_close releases it
+ * when the tree is disconnected. */
+int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out);
+void vfs_share_close(struct vfs_share *sh);
+
 /* ---- the rest of this header is the posix module's contract; see vfs_posix.c ---- */
 #endif

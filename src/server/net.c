@@ -1,0 +1,649 @@
+/* Listeners, event loops and the worker pool. See net.h for the threading model.
+ *
+ * A connection (struct nconn) belongs to one loop, which alone reads its socket and alone
+ * decides that it has ended (dead). Complete frames are queued on the connection; while frames
+ * are queued one worker job drains them (busy). Responses are written by the worker directly
+ * when the socket takes them, otherwise queued and flushed by the loop on EPOLLOUT. The
+ * connection is freed by the job that finds it dead, so exactly one thread frees it. */
+#include "server/net.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "smb2/smb2.h"
+
+#define MAX_LISTENERS 32
+#define READ_BUDGET (1u << 20)        /* bytes read per connection per loop turn */
+#define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
+
+struct frame {
+	struct frame *next;
+	size_t len;
+	uint8_t data[];
+};
+
+struct outbuf {
+	struct outbuf *next;
+	uint8_t *buf; /* whole allocation, freed when sent */
+	size_t off, len;
+};
+
+struct loop;
+
+struct nconn {
+	int fd;
+	struct loop *loop;
+	struct smb2_conn *sc;
+	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
+	/* input being assembled: loop thread only */
+	uint8_t hdr[4];
+	size_t hdr_got;
+	struct frame *cur;
+	size_t cur_got;
+	/* guarded by lock */
+	pthread_mutex_t lock;
+	struct frame *q_head, *q_tail;
+	size_t q_bytes;
+	bool busy, dead, paused, want_out;
+	struct outbuf *o_head, *o_tail;
+};
+
+struct job {
+	struct job *next;
+	struct nconn *c;
+};
+
+struct loop {
+	struct net *net;
+	pthread_t thread;
+	int epfd;
+	int stopfd;
+	struct nconn *conns;
+};
+
+struct net {
+	struct smb2_server *srv;
+	int lfds[MAX_LISTENERS];
+	int nlfds;
+	struct loop *loops;
+	int nloops;
+	pthread_t *workers;
+	int nworkers;
+	pthread_mutex_t jlock;
+	pthread_cond_t jcond;
+	struct job *j_head, *j_tail;
+	bool j_stop;
+	bool started;
+};
+
+/* ---- worker pool ---- */
+
+static void submit(struct net *n, struct nconn *c)
+{
+	struct job *j = malloc(sizeof(*j));
+	if (!j) {
+		/* cannot queue: the connection will be torn down when the loop next sees it */
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	j->next = NULL;
+	j->c = c;
+	pthread_mutex_lock(&n->jlock);
+	if (n->j_tail)
+		n->j_tail->next = j;
+	else
+		n->j_head = j;
+	n->j_tail = j;
+	pthread_cond_signal(&n->jcond);
+	pthread_mutex_unlock(&n->jlock);
+}
+
+/* Events the loop should wait for; called with c->lock held. */
+static void update_events(struct nconn *c)
+{
+	struct epoll_event ev = {0};
+	ev.events = (c->paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0) | EPOLLRDHUP;
+	ev.data.ptr = c;
+	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void free_outq(struct nconn *c)
+{
+	while (c->o_head) {
+		struct outbuf *o = c->o_head;
+		c->o_head = o->next;
+		free(o->buf);
+		free(o);
+	}
+	c->o_tail = NULL;
+}
+
+/* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error. */
+static int flush_locked(struct nconn *c)
+{
+	while (c->o_head) {
+		struct outbuf *o = c->o_head;
+		ssize_t w = send(c->fd, o->buf + o->off, o->len - o->off, MSG_NOSIGNAL);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		o->off += (size_t)w;
+		if (o->off < o->len)
+			return 0;
+		c->o_head = o->next;
+		if (!c->o_head)
+			c->o_tail = NULL;
+		free(o->buf);
+		free(o);
+	}
+	return 0;
+}
+
+/* Queues the framed response held in w from offset start and tries to send it at once. */
+static void send_response(struct nconn *c, struct wr *w, size_t start)
+{
+	struct outbuf *o = malloc(sizeof(*o));
+	if (!o) {
+		wr_free(w);
+		shutdown(c->fd, SHUT_RDWR);
+		return;
+	}
+	o->next = NULL;
+	o->off = start;
+	o->buf = wr_take(w, &o->len);
+	pthread_mutex_lock(&c->lock);
+	if (c->o_tail)
+		c->o_tail->next = o;
+	else
+		c->o_head = o;
+	c->o_tail = o;
+	if (flush_locked(c) < 0) {
+		shutdown(c->fd, SHUT_RDWR);
+	} else if (c->o_head && !c->want_out) {
+		c->want_out = true;
+		update_events(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void process_frame(struct net *n, struct nconn *c, struct frame *f)
+{
+	struct wr w;
+	wr_init(&w, 512);
+	wr_space(&w, SMB2_OUT_HEADROOM);
+	int rc = smb2_conn_input(c->sc, f->data, f->len, &w);
+	if (wr_ok(&w) && w.len > SMB2_OUT_HEADROOM) {
+		size_t len = w.len - SMB2_OUT_HEADROOM;
+		uint8_t *h = w.p + SMB2_OUT_HEADROOM - 4;
+		/* Direct TCP transport (MS-SMB2 2.1): a zero byte and a 24-bit length */
+		put_be32(h, (uint32_t)len & 0x00FFFFFFu);
+		send_response(c, &w, SMB2_OUT_HEADROOM - 4);
+	} else {
+		wr_free(&w);
+	}
+	if (rc < 0) {
+		LOG_INFO(LOG_CORE, "%s: protocol error: disconnecting", c->sc->peer);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	(void)n;
+}
+
+static void conn_free(struct nconn *c)
+{
+	smb2_conn_free(c->sc);
+	close(c->fd);
+	while (c->q_head) {
+		struct frame *f = c->q_head;
+		c->q_head = f->next;
+		free(f);
+	}
+	free(c->cur);
+	free_outq(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static void run_job(struct net *n, struct nconn *c)
+{
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		struct frame *f = c->q_head;
+		if (!f) {
+			bool dead = c->dead;
+			c->busy = false;
+			pthread_mutex_unlock(&c->lock);
+			if (dead)
+				conn_free(c);
+			return;
+		}
+		c->q_head = f->next;
+		if (!c->q_head)
+			c->q_tail = NULL;
+		c->q_bytes -= f->len;
+		bool dead = c->dead;
+		if (c->paused && !dead && c->q_bytes < INPUT_QUEUE_LIMIT / 2) {
+			c->paused = false;
+			update_events(c);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!dead)
+			process_frame(n, c, f);
+		free(f);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct net *n = arg;
+	for (;;) {
+		pthread_mutex_lock(&n->jlock);
+		while (!n->j_head && !n->j_stop)
+			pthread_cond_wait(&n->jcond, &n->jlock);
+		struct job *j = n->j_head;
+		if (!j) {
+			pthread_mutex_unlock(&n->jlock);
+			return NULL;
+		}
+		n->j_head = j->next;
+		if (!n->j_head)
+			n->j_tail = NULL;
+		pthread_mutex_unlock(&n->jlock);
+		run_job(n, j->c);
+		free(j);
+	}
+}
+
+/* ---- event loops ---- */
+
+/* Marks the connection ended (loop thread). After this the loop never touches it again. */
+static void conn_dead(struct loop *l, struct nconn *c)
+{
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_mutex_lock(&c->lock);
+	c->dead = true;
+	bool start = !c->busy;
+	c->busy = true;
+	pthread_mutex_unlock(&c->lock);
+	if (start)
+		submit(l->net, c);
+}
+
+static void enqueue_frame(struct loop *l, struct nconn *c, struct frame *f)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->q_tail)
+		c->q_tail->next = f;
+	else
+		c->q_head = f;
+	c->q_tail = f;
+	c->q_bytes += f->len;
+	if (c->q_bytes > INPUT_QUEUE_LIMIT && !c->paused) {
+		c->paused = true;
+		update_events(c);
+	}
+	bool start = !c->busy;
+	c->busy = true;
+	pthread_mutex_unlock(&c->lock);
+	if (start)
+		submit(l->net, c);
+}
+
+/* Reads what is available; returns -1 when the connection has ended. */
+static int read_input(struct loop *l, struct nconn *c)
+{
+	size_t budget = READ_BUDGET;
+	while (budget) {
+		uint8_t *dst;
+		size_t want;
+		if (!c->cur) {
+			dst = c->hdr + c->hdr_got;
+			want = 4 - c->hdr_got;
+		} else {
+			dst = c->cur->data + c->cur_got;
+			want = c->cur->len - c->cur_got;
+		}
+		ssize_t r = recv(c->fd, dst, want, 0);
+		if (r == 0)
+			return -1;
+		if (r < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
+		if (!c->cur) {
+			c->hdr_got += (size_t)r;
+			if (c->hdr_got < 4)
+				continue;
+			c->hdr_got = 0;
+			if (c->hdr[0] == 0x85) /* NetBIOS keep-alive */
+				continue;
+			size_t len = ((size_t)c->hdr[1] << 16) | ((size_t)c->hdr[2] << 8) | c->hdr[3];
+			if (c->hdr[0] != 0 || len == 0 || len > smb2_conn_max_frame(c->sc))
+				return -1;
+			c->cur = malloc(sizeof(struct frame) + len);
+			if (!c->cur)
+				return -1;
+			c->cur->next = NULL;
+			c->cur->len = len;
+			c->cur_got = 0;
+		} else {
+			c->cur_got += (size_t)r;
+			if (c->cur_got == c->cur->len) {
+				struct frame *f = c->cur;
+				c->cur = NULL;
+				enqueue_frame(l, c, f);
+			}
+		}
+	}
+	return 0;
+}
+
+static void accept_conns(struct loop *l, int lfd)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		char host[INET6_ADDRSTRLEN] = "?", peer[64];
+		int port = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+			port = ntohs(s4->sin_port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			port = ntohs(s6->sin6_port);
+		}
+		snprintf(peer, sizeof(peer), "%s:%d", host, port);
+		struct nconn *c = calloc(1, sizeof(*c));
+		if (c)
+			c->sc = smb2_conn_new(l->net->srv, fd, peer);
+		if (!c || !c->sc) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		pthread_mutex_init(&c->lock, NULL);
+		c->fd = fd;
+		c->loop = l;
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			smb2_conn_free(c->sc);
+			pthread_mutex_destroy(&c->lock);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = l->conns;
+		if (l->conns)
+			l->conns->prev = c;
+		l->conns = c;
+		LOG_INFO(LOG_CORE, "connection from %s", peer);
+	}
+}
+
+static bool is_listener(struct net *n, void *ptr, int *fd)
+{
+	for (int i = 0; i < n->nlfds; i++)
+		if (ptr == &n->lfds[i]) {
+			*fd = n->lfds[i];
+			return true;
+		}
+	return false;
+}
+
+static void *loop_main(void *arg)
+{
+	struct loop *l = arg;
+	struct epoll_event evs[64];
+	for (;;) {
+		int k = epoll_wait(l->epfd, evs, 64, -1);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			LOG_ERR(LOG_CORE, "epoll_wait: %s", strerror(errno));
+			return NULL;
+		}
+		for (int i = 0; i < k; i++) {
+			void *ptr = evs[i].data.ptr;
+			int lfd;
+			if (ptr == &l->stopfd)
+				return NULL;
+			if (is_listener(l->net, ptr, &lfd)) {
+				accept_conns(l, lfd);
+				continue;
+			}
+			struct nconn *c = ptr;
+			uint32_t e = evs[i].events;
+			if (e & EPOLLOUT) {
+				pthread_mutex_lock(&c->lock);
+				int rc = flush_locked(c);
+				if (rc == 0 && !c->o_head && c->want_out) {
+					c->want_out = false;
+					update_events(c);
+				}
+				pthread_mutex_unlock(&c->lock);
+				if (rc < 0) {
+					conn_dead(l, c);
+					continue;
+				}
+			}
+			if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+				if (read_input(l, c) < 0)
+					conn_dead(l, c);
+			}
+		}
+	}
+}
+
+/* ---- set-up ---- */
+
+static int add_listener(struct net *n, int family, const void *addr, uint16_t port, char *err,
+			size_t errlen)
+{
+	if (n->nlfds >= MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listening addresses");
+		return -1;
+	}
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct sockaddr_storage ss = {0};
+	socklen_t sl;
+	char text[INET6_ADDRSTRLEN];
+	if (family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		memcpy(&s4->sin_addr, addr, 4);
+		sl = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, addr, 16);
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		sl = sizeof(*s6);
+	}
+	inet_ntop(family, addr, text, sizeof(text));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 512) < 0) {
+		snprintf(err, errlen, "cannot listen on %s port %u: %s", text, port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	n->lfds[n->nlfds++] = fd;
+	LOG_WARN(LOG_CORE, "listening on %s port %u", text, port);
+	return 0;
+}
+
+/* An "interfaces" entry is an address, or an interface name whose IPv4 addresses are used. */
+static int add_interface(struct net *n, const char *spec, uint16_t port, char *err, size_t el)
+{
+	uint8_t a[16];
+	if (inet_pton(AF_INET, spec, a) == 1)
+		return add_listener(n, AF_INET, a, port, err, el);
+	if (inet_pton(AF_INET6, spec, a) == 1)
+		return add_listener(n, AF_INET6, a, port, err, el);
+	struct ifaddrs *ifs, *i;
+	if (getifaddrs(&ifs) < 0) {
+		snprintf(err, el, "getifaddrs: %s", strerror(errno));
+		return -1;
+	}
+	int found = 0, rc = 0;
+	for (i = ifs; i && rc == 0; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, spec) || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		found++;
+		rc = add_listener(n, AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, port,
+				  err, el);
+	}
+	freeifaddrs(ifs);
+	if (!found && rc == 0) {
+		snprintf(err, el, "interfaces: '%s' is neither an address nor an interface", spec);
+		return -1;
+	}
+	return rc;
+}
+
+struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int nloops,
+		    int nworkers, char *err, size_t errlen)
+{
+	struct net *n = calloc(1, sizeof(*n));
+	if (!n) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	n->srv = srv;
+	pthread_mutex_init(&n->jlock, NULL);
+	pthread_cond_init(&n->jcond, NULL);
+	for (int p = 0; p < conf->nports; p++) {
+		if (!conf->ninterfaces) {
+			uint8_t any[4] = {0};
+			if (add_listener(n, AF_INET, any, conf->ports[p], err, errlen) < 0)
+				goto fail;
+			continue;
+		}
+		for (int i = 0; i < conf->ninterfaces; i++)
+			if (add_interface(n, conf->interfaces[i], conf->ports[p], err, errlen) < 0)
+				goto fail;
+	}
+	n->nloops = nloops > 0 ? nloops : 1;
+	n->nworkers = nworkers > 0 ? nworkers : 2;
+	n->loops = calloc((size_t)n->nloops, sizeof(*n->loops));
+	n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
+	if (!n->loops || !n->workers) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (int i = 0; i < n->nloops; i++) {
+		struct loop *l = &n->loops[i];
+		l->net = n;
+		l->epfd = epoll_create1(EPOLL_CLOEXEC);
+		l->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (l->epfd < 0 || l->stopfd < 0) {
+			snprintf(err, errlen, "epoll: %s", strerror(errno));
+			goto fail;
+		}
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->stopfd};
+		epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stopfd, &ev);
+		for (int k = 0; k < n->nlfds; k++) {
+			struct epoll_event le = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+						 .data.ptr = &n->lfds[k]};
+			epoll_ctl(l->epfd, EPOLL_CTL_ADD, n->lfds[k], &le);
+		}
+	}
+	return n;
+fail:
+	net_free(n);
+	return NULL;
+}
+
+int net_start(struct net *n)
+{
+	for (int i = 0; i < n->nworkers; i++)
+		if (pthread_create(&n->workers[i], NULL, worker_main, n))
+			return -EAGAIN;
+	for (int i = 0; i < n->nloops; i++)
+		if (pthread_create(&n->loops[i].thread, NULL, loop_main, &n->loops[i]))
+			return -EAGAIN;
+	n->started = true;
+	return 0;
+}
+
+void net_stop(struct net *n)
+{
+	if (!n->started)
+		return;
+	for (int i = 0; i < n->nloops; i++) {
+		uint64_t one = 1;
+		ssize_t w = write(n->loops[i].stopfd, &one, sizeof(one));
+		(void)w;
+	}
+	for (int i = 0; i < n->nloops; i++)
+		pthread_join(n->loops[i].thread, NULL);
+	/* the loops are gone: end the connections they owned through the workers */
+	for (int i = 0; i < n->nloops; i++) {
+		struct loop *l = &n->loops[i];
+		while (l->conns) {
+			struct nconn *c = l->conns;
+			conn_dead(l, c);
+		}
+	}
+	pthread_mutex_lock(&n->jlock);
+	n->j_stop = true;
+	pthread_cond_broadcast(&n->jcond);
+	pthread_mutex_unlock(&n->jlock);
+	for (int i = 0; i < n->nworkers; i++)
+		pthread_join(n->workers[i], NULL);
+	n->started = false;
+}
+
+void net_free(struct net *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->nlfds; i++)
+		close(n->lfds[i]);
+	if (n->loops)
+		for (int i = 0; i < n->nloops; i++) {
+			if (n->loops[i].epfd > 0)
+				close(n->loops[i].epfd);
+			if (n->loops[i].stopfd > 0)
+				close(n->loops[i].stopfd);
+		}
+	free(n->loops);
+	free(n->workers);
+	pthread_mutex_destroy(&n->jlock);
+	pthread_cond_destroy(&n->jcond);
+	free(n);
+}

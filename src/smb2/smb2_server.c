@@ -1,0 +1,101 @@
+/* The SMB2 service context of one server: configuration, user database, idmap, shared state. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/log.h"
+#include "lib/ntime.h"
+#include "smb2/smb2.h"
+#include "state/state.h"
+
+/* mkdir -p with mode for the last component; 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t errlen)
+{
+	struct smb2_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&srv->conf_lock, NULL);
+	srv->conf = conf_get(conf);
+	int rc = mkdir_p(conf->state_dir, 0700);
+	if (rc < 0) {
+		snprintf(err, errlen, "state directory %s: %s", conf->state_dir, strerror(-rc));
+		goto fail;
+	}
+	srv->users = userdb_open(conf->passdb);
+	srv->idmap = idmap_open(conf->state_dir);
+	if (!srv->users || !srv->idmap) {
+		snprintf(err, errlen, "cannot open the user database or idmap in %s: %s",
+			 conf->state_dir, strerror(errno));
+		goto fail;
+	}
+	srv->state = state_db_new();
+	if (!srv->state) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	uint64_t sid0 = 0;
+	crypto_random(srv->server_guid, 16);
+	crypto_random(&sid0, sizeof(sid0));
+	/* session ids are unpredictable but unique: a random start, then a counter */
+	atomic_init(&srv->next_session_id, (sid0 & 0x0000FFFFFFFFFFFFull) | 1);
+	atomic_init(&srv->next_persistent_id, 1);
+	srv->start_time = nttime_now();
+	return srv;
+fail:
+	smb2_server_free(srv);
+	return NULL;
+}
+
+void smb2_server_free(struct smb2_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->state)
+		state_db_free(srv->state);
+	if (srv->users)
+		userdb_close(srv->users);
+	if (srv->idmap)
+		idmap_close(srv->idmap);
+	conf_put(srv->conf);
+	pthread_mutex_destroy(&srv->conf_lock);
+	free(srv);
+}
+
+struct shoal_conf *smb2_server_conf(struct smb2_server *srv)
+{
+	pthread_mutex_lock(&srv->conf_lock);
+	struct shoal_conf *c = conf_get(srv->conf);
+	pthread_mutex_unlock(&srv->conf_lock);
+	return c;
+}
+
+void smb2_server_set_conf(struct smb2_server *srv, struct shoal_conf *conf)
+{
+	pthread_mutex_lock(&srv->conf_lock);
+	struct shoal_conf *old = srv->conf;
+	srv->conf = conf;
+	pthread_mutex_unlock(&srv->conf_lock);
+	conf_put(old);
+}
