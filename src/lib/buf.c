@@ -28,8 +28,24 @@ void wr_free(struct wr *w)
 uint8_t *wr_take(struct wr *w, size_t *len)
 {
 	uint8_t *p = w->p;
+	size_t n = w->len;
+	if (w->err) {
+		/* a partial message must never be sent by mistake */
+		if (!w->fixed)
+			free(p);
+		p = NULL;
+		n = 0;
+	} else if (w->fixed) {
+		/* the storage belongs to the caller: hand out a copy that free() can take */
+		uint8_t *c = malloc(n ? n : 1);
+		if (c && n)
+			memcpy(c, p, n);
+		p = c;
+		if (!c)
+			n = 0;
+	}
 	if (len)
-		*len = w->len;
+		*len = n;
 	memset(w, 0, sizeof(*w));
 	return p;
 }

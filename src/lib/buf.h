@@ -79,9 +79,12 @@ static inline uint32_t rd_u32(struct rd *r)
 
 static inline uint64_t rd_u64(struct rd *r)
 {
-	uint64_t lo = rd_u32(r);
-	uint64_t hi = rd_u32(r);
-	return lo | (hi << 32);
+	/* one 8-byte check, so a read that half fits returns 0 rather than its low half */
+	const uint8_t *q = rd_ptr(r, 8);
+	uint64_t v = 0;
+	for (int i = 7; q && i >= 0; i--)
+		v = (v << 8) | q[i];
+	return v;
 }
 
 /* Big-endian reads, for the few places (NetBIOS framing, ASN.1 lengths) that need them. */
@@ -94,6 +97,8 @@ static inline uint32_t rd_be32(struct rd *r)
 static inline void rd_bytes(struct rd *r, void *dst, size_t n)
 {
 	const uint8_t *q = rd_ptr(r, n);
+	if (!n)
+		return; /* dst may be NULL; memcpy/memset with NULL is undefined even for 0 bytes */
 	if (q)
 		memcpy(dst, q, n);
 	else
@@ -128,7 +133,10 @@ void wr_init(struct wr *w, size_t cap);
 /* Writer over caller storage of cap bytes; overflow sets err instead of growing. */
 void wr_init_fixed(struct wr *w, void *buf, size_t cap);
 void wr_free(struct wr *w);
-/* Hands the buffer to the caller (who frees it with free()); the writer is left empty. */
+/* Hands the buffer to the caller (who frees it with free()); the writer is left empty.
+ * A fixed writer's bytes are returned as a malloc'ed copy (the storage stays the caller's);
+ * a writer in error gives NULL and *len = 0 (its buffer is freed). NULL also when out of memory
+ * or nothing was ever allocated. */
 uint8_t *wr_take(struct wr *w, size_t *len);
 /* Makes room for n more bytes; false (and err) when that is impossible. */
 bool wr_reserve(struct wr *w, size_t n);
@@ -138,7 +146,11 @@ size_t wr_space(struct wr *w, size_t n);
 
 static inline bool wr_ok(const struct wr *w) { return !w->err; }
 
-static inline uint8_t *wr_at(struct wr *w, size_t off) { return w->err ? NULL : w->p + off; }
+/* Pointer to already-written byte off (off == len gives the end); NULL on error or past len. */
+static inline uint8_t *wr_at(struct wr *w, size_t off)
+{
+	return (w->err || off > w->len || !w->p) ? NULL : w->p + off;
+}
 
 void wr_bytes(struct wr *w, const void *src, size_t n);
 void wr_zero(struct wr *w, size_t n);

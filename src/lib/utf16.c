@@ -190,8 +190,10 @@ static unsigned long cp_upper(unsigned long c)
 		return c == 0xB5 ? 0x39C : c;
 	}
 	if (c < 0x180) {
-		/* pairs: upper at even for 0100-0137 and 014A-0177, at odd for 0139-0148, 0179-017E */
-		if ((c <= 0x12F || (c >= 0x132 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) && (c & 1))
+		/* pairs: upper at even for 0100-0137 and 014A-0177, at odd for 0139-0148, 0179-017E
+		 */
+		if ((c <= 0x12F || (c >= 0x132 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) &&
+		    (c & 1))
 			return c - 1;
 		if (((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) && !(c & 1))
 			return c - 1;
@@ -219,7 +221,8 @@ static unsigned long cp_upper(unsigned long c)
 			return c - 0x20;
 		if (c >= 0x450 && c <= 0x45F)
 			return c - 0x50;
-		if (((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF) || c >= 0x4D0) && (c & 1))
+		if (((c >= 0x460 && c <= 0x481) || (c >= 0x48A && c <= 0x4BF) || c >= 0x4D0) &&
+		    (c & 1))
 			return c - 1;
 		if (c >= 0x4C1 && c <= 0x4CE && !(c & 1))
 			return c - 1;

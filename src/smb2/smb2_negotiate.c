@@ -364,6 +364,8 @@ int smb1_negotiate(struct smb2_conn *c, struct rd *frame, struct wr *out)
 	if (st || !wr_ok(out))
 		return -1;
 	uint8_t *h = wr_at(out, hdr);
+	if (!h)
+		return -1;
 	memset(h, 0, SMB2_HDR_LEN);
 	put_le32(h, SMB2_PROTOCOL_ID);
 	put_le16(h + HDR_OFF_STRUCT_SIZE, 64);

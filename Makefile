@@ -1,0 +1,46 @@
+# A thin layer over meson and ninja; see README.md.
+#
+#   make / make build   install missing build packages, build build/shoald, shoalctl, shoal-smb
+#   make test           ASan+UBSan build in build-test, then tests/run (unit + integration)
+#   make run            build, then run shoald with its embedded demo configuration
+#   make clean          remove both build folders (./run, the demo's share and state, stays)
+#
+# Variables: BUILD, BUILD_TEST (folders), JOBS (parallel jobs, default 2).
+
+BUILD      ?= build
+BUILD_TEST ?= build-test
+JOBS       ?= 2
+MESON      ?= meson
+NINJA      ?= ninja
+
+.PHONY: all build test run clean deps-build deps-test
+
+all: build
+
+deps-build:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh build test
+
+# A folder without build.ninja is left over from a failed setup: start it afresh.
+build: deps-build
+	@if [ ! -f $(BUILD)/build.ninja ]; then \
+		rm -rf $(BUILD) && $(MESON) setup $(BUILD) --buildtype=debugoptimized; \
+	fi
+	$(NINJA) -C $(BUILD) -j$(JOBS)
+
+# tests/run builds build-test itself (ninja -k 0), so a broken build is reported as one failed
+# check next to the unit tests that still built.
+test: deps-test
+	@if [ ! -f $(BUILD_TEST)/build.ninja ]; then \
+		rm -rf $(BUILD_TEST) && $(MESON) setup $(BUILD_TEST) --buildtype=debugoptimized \
+			-Db_sanitize=address,undefined -Db_lundef=false; \
+	fi
+	SHOAL_BUILD_TEST=$(BUILD_TEST) JOBS=$(JOBS) tests/run
+
+run: build
+	exec ./$(BUILD)/shoald
+
+clean:
+	rm -rf $(BUILD) $(BUILD_TEST)
