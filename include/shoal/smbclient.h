@@ -117,8 +117,12 @@ void smbc_conn_info(const struct smbc_conn *c, struct smbc_info *out);
 
 /* ---- blocking wrappers ---- */
 
-/* Connects, negotiates and sets up the session. */
-uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out);
+/* Connects, negotiates and sets up the session. err (optional) gets a sentence saying why it
+ * failed when the status alone does not tell (e.g. "the server cannot encrypt"). */
+uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *err,
+		      size_t errlen);
+/* Why the last call on c failed, or "". */
+const char *smbc_conn_error(const struct smbc_conn *c);
 /* Sends LOGOFF (best effort) and frees. */
 void smbc_disconnect(struct smbc_conn *c);
 /* Runs the poll loop until pred(arg) is true or the timeout passes. */

@@ -22,7 +22,7 @@
 #define ASN1_GENERAL_STRING 0x1b
 #define ASN1_SEQUENCE 0x30
 #define ASN1_APPLICATION(n) (0x60 | (n)) /* constructed */
-#define ASN1_CONTEXT(n) (0xa0 | (n))     /* constructed */
+#define ASN1_CONTEXT(n) (0xa0 | (n))	 /* constructed */
 
 /* Reads one element from r: its tag, its contents as a cursor (val), and optionally the whole
  * encoding (tag, length and contents) as a cursor (whole). 0, or -EINVAL on any error (r's

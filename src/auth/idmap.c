@@ -275,7 +275,8 @@ int idmap_sid_to_unix(const struct idmap *im, const struct sid *sid, uint32_t *i
 	uint64_t auth = sid_authority(sid);
 	if (sid->revision != 1 || sid->num_auths > SID_MAX_SUBAUTH)
 		return -ENOENT;
-	if (auth == 22 && sid->num_auths == 2 && (sid->sub_auths[0] == 1 || sid->sub_auths[0] == 2)) {
+	if (auth == 22 && sid->num_auths == 2 &&
+	    (sid->sub_auths[0] == 1 || sid->sub_auths[0] == 2)) {
 		*id = sid->sub_auths[1];
 		*is_group = sid->sub_auths[0] == 2;
 		return 0;

@@ -50,7 +50,7 @@ int ntlmssp_field_str(const struct ntlmssp_field *f, bool unicode, char **out)
 		}
 		return utf16le_to_utf8(f->p, f->len, out);
 	}
-	/* OEM strings: only the 7-bit subset is unambiguous without knowing the client's code page */
+	/* OEM strings: only 7-bit text is unambiguous without the client's code page */
 	char *s = malloc(f->len + 1);
 	if (!s)
 		return -ENOMEM;
@@ -88,7 +88,7 @@ int ntlmssp_av_find(const uint8_t *p, size_t len, uint16_t id, struct ntlmssp_fi
 
 void ntlmssp_put_version(struct wr *w)
 {
-	/* 2.2.2.10: ProductMajorVersion 10, minor 0, build 20348, Reserved, NTLMSSP_REVISION_W2K3 */
+	/* 2.2.2.10: version 10.0 build 20348, Reserved, NTLMSSP_REVISION_W2K3 */
 	static const uint8_t v[8] = {10, 0, 0x4c, 0x4f, 0, 0, 0, 0x0f};
 	wr_bytes(w, v, sizeof(v));
 }
@@ -122,11 +122,11 @@ int ntlmssp_mic(const uint8_t key[16], const uint8_t *neg, size_t neglen, const 
 	if (authlen < NTLMSSP_AUTH_HDR_LEN)
 		return -EINVAL;
 	struct iovec iov[5] = {
-		{(void *)neg, neglen},
-		{(void *)chal, challen},
-		{(void *)auth, NTLMSSP_AUTH_MIC_OFF},
-		{(void *)zero, 16},
-		{(void *)(auth + NTLMSSP_AUTH_HDR_LEN), authlen - NTLMSSP_AUTH_HDR_LEN},
+	    {(void *)neg, neglen},
+	    {(void *)chal, challen},
+	    {(void *)auth, NTLMSSP_AUTH_MIC_OFF},
+	    {(void *)zero, 16},
+	    {(void *)(auth + NTLMSSP_AUTH_HDR_LEN), authlen - NTLMSSP_AUTH_HDR_LEN},
 	};
 	return crypto_hmac_md5(key, 16, iov, 5, mic);
 }
@@ -146,20 +146,22 @@ static int key_magic(const uint8_t *key, size_t keylen, const char *magic, uint8
 int ntlmssp_derive_keys(struct ntlmssp_keys *k, const uint8_t exported[16], uint32_t flags)
 {
 	/* SEALKEY weakening by the negotiated strength (3.4.5.3) */
-	size_t seal_len = (flags & NTLMSSP_NEGOTIATE_128) ? 16
+	size_t seal_len = (flags & NTLMSSP_NEGOTIATE_128)  ? 16
 			  : (flags & NTLMSSP_NEGOTIATE_56) ? 7
-							  : 5;
+							   : 5;
 	int rc = 0;
 	memset(k, 0, sizeof(*k));
 	k->flags = flags;
-	rc |= key_magic(exported, 16,
-			"session key to client-to-server signing key magic constant", k->client_sign);
-	rc |= key_magic(exported, 16,
-			"session key to server-to-client signing key magic constant", k->server_sign);
-	rc |= key_magic(exported, seal_len,
-			"session key to client-to-server sealing key magic constant", k->client_seal);
-	rc |= key_magic(exported, seal_len,
-			"session key to server-to-client sealing key magic constant", k->server_seal);
+	rc |= key_magic(exported, 16, "session key to client-to-server signing key magic constant",
+			k->client_sign);
+	rc |= key_magic(exported, 16, "session key to server-to-client signing key magic constant",
+			k->server_sign);
+	rc |=
+	    key_magic(exported, seal_len,
+		      "session key to client-to-server sealing key magic constant", k->client_seal);
+	rc |=
+	    key_magic(exported, seal_len,
+		      "session key to server-to-client sealing key magic constant", k->server_seal);
 	if (rc)
 		return -EIO;
 	crypto_rc4_init(&k->client_rc4, k->client_seal, 16);
@@ -219,7 +221,7 @@ struct ntlmssp_server {
 	void *lookup_arg;
 	enum srv_state state;
 	bool implicit_negotiate; /* CHALLENGE sent without a NEGOTIATE (see server_negotiate) */
-	uint8_t *neg, *chal;     /* kept for the MIC */
+	uint8_t *neg, *chal;	 /* kept for the MIC */
 	size_t neglen, challen;
 	uint8_t server_chal[8];
 	uint32_t chal_flags;
@@ -409,8 +411,8 @@ int ntlmssp_parse_authenticate(const uint8_t *msg, size_t len, struct ntlmssp_au
 	memset(am, 0, sizeof(*am));
 	if (check_header(&r, NTLMSSP_AUTH) < 0)
 		return -EINVAL;
-	struct ntlmssp_field *f[6] = {&am->lm, &am->nt, &am->domain, &am->user, &am->workstation,
-				      &am->enc_key};
+	struct ntlmssp_field *f[6] = {&am->lm,	 &am->nt,	   &am->domain,
+				      &am->user, &am->workstation, &am->enc_key};
 	size_t start = len;
 	for (int i = 0; i < 6; i++) {
 		if (ntlmssp_read_field(&r, &r, f[i]) < 0)
@@ -475,14 +477,14 @@ static int blob_has_mic(const struct ntlmssp_auth_msg *am)
 	return (get_le32(v.p) & MSV_AV_FLAG_MIC_PRESENT) != 0;
 }
 
-static int check_mic(struct ntlmssp_server *s, const struct ntlmssp_auth_msg *am,
-		     const uint8_t *in, size_t inlen)
+static int check_mic(struct ntlmssp_server *s, const struct ntlmssp_auth_msg *am, const uint8_t *in,
+		     size_t inlen)
 {
 	uint8_t mic[16];
 	if (inlen < NTLMSSP_AUTH_HDR_LEN || am->payload_start < NTLMSSP_AUTH_HDR_LEN)
 		return -EINVAL; /* no room for the MIC the blob announces */
-	int rc = ntlmssp_mic(s->session_key, s->neg, s->neglen, s->chal, s->challen, in, inlen,
-			     mic);
+	int rc =
+	    ntlmssp_mic(s->session_key, s->neg, s->neglen, s->chal, s->challen, in, inlen, mic);
 	if (rc < 0)
 		return rc;
 	if (crypto_memcmp(mic, in + NTLMSSP_AUTH_MIC_OFF, 16) != 0) {
@@ -513,7 +515,8 @@ static int server_authenticate(struct ntlmssp_server *s, const uint8_t *in, size
 	uint8_t base_key[16];
 	if (ntlmssp_parse_authenticate(in, inlen, &am) < 0)
 		return -EINVAL;
-	bool unicode = (am.flags & NTLMSSP_NEGOTIATE_UNICODE) || !(am.flags & NTLMSSP_NEGOTIATE_OEM);
+	bool unicode =
+	    (am.flags & NTLMSSP_NEGOTIATE_UNICODE) || !(am.flags & NTLMSSP_NEGOTIATE_OEM);
 	free(s->user);
 	free(s->domain);
 	s->user = s->domain = NULL;

@@ -10,11 +10,11 @@
 #include "lib/ntime.h"
 #include "lib/utf16.h"
 
-#define CLIENT_FLAGS                                                                              \
+#define CLIENT_FLAGS                                                                               \
 	(NTLMSSP_NEGOTIATE_UNICODE | NTLMSSP_NEGOTIATE_OEM | NTLMSSP_REQUEST_TARGET |              \
-	 NTLMSSP_NEGOTIATE_SIGN | NTLMSSP_NEGOTIATE_SEAL | NTLMSSP_NEGOTIATE_NTLM |               \
-	 NTLMSSP_NEGOTIATE_ALWAYS_SIGN | NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY |             \
-	 NTLMSSP_NEGOTIATE_VERSION | NTLMSSP_NEGOTIATE_128 | NTLMSSP_NEGOTIATE_KEY_EXCH |         \
+	 NTLMSSP_NEGOTIATE_SIGN | NTLMSSP_NEGOTIATE_SEAL | NTLMSSP_NEGOTIATE_NTLM |                \
+	 NTLMSSP_NEGOTIATE_ALWAYS_SIGN | NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY |              \
+	 NTLMSSP_NEGOTIATE_VERSION | NTLMSSP_NEGOTIATE_128 | NTLMSSP_NEGOTIATE_KEY_EXCH |          \
 	 NTLMSSP_NEGOTIATE_56)
 
 enum cli_state { CLI_INIT, CLI_NEGOTIATED, CLI_DONE, CLI_FAILED };
@@ -115,7 +115,7 @@ static int parse_challenge(const uint8_t *in, size_t inlen, struct chal_info *ci
 }
 
 /* NTLMv2_CLIENT_CHALLENGE (2.2.2.7): the server's AV pairs with MsvAvFlags = MIC present added
- * (or or'ed into an existing one), then Z(4). Returns the timestamp used through *ts_from_server. */
+ * (or or'ed into an existing one), then Z(4). *ts_from_server: the server's timestamp was used. */
 static void build_blob(struct wr *w, const struct chal_info *ci, const uint8_t cchal[8],
 		       bool *ts_from_server)
 {
@@ -157,8 +157,8 @@ static void build_blob(struct wr *w, const struct chal_info *ci, const uint8_t c
 }
 
 /* The LM and NT responses and the SessionBaseKey (3.3.2). lm is 24 bytes. */
-static int compute_responses(struct ntlmssp_client *c, const struct chal_info *ci,
-			     struct wr *nt, uint8_t lm[24], uint8_t base_key[16])
+static int compute_responses(struct ntlmssp_client *c, const struct chal_info *ci, struct wr *nt,
+			     uint8_t lm[24], uint8_t base_key[16])
 {
 	uint8_t owf[16], cchal[8], proof[16];
 	bool ts_from_server;

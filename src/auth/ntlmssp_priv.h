@@ -43,9 +43,9 @@
 #define NTLMSSP_CHALLENGE 2
 #define NTLMSSP_AUTH 3
 
-#define NTLMSSP_AUTH_MIC_OFF 72  /* MIC field of AUTHENTICATE_MESSAGE (2.2.1.3) */
-#define NTLMSSP_AUTH_HDR_LEN 88  /* fixed part with Version and MIC */
-#define NTLMV2_BLOB_HDR_LEN 28   /* NTLMv2_CLIENT_CHALLENGE up to AvPairs (2.2.2.7) */
+#define NTLMSSP_AUTH_MIC_OFF 72 /* MIC field of AUTHENTICATE_MESSAGE (2.2.1.3) */
+#define NTLMSSP_AUTH_HDR_LEN 88 /* fixed part with Version and MIC */
+#define NTLMV2_BLOB_HDR_LEN 28	/* NTLMv2_CLIENT_CHALLENGE up to AvPairs (2.2.2.7) */
 
 extern const uint8_t ntlmssp_signature[8];
 
@@ -69,7 +69,8 @@ int ntlmssp_parse_authenticate(const uint8_t *msg, size_t len, struct ntlmssp_au
 /* Converts a string field to malloc'ed UTF-8: UTF-16LE when unicode, else 7-bit OEM. */
 int ntlmssp_field_str(const struct ntlmssp_field *f, bool unicode, char **out);
 /* Finds an AV pair in an AV_PAIR list after checking the whole list is well formed (every pair
- * inside the buffer, ending with MsvAvEOL). 0 (found: *val set), -ENOENT, or -EINVAL. */
+ * inside the buffer, ending with MsvAvEOL). 0 (found: *val set), -ENOENT, or -EINVAL. Asking for
+ * MSV_AV_EOL only validates: a well-formed list gives -ENOENT. */
 int ntlmssp_av_find(const uint8_t *p, size_t len, uint16_t id, struct ntlmssp_field *val);
 
 /* NTLMv2 (MS-NLMP 3.3.2): NTProofStr = HMAC_MD5(NTOWFv2, ServerChallenge || blob). */

@@ -201,8 +201,7 @@ static void put_mech_types(struct wr *w)
 
 /* InitialContextToken { SPNEGO, negTokenInit { mechTypes, mechToken? } } with optional negHints
  * (NegTokenInit2, MS-SPNG 2.2.1). */
-static int build_init(const uint8_t *tok, size_t toklen, bool hints, uint8_t **out,
-		      size_t *outlen)
+static int build_init(const uint8_t *tok, size_t toklen, bool hints, uint8_t **out, size_t *outlen)
 {
 	static const char hint[] = "not_defined_in_RFC4178@please_ignore";
 	struct wr w;
@@ -253,7 +252,7 @@ enum sp_state { SP_INIT, SP_RUNNING, SP_DONE, SP_FAILED };
 struct spnego_server {
 	struct ntlmssp_server *ntlm;
 	enum sp_state state;
-	bool raw;        /* bare NTLMSSP, no SPNEGO framing */
+	bool raw;	 /* bare NTLMSSP, no SPNEGO framing */
 	bool ntlm_first; /* NTLMSSP was the client's preferred mechanism */
 	uint8_t *mech_types;
 	size_t mech_types_len;
@@ -476,15 +475,16 @@ static int client_auth(struct spnego_client *c, const uint8_t *in, size_t inlen,
 	size_t authlen = 0;
 	if (parse_resp(in, inlen, &nr) < 0 || !nr.has_token)
 		return -EINVAL;
-	if ((nr.state >= 0 && nr.state != NEG_ACCEPT_INCOMPLETE) || (nr.has_mech && !nr.mech_is_ntlm))
+	if ((nr.state >= 0 && nr.state != NEG_ACCEPT_INCOMPLETE) ||
+	    (nr.has_mech && !nr.mech_is_ntlm))
 		return -EINVAL;
 	int rc = ntlmssp_client_step(c->ntlm, nr.token.p, nr.token.len, &auth, &authlen);
 	if (rc != 0)
 		return rc < 0 ? rc : -EINVAL;
 	struct ntlmssp_keys *k = ntlmssp_client_keys(c->ntlm);
 	c->saved = *k;
-	bool with_mic = !c->anonymous &&
-			ntlmssp_sign(k, false, c->mech_types, c->mech_types_len, mic) == 0;
+	bool with_mic =
+	    !c->anonymous && ntlmssp_sign(k, false, c->mech_types, c->mech_types_len, mic) == 0;
 	rc = build_resp(-1, false, auth, authlen, with_mic ? mic : NULL, out, outlen);
 	free(auth);
 	return rc < 0 ? rc : 1;

@@ -96,8 +96,8 @@ static void format_line(const struct userdb_entry *e, char *buf, size_t len)
 	char hex[33];
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02X", e->nt_hash[i]);
-	snprintf(buf, len, "%s:%" PRIu32 ":%" PRIu32 ":%" PRIu32 ":%s:%s\n", e->name, e->uid, e->gid,
-		 e->rid, hex, e->disabled ? "d" : "-");
+	snprintf(buf, len, "%s:%" PRIu32 ":%" PRIu32 ":%" PRIu32 ":%s:%s\n", e->name, e->uid,
+		 e->gid, e->rid, hex, e->disabled ? "d" : "-");
 	explicit_bzero(hex, sizeof(hex));
 }
 
@@ -287,7 +287,30 @@ int userdb_lookup(struct userdb *db, const char *name, struct userdb_entry *out)
 
 /* ---- editing ----------------------------------------------------------------------------- */
 
-/* Holds FILE.lock for one edit; creates the parent directory (0700) on first use. */
+/* mkdir -p of the directory holding path, new components 0700 (the state directory holds
+ * secrets). */
+static int make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = 0;
+	for (char *p = dir + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = 0;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = c;
+		if (!c)
+			return 0;
+	}
+}
+
+/* Holds FILE.lock for one edit; creates the directory on first use. */
 static int lock_db(const char *path)
 {
 	char lk[PATH_MAX];
@@ -295,14 +318,9 @@ static int lock_db(const char *path)
 		return -ENAMETOOLONG;
 	int fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == ENOENT) {
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof(dir), "%s", path);
-		char *slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
-			if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-				return -errno;
-		}
+		int rc = make_parent(path);
+		if (rc < 0)
+			return rc;
 		fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
@@ -354,7 +372,8 @@ static int save(const char *path, const struct userdb_entry *v, int n)
 	if (fd < 0)
 		return -errno;
 	int rc = fchmod(fd, 0600) < 0 ? -errno : 0;
-	static const char head[] = "# shoal users: name:uid:gid:rid:nthash:flags (edit with shoalctl)\n";
+	static const char head[] =
+	    "# shoal users: name:uid:gid:rid:nthash:flags (edit with shoalctl)\n";
 	if (rc == 0)
 		rc = write_all(fd, head, sizeof(head) - 1);
 	for (int i = 0; i < n && rc == 0; i++) {
@@ -436,8 +455,7 @@ static int system_ids(const char *name, uint32_t *uid, uint32_t *gid)
 	return 0;
 }
 
-int userdb_add(const char *path, const char *name, const char *password, uint32_t uid,
-	       uint32_t gid)
+int userdb_add(const char *path, const char *name, const char *password, uint32_t uid, uint32_t gid)
 {
 	struct userdb_entry e;
 	if (!userdb_name_valid(name) || !password)

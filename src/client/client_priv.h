@@ -116,7 +116,7 @@ uint32_t smbc_submit_ex(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cm
 /* Parses one SMB2 message of a (decrypted) frame; exported for the unit tests. Returns the
  * status that should break the connection, or STATUS_SUCCESS. */
 uint32_t smbc_conn_process_frame(struct smbc_conn *c, uint8_t *frame, size_t len);
-/* Decrypts a transform frame in place; *msg/*msglen get the plaintext. 0 or a status. */
+/* Decrypts a transform frame in place; msg and msglen get the plaintext. 0 or a status. */
 uint32_t smbc_decrypt_frame(struct smbc_conn *c, uint8_t *frame, size_t len, uint8_t **msg,
 			    size_t *msglen);
 /* Allocates a connection without a socket (fd = -1), for tests. */

@@ -8,7 +8,8 @@
  * published SMB 3.0 vector.
  *
  * One EVP context per call for now; the run functions take the contexts as arguments so that a
- * per-session cache (keyed once, reinitialised with only a new nonce) can replace the _new/_free. */
+ * per-session cache (keyed once, reinitialised with only a new nonce) can replace the _new/_free.
+ */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <string.h>
@@ -92,10 +93,11 @@ static void wipe_iov(const struct iovec *iov, int iovcnt)
 /* ---- GCM ---- */
 
 static int gcm_run(EVP_CIPHER_CTX *ctx, enum smb2_cipher c, int enc, const uint8_t *key,
-		   const uint8_t *nonce, const uint8_t *aad, size_t aadlen,
-		   const struct iovec *iov, int iovcnt, uint8_t *tag)
+		   const uint8_t *nonce, const uint8_t *aad, size_t aadlen, const struct iovec *iov,
+		   int iovcnt, uint8_t *tag)
 {
-	const EVP_CIPHER *ciph = c == SMB2_CIPHER_AES128_GCM ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+	const EVP_CIPHER *ciph =
+	    c == SMB2_CIPHER_AES128_GCM ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
 	uint8_t fin[16];
 	int outl = 0, rc;
 

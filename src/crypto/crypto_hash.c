@@ -207,7 +207,8 @@ int crypto_mac_begin(EVP_MAC_CTX **out, enum crypto_mac_kind kind, const void *k
 		return -EINVAL;
 	params[n++] = OSSL_PARAM_construct_utf8_string(pname, (char *)pval, 0);
 	if (iv != NULL)
-		params[n++] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_IV, (void *)iv, ivlen);
+		params[n++] =
+		    OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_IV, (void *)iv, ivlen);
 	params[n] = OSSL_PARAM_construct_end();
 
 	m = EVP_MAC_fetch(NULL, mac, NULL);

@@ -37,9 +37,11 @@ int crypto_kdf(const uint8_t *key, size_t keylen, const void *label, size_t labe
 		return -EINVAL;
 	put_be32(lbits, (uint32_t)(outlen * 8));
 	for (size_t done = 0; done < outlen; i++) {
-		struct iovec iov[5] = {
-		    {ctr, 4}, {(void *)label, labellen}, {&sep, 1}, {(void *)context, contextlen},
-		    {lbits, 4}};
+		struct iovec iov[5] = {{ctr, 4},
+				       {(void *)label, labellen},
+				       {&sep, 1},
+				       {(void *)context, contextlen},
+				       {lbits, 4}};
 		size_t n = outlen - done < sizeof(block) ? outlen - done : sizeof(block);
 		int rc;
 

@@ -188,13 +188,14 @@ static void process_frame(struct net *n, struct nconn *c, struct frame *f)
 	struct wr w;
 	wr_init(&w, 512);
 	wr_space(&w, SMB2_OUT_HEADROOM);
-	int rc = smb2_conn_input(c->sc, f->data, f->len, &w);
-	if (wr_ok(&w) && w.len > SMB2_OUT_HEADROOM) {
-		size_t len = w.len - SMB2_OUT_HEADROOM;
-		uint8_t *h = w.p + SMB2_OUT_HEADROOM - 4;
+	size_t start = SMB2_OUT_HEADROOM;
+	int rc = smb2_conn_input(c->sc, f->data, f->len, &w, &start);
+	if (wr_ok(&w) && w.len > SMB2_OUT_HEADROOM && start >= 4) {
+		size_t len = w.len - start;
+		uint8_t *h = w.p + start - 4;
 		/* Direct TCP transport (MS-SMB2 2.1): a zero byte and a 24-bit length */
 		put_be32(h, (uint32_t)len & 0x00FFFFFFu);
-		send_response(c, &w, SMB2_OUT_HEADROOM - 4);
+		send_response(c, &w, start - 4);
 	} else {
 		wr_free(&w);
 	}

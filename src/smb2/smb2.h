@@ -94,6 +94,8 @@ struct smb2_session {
 	bool signing_required;
 	bool encrypt_data;
 	uint8_t preauth_hash[64]; /* 3.1.1 session preauth integrity hash */
+	atomic_uint_fast64_t nonce_ctr; /* transform nonces: counter || salt, unique per key */
+	uint8_t nonce_salt[4];
 	/* trees and opens: small tables, searched linearly for now (hundreds per session at most
 	   in this issue; the maxfid work replaces them with hash tables) */
 	struct smb2_tree **trees;
@@ -165,6 +167,7 @@ struct smb2_req {
 	uint8_t *preauth_hash_resp;   /* hash the response into this 3.1.1 preauth hash */
 	struct smb2_session *sign_with; /* sign the response with this session's key (+ reference) */
 	bool no_response;  /* CANCEL: send nothing */
+	bool encrypted;    /* the request arrived in a transform message */
 	bool disconnect;   /* drop the connection after this request (e.g. VALIDATE_NEGOTIATE) */
 	NTSTATUS chain_status; /* status of the previous request in a compound chain */
 };
@@ -272,14 +275,28 @@ struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *pee
  * by the transport, when the connection has ended and no request is running. */
 void smb2_conn_free(struct smb2_conn *c);
 /* Processes one received frame (without the 4-byte session header). out must be an initialised
- * writer holding SMB2_OUT_HEADROOM bytes; the response chain (if any) is appended after them.
+ * writer holding SMB2_OUT_HEADROOM bytes; the response chain (if any) is appended after them and,
+ * when encrypted, its transform header written in the headroom. *start receives the offset in out
+ * where the message to frame begins (the transport writes the 4-byte session header in front).
  * Returns 0, or -1 when the connection must be dropped (a protocol violation). */
-int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out);
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
 
 /* SMB1 multi-protocol NEGOTIATE upgraded to SMB2 (smb2_negotiate.c); -1 drops the connection. */
 int smb1_negotiate(struct smb2_conn *c, struct rd *frame, struct wr *out);
+
+/* Transform and algorithm preferences (smb2_crypt.c). */
+const char *smb2_cipher_name(enum smb2_cipher c);
+const char *smb2_sign_alg_name(enum smb2_sign_alg a);
+int smb2_cipher_prefs(const struct shoal_conf *conf, enum smb2_cipher out[4]);
+int smb2_sign_prefs(const struct shoal_conf *conf, enum smb2_sign_alg out[3]);
+bool smb2_conn_can_encrypt(const struct smb2_conn *c);
+int smb2_transform_decrypt(struct smb2_conn *c, uint8_t *frame, size_t len,
+			   struct smb2_session **sess, size_t *plain_len);
+int smb2_transform_encrypt(struct smb2_conn *c, struct smb2_session *s, struct wr *out,
+			   size_t start);
 
 /* Session helpers (smb2_session.c). */
 struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id); /* + reference */

@@ -273,7 +273,7 @@ static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc
 static NTSTATUS check_signature(struct smb2_req *req)
 {
 	struct smb2_session *s = req->session;
-	if (!s || s->state != SESS_VALID || s->anonymous || s->guest)
+	if (!s || s->state != SESS_VALID || s->anonymous || s->guest || req->encrypted)
 		return STATUS_SUCCESS;
 	bool signed_msg = req->hdr_flags & SMB2_FLAGS_SIGNED;
 	if (!signed_msg) {
@@ -321,6 +321,10 @@ static NTSTATUS run_request(struct smb2_req *req)
 		if (!req->tree)
 			return STATUS_NETWORK_NAME_DELETED;
 	}
+	/* 3.3.5.2.9: a session or share that requires encryption refuses plaintext requests */
+	if (!req->encrypted && req->cmd != SMB2_SESSION_SETUP && req->session &&
+	    (req->session->encrypt_data || (req->tree && req->tree->encrypt)))
+		return SMB2_ERR(req, STATUS_ACCESS_DENIED);
 	if (c->dialect > SMB2_DIALECT_202 && (c->client_caps & SMB2_GLOBAL_CAP_LARGE_MTU)) {
 		uint32_t need = credits_needed(req);
 		if (need > 1 && req->credit_charge < need)
@@ -343,6 +347,7 @@ struct chain {
 	size_t prev_hdr_off; /* header offset of the previous response, or SIZE_MAX */
 	struct smb2_session *prev_sign; /* key that signs the previous response, or NULL */
 	bool prev_signed;
+	struct smb2_session *enc; /* the chain arrived encrypted under this session */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -354,7 +359,8 @@ static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct cha
 		wr_set_u32(out, ch->prev_hdr_off + HDR_OFF_NEXT_COMMAND,
 			   (uint32_t)(out->len - ch->prev_hdr_off));
 	}
-	if (ch->prev_signed && ch->prev_sign && wr_ok(out))
+	/* encrypted messages are not signed: the transform authenticates them */
+	if (ch->prev_signed && ch->prev_sign && !ch->enc && wr_ok(out))
 		sign_message(c, ch->prev_sign, out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off);
 	if (ch->prev_sign)
 		smb2_session_put(ch->prev_sign);
@@ -406,6 +412,9 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	req.compound_fid_valid = &ch->fid_valid;
 	req.chain_status = ch->status;
 	req.out = out;
+	req.encrypted = ch->enc != NULL;
+	if (ch->enc && req.session_id != ch->enc->id && !req.related)
+		return -1; /* 3.3.5.2.1.1: the inner SessionId must be the transform's */
 	if (req.cmd >= SMB2_NCMDS)
 		return -1; /* 3.3.5.2.6: an unknown command drops the connection */
 	if (req.related) {
@@ -468,22 +477,10 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	return wr_ok(out) ? 0 : -1;
 }
 
-int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out)
+static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *out,
+		     struct chain *ch)
 {
-	struct rd f = rd_make(frame, len);
-	struct rd p = f;
-	uint32_t proto = rd_u32(&p);
-	if (!rd_ok(&p))
-		return -1;
-	if (proto == SMB1_PROTOCOL_ID)
-		return c->negotiated ? -1 : smb1_negotiate(c, &f, out);
-	if (proto == SMB2_TRANSFORM_ID) {
-		LOG_INFO(LOG_SMB2, "%s: encrypted message but encryption was not negotiated", c->peer);
-		return -1;
-	}
-	if (proto != SMB2_PROTOCOL_ID)
-		return -1;
-	struct chain ch = {.prev_hdr_off = SIZE_MAX};
+	const uint8_t *frame = f->p;
 	size_t off = 0;
 	int rc = 0;
 	while (off < len) {
@@ -501,11 +498,41 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 			}
 			mlen = next;
 		}
-		rc = handle_one(c, &f, off, mlen, out, &ch);
+		rc = handle_one(c, f, off, mlen, out, ch);
 		if (rc < 0)
 			break;
 		off += mlen;
 	}
-	finish_prev_response(c, out, &ch, true);
+	finish_prev_response(c, out, ch, true);
 	return rc;
+}
+
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		    size_t *start)
+{
+	struct rd f = rd_make(frame, len);
+	struct rd p = f;
+	uint32_t proto = rd_u32(&p);
+	*start = SMB2_OUT_HEADROOM;
+	if (!rd_ok(&p))
+		return -1;
+	if (proto == SMB1_PROTOCOL_ID)
+		return c->negotiated ? -1 : smb1_negotiate(c, &f, out);
+	struct chain ch = {.prev_hdr_off = SIZE_MAX};
+	if (proto == SMB2_TRANSFORM_ID) {
+		size_t plain = 0;
+		if (smb2_transform_decrypt(c, frame, len, &ch.enc, &plain) < 0)
+			return -1;
+		struct rd inner = rd_make(frame + 52, plain);
+		int rc = run_chain(c, &inner, plain, out, &ch);
+		if (rc == 0 && out->len > SMB2_OUT_HEADROOM) {
+			rc = smb2_transform_encrypt(c, ch.enc, out, SMB2_OUT_HEADROOM);
+			*start = SMB2_OUT_HEADROOM - 52;
+		}
+		smb2_session_put(ch.enc);
+		return rc;
+	}
+	if (proto != SMB2_PROTOCOL_ID)
+		return -1;
+	return run_chain(c, &f, len, out, &ch);
 }

@@ -50,20 +50,9 @@ static uint16_t pick_dialect(const struct shoal_conf *conf, const uint16_t *d, i
 	return best;
 }
 
-/* Ciphers in server preference order: GCM before CCM, 128 before 256 (issue 3 makes this
- * configurable and turns encryption on; until then no cipher is chosen). */
-static enum smb2_cipher pick_cipher(struct rd *r, uint16_t count)
+/* Picks the first of the server's preferred ciphers that the client offers (2.2.3.1.2). */
+static enum smb2_cipher pick_cipher(const struct shoal_conf *conf, struct rd *r, uint16_t count)
 {
-	enum smb2_cipher got = SMB2_CIPHER_NONE;
-	for (uint16_t i = 0; i < count; i++)
-		(void)rd_u16(r);
-	return got;
-}
-
-static enum smb2_sign_alg pick_signing(struct rd *r, uint16_t count, bool *set)
-{
-	static const enum smb2_sign_alg pref[] = {SMB2_SIGN_AES_GMAC, SMB2_SIGN_AES_CMAC,
-						  SMB2_SIGN_HMAC_SHA256};
 	uint16_t ids[32];
 	int n = 0;
 	for (uint16_t i = 0; i < count; i++) {
@@ -71,7 +60,30 @@ static enum smb2_sign_alg pick_signing(struct rd *r, uint16_t count, bool *set)
 		if (n < 32)
 			ids[n++] = v;
 	}
-	for (size_t p = 0; p < 3; p++)
+	if (conf->server_encrypt == CONF_ENC_OFF)
+		return SMB2_CIPHER_NONE;
+	enum smb2_cipher pref[4];
+	int np = smb2_cipher_prefs(conf, pref);
+	for (int p = 0; p < np; p++)
+		for (int i = 0; i < n; i++)
+			if (ids[i] == (uint16_t)pref[p])
+				return pref[p];
+	return SMB2_CIPHER_NONE;
+}
+
+static enum smb2_sign_alg pick_signing(const struct shoal_conf *conf, struct rd *r,
+				       uint16_t count, bool *set)
+{
+	uint16_t ids[32];
+	int n = 0;
+	for (uint16_t i = 0; i < count; i++) {
+		uint16_t v = rd_u16(r);
+		if (n < 32)
+			ids[n++] = v;
+	}
+	enum smb2_sign_alg pref[3];
+	int np = smb2_sign_prefs(conf, pref);
+	for (int p = 0; p < np; p++)
 		for (int i = 0; i < n; i++)
 			if (ids[i] == (uint16_t)pref[p]) {
 				*set = true;
@@ -82,8 +94,8 @@ static enum smb2_sign_alg pick_signing(struct rd *r, uint16_t count, bool *set)
 }
 
 /* 2.2.3.1: parses the client's negotiate contexts. */
-static NTSTATUS parse_contexts(struct smb2_req *req, uint32_t off, uint16_t count,
-			       struct neg_choice *nc)
+static NTSTATUS parse_contexts(struct smb2_req *req, const struct shoal_conf *conf, uint32_t off,
+			       uint16_t count, struct neg_choice *nc)
 {
 	struct rd r = rd_sub(&req->msg, off, req->msg.len > off ? req->msg.len - off : 0);
 	if (!rd_ok(&r) || count == 0)
@@ -122,7 +134,7 @@ static NTSTATUS parse_contexts(struct smb2_req *req, uint32_t off, uint16_t coun
 			uint16_t n = rd_u16(&d);
 			if (n == 0)
 				return STATUS_INVALID_PARAMETER;
-			nc->cipher = pick_cipher(&d, n);
+			nc->cipher = pick_cipher(conf, &d, n);
 			if (!rd_ok(&d))
 				return STATUS_INVALID_PARAMETER;
 			break;
@@ -134,7 +146,7 @@ static NTSTATUS parse_contexts(struct smb2_req *req, uint32_t off, uint16_t coun
 			uint16_t n = rd_u16(&d);
 			if (n == 0)
 				return STATUS_INVALID_PARAMETER;
-			nc->sign_alg = pick_signing(&d, n, &nc->sign_alg_set);
+			nc->sign_alg = pick_signing(conf, &d, n, &nc->sign_alg_set);
 			if (!rd_ok(&d))
 				return STATUS_INVALID_PARAMETER;
 			break;
@@ -203,6 +215,10 @@ static NTSTATUS write_response(struct smb2_req *req, struct shoal_conf *conf, ui
 	uint32_t caps = 0;
 	if (dialect >= SMB2_DIALECT_210 && dialect != SMB2_DIALECT_WILDCARD)
 		caps |= SMB2_GLOBAL_CAP_LARGE_MTU;
+	/* 3.0 and 3.0.2 announce encryption as a capability; 3.1.1 through a context */
+	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
+	    c->cipher != SMB2_CIPHER_NONE)
+		caps |= SMB2_GLOBAL_CAP_ENCRYPTION;
 	size_t start = w->len;
 	wr_u16(w, 65);
 	wr_u16(w, secmode);
@@ -279,7 +295,7 @@ NTSTATUS smb2_negotiate(struct smb2_req *req)
 		goto out;
 	}
 	if (dialect == SMB2_DIALECT_311) {
-		st = parse_contexts(req, ctx_off, ctx_count, &nc);
+		st = parse_contexts(req, conf, ctx_off, ctx_count, &nc);
 		if (st)
 			goto out;
 	}
@@ -292,6 +308,10 @@ NTSTATUS smb2_negotiate(struct smb2_req *req)
 	c->signing_required = conf->signing == CONF_SIGNING_MANDATORY ||
 			      (secmode & SMB2_NEGOTIATE_SIGNING_REQUIRED);
 	c->sign_alg = SMB2_SIGN_AES_CMAC;
+	c->cipher = SMB2_CIPHER_NONE;
+	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
+	    (caps & SMB2_GLOBAL_CAP_ENCRYPTION) && conf->server_encrypt != CONF_ENC_OFF)
+		c->cipher = SMB2_CIPHER_AES128_CCM;
 	if (dialect == SMB2_DIALECT_311) {
 		if (nc.sign_alg_set)
 			c->sign_alg = nc.sign_alg;

@@ -53,6 +53,7 @@ static struct smb2_session *session_new(struct smb2_conn *c)
 	s->state = SESS_IN_PROGRESS;
 	s->next_tree_id = 1;
 	s->next_volatile_id = 1;
+	crypto_random(s->nonce_salt, sizeof(s->nonce_salt));
 	do
 		s->id = atomic_fetch_add(&c->srv->next_session_id, 1);
 	while (s->id == 0 || s->id == UINT64_MAX);
@@ -175,9 +176,19 @@ static NTSTATUS session_complete(struct smb2_req *req, struct smb2_session *s)
 	}
 	if (s->state == SESS_VALID)
 		return STATUS_SUCCESS; /* re-authentication keeps the keys (3.3.5.5.3) */
+	struct shoal_conf *conf = smb2_server_conf(c->srv);
+	enum conf_encrypt pol = conf->server_encrypt;
+	conf_put(conf);
+	if (pol == CONF_ENC_REQUIRED && (s->anonymous || !smb2_conn_can_encrypt(c))) {
+		LOG_INFO(LOG_AUTH, "%s: encryption is required but the client cannot encrypt",
+			 c->peer);
+		return STATUS_ACCESS_DENIED;
+	}
 	memcpy(s->session_key, ntlmssp_server_session_key(n), 16);
 	derive_keys(c, s);
 	s->signing_required = !s->anonymous && c->signing_required;
+	s->encrypt_data = !s->anonymous && smb2_conn_can_encrypt(c) &&
+			  (pol == CONF_ENC_REQUIRED || pol == CONF_ENC_DESIRED);
 	s->state = SESS_VALID;
 	LOG_INFO(LOG_AUTH, "%s: session %llx: user '%s'%s", c->peer, (unsigned long long)s->id,
 		 s->user, s->anonymous ? " (anonymous)" : "");
@@ -268,6 +279,8 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 		st = session_complete(req, s);
 		if (st == STATUS_SUCCESS) {
 			uint16_t sflags = s->anonymous ? SMB2_SESSION_FLAG_IS_NULL : 0;
+			if (s->encrypt_data)
+				sflags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
 			write_setup_response(req, sflags, outblob, outlen);
 			free(outblob);
 			spnego_server_free(s->auth);

@@ -9,6 +9,7 @@
 #include "smb2/smb2.h"
 
 #define SMB2_SHAREFLAG_NO_CACHING 0x00000030u
+#define SMB2_SHAREFLAG_ENCRYPT_DATA 0x00008000u
 #define SMB2_TREE_CONNECT_FLAG_EXTENSION_PRESENT 0x0004
 #define MAX_ACCESS_READ 0x001200A9u /* read data/EA/attributes, execute, read control, sync */
 
@@ -127,8 +128,17 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 	t->is_ipc = sh->is_ipc;
 	t->read_only = sh->read_only;
 	t->max_access = sh->read_only ? MAX_ACCESS_READ : FILE_ALL_ACCESS;
+	/* per-share "smb encrypt" (3.3.5.7): required refuses clients that cannot encrypt */
+	if (sh->smb_encrypt == CONF_ENC_REQUIRED || sh->smb_encrypt == CONF_ENC_DESIRED) {
+		if (smb2_conn_can_encrypt(req->conn)) {
+			t->encrypt = true;
+			t->share_flags |= SMB2_SHAREFLAG_ENCRYPT_DATA;
+		} else if (sh->smb_encrypt == CONF_ENC_REQUIRED) {
+			return STATUS_ACCESS_DENIED;
+		}
+	}
 	if (sh->is_ipc) {
-		t->share_flags = SMB2_SHAREFLAG_NO_CACHING;
+		t->share_flags |= SMB2_SHAREFLAG_NO_CACHING;
 		return STATUS_SUCCESS;
 	}
 	struct vfs_share_opts o = {

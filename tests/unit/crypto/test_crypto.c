@@ -34,8 +34,7 @@ static const char *const rfc_inputs[7] = {
     "message digest",
     "abcdefghijklmnopqrstuvwxyz",
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-    "1234567890123456789012345678901234567890123456789012345678901234567890123456789012345678"
-    "90",
+    "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
 };
 
 /* RFC 1320 A.5 */
@@ -106,8 +105,9 @@ static void t_md5_rfc1321(void **st)
 /* FIPS 180-2 C.1 ("abc"), also fed in three pieces */
 static void t_sha512(void **st)
 {
-	static const char want[] = "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-				   "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+	static const char want[] =
+	    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+	    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
 	struct iovec iov[3] = {IOV1("a", 1), IOV1("", 0), IOV1("bc", 2)};
 	uint8_t out[64];
 
@@ -389,9 +389,8 @@ static void t_kdf_long(void **st)
 		assert_int_equal(crypto_hmac_sha256(sk, 16, &iov, 1, want), 0);
 		in[3] = 2;
 		assert_int_equal(crypto_hmac_sha256(sk, 16, &iov, 1, want + 32), 0);
-		assert_int_equal(crypto_kdf(sk, 16, LIT("SMB2AESCMAC"), LIT("SmbSign"), out,
-					    (size_t)outlen),
-				 0);
+		assert_int_equal(
+		    crypto_kdf(sk, 16, LIT("SMB2AESCMAC"), LIT("SmbSign"), out, (size_t)outlen), 0);
 		assert_memory_equal(out, want, (size_t)outlen);
 	}
 	assert_int_equal(crypto_kdf(sk, 16, LIT("SMB2AESCMAC"), LIT("SmbSign"), out, 0), -EINVAL);
@@ -455,11 +454,16 @@ static void t_ntlm_unicode(void **st)
 static void t_ntlm_upcase(void **st)
 {
 	static const char *const pairs[][2] = {
-	    {"\xc3\xa9mile", "\xc3\x89MILE"},		/* é -> É */
-	    {"\xc3\xbf", "\xc5\xb8"},			/* ÿ -> Ÿ */
-	    {"\xc5\x82\xc3\xb3d\xc5\xba", "\xc5\x81\xc3\x93""D\xc5\xb9"}, /* łódź -> ŁÓDŹ */
+	    {"\xc3\xa9mile", "\xc3\x89MILE"}, /* é -> É */
+	    {"\xc3\xbf", "\xc5\xb8"},	      /* ÿ -> Ÿ */
+	    {"\xc5\x82\xc3\xb3"
+	     "d\xc5\xba",
+	     "\xc5\x81\xc3\x93"
+	     "D\xc5\xb9"}, /* łódź -> ŁÓDŹ */
 	    {"\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd", "\xd0\x98\xd0\x92\xd0\x90\xd0\x9d"}, /* иван */
 	    {"\xce\xb1\xce\xbb\xcf\x86\xce\xb1", "\xce\x91\xce\x9b\xce\xa6\xce\x91"}, /* αλφα */
+	    {"\xd1\x91\xd1\x9f", "\xd0\x81\xd0\x8f"}, /* ёџ -> ЁЏ */
+	    {"\xef\xbd\x81", "\xef\xbc\xa1"},	      /* full-width a -> A */
 	};
 	uint8_t nt[16] = {1, 2, 3}, a[16], b[16];
 
@@ -504,14 +508,22 @@ static void t_ntlm_invalid(void **st)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(t_md4_rfc1320),   cmocka_unit_test(t_md4_stream),
-	    cmocka_unit_test(t_md5_rfc1321),   cmocka_unit_test(t_sha512),
-	    cmocka_unit_test(t_preauth_ms_blog), cmocka_unit_test(t_hmac_md5),
-	    cmocka_unit_test(t_hmac_sha256),   cmocka_unit_test(t_aes_cmac),
-	    cmocka_unit_test(t_rc4),	       cmocka_unit_test(t_random_memcmp),
-	    cmocka_unit_test(t_kdf_smb30),     cmocka_unit_test(t_kdf_smb311),
-	    cmocka_unit_test(t_kdf_long),      cmocka_unit_test(t_ntlm_vectors),
-	    cmocka_unit_test(t_ntlm_unicode),  cmocka_unit_test(t_ntlm_upcase),
+	    cmocka_unit_test(t_md4_rfc1320),
+	    cmocka_unit_test(t_md4_stream),
+	    cmocka_unit_test(t_md5_rfc1321),
+	    cmocka_unit_test(t_sha512),
+	    cmocka_unit_test(t_preauth_ms_blog),
+	    cmocka_unit_test(t_hmac_md5),
+	    cmocka_unit_test(t_hmac_sha256),
+	    cmocka_unit_test(t_aes_cmac),
+	    cmocka_unit_test(t_rc4),
+	    cmocka_unit_test(t_random_memcmp),
+	    cmocka_unit_test(t_kdf_smb30),
+	    cmocka_unit_test(t_kdf_smb311),
+	    cmocka_unit_test(t_kdf_long),
+	    cmocka_unit_test(t_ntlm_vectors),
+	    cmocka_unit_test(t_ntlm_unicode),
+	    cmocka_unit_test(t_ntlm_upcase),
 	    cmocka_unit_test(t_ntlm_invalid),
 	};
 
