@@ -7,16 +7,6 @@
 
 #include "client/client_priv.h"
 
-static const struct {
-	const char *name;
-	uint16_t d;
-} dialects[] = {
-	{"2.0.2", SMB2_DIALECT_202}, {"2.1", SMB2_DIALECT_210},   {"3.0", SMB2_DIALECT_300},
-	{"3.0.2", SMB2_DIALECT_302}, {"3.1.1", SMB2_DIALECT_311}, {"max", SMB2_DIALECT_311},
-	{"2.02", SMB2_DIALECT_202},  {"2.10", SMB2_DIALECT_210},  {"3.00", SMB2_DIALECT_300},
-	{"3.02", SMB2_DIALECT_302},  {"3.11", SMB2_DIALECT_311},
-};
-
 static const char *const cipher_names[] = {"none", "AES-128-CCM", "AES-128-GCM", "AES-256-CCM",
 					   "AES-256-GCM"};
 
@@ -30,18 +20,25 @@ void smbc_opts_init(struct smbc_opts *o)
 
 uint16_t smbc_parse_dialect(const char *s)
 {
-	for (size_t i = 0; i < sizeof(dialects) / sizeof(dialects[0]); i++)
-		if (!strcasecmp(s, dialects[i].name))
-			return dialects[i].d;
-	return 0;
+	return conf_parse_dialect_version(s); /* one table, shared with the [client] section */
 }
 
 const char *smbc_dialect_name(uint16_t d)
 {
-	for (size_t i = 0; i < 5; i++)
-		if (dialects[i].d == d)
-			return dialects[i].name;
-	return "?";
+	switch (d) {
+	case SMB2_DIALECT_202:
+		return "2.0.2";
+	case SMB2_DIALECT_210:
+		return "2.1";
+	case SMB2_DIALECT_300:
+		return "3.0";
+	case SMB2_DIALECT_302:
+		return "3.0.2";
+	case SMB2_DIALECT_311:
+		return "3.1.1";
+	default:
+		return "?";
+	}
 }
 
 const char *smbc_cipher_name(uint16_t c)

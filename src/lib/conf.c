@@ -208,6 +208,7 @@ struct parser {
 
 #define CUR_GLOBAL (-1)
 #define CUR_SKIP (-2)
+#define CUR_CLIENT (-3) /* [client]: settings of the client library, not a share */
 
 static int perr(struct parser *p, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -462,6 +463,21 @@ uint16_t conf_parse_protocol(const char *s, bool is_max)
 	return 0;
 }
 
+uint16_t conf_parse_dialect_version(const char *s)
+{
+	static const struct {
+		const char *name;
+		uint16_t dialect;
+	} versions[] = {
+	    {"2.0.2", SMB2_DIALECT_202}, {"2.1", SMB2_DIALECT_210},   {"3.0", SMB2_DIALECT_300},
+	    {"3.0.2", SMB2_DIALECT_302}, {"3.1.1", SMB2_DIALECT_311}, {"max", SMB2_DIALECT_311},
+	};
+	for (size_t i = 0; s && i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (!strcasecmp(s, versions[i].name))
+			return versions[i].dialect;
+	return 0;
+}
+
 const char *conf_protocol_name(uint16_t dialect)
 {
 	for (size_t i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
@@ -615,6 +631,8 @@ static struct shoal_conf *conf_new(const char *source)
 	c->max_protocol = SMB2_DIALECT_311;
 	c->signing = CONF_SIGNING_AUTO;
 	c->server_encrypt = CONF_ENC_IF_REQUIRED;
+	c->client.encryption_enabled = true;
+	c->client.max_dialect = SMB2_DIALECT_311;
 	c->source = strdup(source);
 	c->state_dir = strdup("/var/lib/shoal");
 	c->log_level = strdup("1");
@@ -945,12 +963,34 @@ static bool is_ignored(const char *key, const char *norm)
 	return false;
 }
 
+/* A parameter of the [client] section; they have no meaning elsewhere. */
+static int client_param(struct parser *p, const char *norm, const char *key, const char *v)
+{
+	struct conf_client *cl = &p->c->client;
+	if (name_is(norm, "Smb3EncryptionEnabled"))
+		return parse_bool(v, &cl->encryption_enabled) ? bad_value(p, key, v) : 0;
+	if (name_is(norm, "Smb3EncryptionRequired"))
+		return parse_bool(v, &cl->encryption_required) ? bad_value(p, key, v) : 0;
+	if (name_is(norm, "MaxSmb2DialectVersion")) {
+		uint16_t d = conf_parse_dialect_version(v);
+		if (!d)
+			return bad_value(p, key, v);
+		cl->max_dialect = d;
+		return 0;
+	}
+	LOG_WARN(LOG_CORE, "%s:%d: unknown parameter '%s' in [client] ignored", p->name, p->line,
+		 key);
+	return 0;
+}
+
 static int handle_param(struct parser *p, const char *key, const char *v)
 {
 	char norm[128];
 	if (p->cur == CUR_SKIP)
 		return 0;
 	normalize_name(key, norm, sizeof(norm));
+	if (p->cur == CUR_CLIENT)
+		return client_param(p, norm, key, v);
 	const struct param *pm = find_param(norm);
 	if (!pm) {
 		if (!is_ignored(key, norm))
@@ -1005,6 +1045,10 @@ static int handle_section(struct parser *p, char *line)
 	char *name = trim(line + 1);
 	if (!strcasecmp(name, "global")) {
 		p->cur = CUR_GLOBAL;
+		return 0;
+	}
+	if (!strcasecmp(name, "client")) {
+		p->cur = CUR_CLIENT;
 		return 0;
 	}
 	if (!strcasecmp(name, "homes") || !strcasecmp(name, "printers")) {

@@ -40,6 +40,15 @@ struct conf_share {
 	bool oplocks;                  /* "oplocks", default true */
 };
 
+/* The [client] section: settings of the client library and shoal-smb, under the names that
+ * administrators of scale-out NAS already use. */
+struct conf_client {
+	bool encryption_enabled;  /* "Smb3EncryptionEnabled", default true: encrypt when offered */
+	bool encryption_required; /* "Smb3EncryptionRequired", default false */
+	uint16_t max_dialect;     /* "MaxSmb2DialectVersion": max (= 3.1.1), 2.0.2, 2.1, 3.0, 3.0.2,
+				     3.1.1; default 3.1.1 */
+};
+
 struct shoal_conf {
 	int refs;               /* managed by conf_get/conf_put */
 	char *source;           /* file name, or "(embedded default)" */
@@ -65,6 +74,7 @@ struct shoal_conf {
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
 	struct conf_share *shares;    /* IPC$ is always present, added by the loader */
 	int nshares;
+	struct conf_client client;    /* the [client] section (not a share) */
 };
 
 /* Parses a file; on success *out has refs == 1. On failure returns -EINVAL (or -errno when the
@@ -81,6 +91,9 @@ const struct conf_share *conf_find_share(const struct shoal_conf *c, const char 
  * which mean SMB2_10/SMB3_11 as a maximum and SMB2_02/SMB3_00 as a minimum); 0 if unknown. */
 uint16_t conf_parse_protocol(const char *s, bool is_max);
 const char *conf_protocol_name(uint16_t dialect); /* 0x0311 -> "SMB3_11" */
+/* MaxSmb2DialectVersion's values: "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1" or "max" (= 0x0311);
+ * 0 if unknown. */
+uint16_t conf_parse_dialect_version(const char *s);
 /* True if user (and the given groups by name) may use the share per "valid users". */
 bool conf_user_allowed(const struct conf_share *s, const char *user, const char *const *groups);
 

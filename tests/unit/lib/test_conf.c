@@ -775,6 +775,47 @@ static void t_refcount(void **st)
 	conf_put(NULL);
 }
 
+/* [client] holds the client library's settings; it is not a share and needs no path. */
+static void t_client_section(void **st)
+{
+	(void)st;
+	struct shoal_conf *c = load_ok("[s]\npath=/s\n");
+	assert_true(c->client.encryption_enabled);
+	assert_false(c->client.encryption_required);
+	assert_int_equal(c->client.max_dialect, SMB2_DIALECT_311);
+	conf_put(c);
+
+	c = load_ok("[client]\nSmb3EncryptionEnabled = no\nSmb3EncryptionRequired = yes\n"
+		    "MaxSmb2DialectVersion = 2.1\n[s]\npath=/s\n");
+	assert_false(c->client.encryption_enabled);
+	assert_true(c->client.encryption_required);
+	assert_int_equal(c->client.max_dialect, SMB2_DIALECT_210);
+	assert_null(conf_find_share(c, "client"));
+	assert_int_equal(c->nshares, 2); /* s and IPC$ */
+	conf_put(c);
+
+	c = load_ok("[CLIENT]\nmax smb2 dialect version = max\n");
+	assert_int_equal(c->client.max_dialect, SMB2_DIALECT_311);
+	conf_put(c);
+
+	static const char *const bad[] = {"[client]\nMaxSmb2DialectVersion = 3.3\n",
+					  "[client]\nSmb3EncryptionRequired = maybe\n"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct shoal_conf *out = NULL;
+		char err[256];
+		assert_int_equal(conf_load_string(bad[i], "t.conf", &out, err, sizeof(err)), -EINVAL);
+		assert_null(out);
+		assert_non_null(strstr(err, "t.conf:2: invalid value"));
+	}
+	static const char *const v[] = {"2.0.2", "2.1", "3.0", "3.0.2", "3.1.1", "MAX"};
+	static const uint16_t d[] = {SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2_DIALECT_300,
+				     SMB2_DIALECT_302, SMB2_DIALECT_311, SMB2_DIALECT_311};
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(conf_parse_dialect_version(v[i]), d[i]);
+	assert_int_equal(conf_parse_dialect_version("SMB3_11"), 0);
+	assert_int_equal(conf_parse_dialect_version(NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -785,7 +826,7 @@ int main(void)
 	    cmocka_unit_test(t_continuation), cmocka_unit_test(t_copy),
 	    cmocka_unit_test(t_sections),     cmocka_unit_test(t_relative_paths),
 	    cmocka_unit_test(t_protocols),    cmocka_unit_test(t_valid_users),
-	    cmocka_unit_test(t_refcount),
+	    cmocka_unit_test(t_refcount),     cmocka_unit_test(t_client_section),
 	};
 	return cmocka_run_group_tests(t, setup, teardown);
 }
