@@ -1,7 +1,10 @@
 # A thin layer over meson and ninja; see README.md.
 #
 #   make / make build   install missing build packages, build build/shoald, shoalctl, shoal-smb
-#   make test           ASan+UBSan build in build-test, then tests/run (unit + integration)
+#   make test           ASan+UBSan build in build-test, then tests/run (unit + integration +
+#                       conformance)
+#   make conformance    ASan+UBSan build in build-test, then only the smbtorture conformance
+#                       harness, tests/conformance/run (SUITES="smb2.read smb2.lock" selects suites)
 #   make run            build, then run shoald with its embedded demo configuration
 #   make clean          remove both build folders (./run, the demo's share and state, stays)
 #
@@ -13,7 +16,7 @@ JOBS       ?= 2
 MESON      ?= meson
 NINJA      ?= ninja
 
-.PHONY: all build test run clean deps-build deps-test
+.PHONY: all build test conformance run clean deps-build deps-test
 
 all: build
 
@@ -38,6 +41,14 @@ test: deps-test
 			-Db_sanitize=address,undefined -Db_lundef=false; \
 	fi
 	SHOAL_BUILD_TEST=$(BUILD_TEST) JOBS=$(JOBS) tests/run
+
+conformance: deps-test
+	@if [ ! -f $(BUILD_TEST)/build.ninja ]; then \
+		rm -rf $(BUILD_TEST) && $(MESON) setup $(BUILD_TEST) --buildtype=debugoptimized \
+			-Db_sanitize=address,undefined -Db_lundef=false; \
+	fi
+	$(NINJA) -C $(BUILD_TEST) -j$(JOBS) shoald shoalctl
+	SHOAL_BUILD_TEST=$(BUILD_TEST) SHOAL_CONFORMANCE_SUITES="$(SUITES)" tests/conformance/run
 
 run: build
 	exec ./$(BUILD)/shoald

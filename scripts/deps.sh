@@ -14,7 +14,7 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc libssl-dev libcmocka-dev libjansson
 # smbclient: smbclient; samba: smbd, smbpasswd (reference server of SHOAL_TEST_SERVER=samba);
 # samba-testsuite: smbtorture; python3-impacket: a second client; iproute2/procps/psmisc: ss,
 # pgrep, fuser for the test helpers.
-TEST_PKGS=(smbclient samba samba-testsuite python3-impacket iproute2 procps psmisc)
+TEST_PKGS=(smbclient samba samba-testsuite python3-impacket iproute2 procps psmisc tshark)
 
 want=()
 [ $# -gt 0 ] || set -- build

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/conf.h"
+#include "lib/log.h"
 #include "lib/ntime.h"
 #include "lib/ntstatus.h"
 #include "shoal/smbclient.h"
@@ -55,6 +56,7 @@ static const char usage_text[] =
     "  -N            no password (anonymous when no user either)\n"
     "  -p PORT       TCP port (default 445)\n"
     "  -v            print the dialect, cipher and transfer rates to stderr\n"
+    "  -d LEVEL      log level, smb.conf syntax (\"10\" or \"1 client:10\")\n"
     "\n"
     "get and put show a progress bar on a terminal. Errors name the NTSTATUS, e.g.\n"
     "  shoal-smb: get //h/s/x: STATUS_OBJECT_NAME_NOT_FOUND\n";
@@ -78,10 +80,9 @@ static void die_usage(const char *msg)
 
 static int fail_status(struct cli *c, uint32_t st, const char *detail)
 {
-	fprintf(stderr, "shoal-smb: %s %s: %s%s%s\n", c->cmd, c->url ? c->url : "",
-		ntstatus_name(st), detail && *detail ? " (" : "", detail && *detail ? detail : "");
-	if (detail && *detail)
-		fputs(")\n" + 1, stderr);
+	bool d = detail && *detail;
+	fprintf(stderr, "shoal-smb: %s %s: %s%s%s%s\n", c->cmd, c->url ? c->url : "",
+		ntstatus_name(st), d ? " (" : "", d ? detail : "", d ? ")" : "");
 	return EXIT_STATUS;
 }
 
@@ -320,8 +321,7 @@ static void fmt_attrs(uint32_t a, char *buf)
 	static const struct {
 		uint32_t bit;
 		char ch;
-	} m[] = {{FILE_ATTRIBUTE_DIRECTORY_BIT, 'D'}, {0x20, 'A'}, {0x02, 'H'}, {0x04, 'S'},
-		 {0x01, 'R'}};
+	} m[] = {{0x10, 'D'}, {0x20, 'A'}, {0x02, 'H'}, {0x04, 'S'}, {0x01, 'R'}};
 	int n = 0;
 	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (a & m[i].bit)
@@ -329,4 +329,470 @@ static void fmt_attrs(uint32_t a, char *buf)
 	if (!n)
 		buf[n++] = 'N';
 	buf[n] = 0;
+}
+
+/* ---- progress ---- */
+
+struct progress {
+	bool on;
+	uint64_t total;
+	struct timespec start;
+	int fd; /* local file */
+	long long last_ms;
+};
+
+static double elapsed(const struct timespec *start)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void show_progress(void *arg, uint64_t done)
+{
+	struct progress *p = arg;
+	if (!p->on)
+		return;
+	double t = elapsed(&p->start);
+	long long ms = (long long)(t * 1000);
+	if (ms - p->last_ms < 100 && done < p->total)
+		return;
+	p->last_ms = ms;
+	int pct = p->total ? (int)(done * 100 / p->total) : 100;
+	int bar = pct * 30 / 100;
+	fprintf(stderr, "\r[%.*s%*s] %3d%% %8.1f MiB %7.1f MiB/s", bar,
+		"##############################", 30 - bar, "", pct, (double)done / 1048576.0,
+		t > 0 ? (double)done / 1048576.0 / t : 0.0);
+	fflush(stderr);
+}
+
+static void end_progress(struct cli *c, struct progress *p, const char *what, uint64_t done)
+{
+	double t = elapsed(&p->start);
+	if (p->on)
+		fputc('\n', stderr);
+	if (c->verbose)
+		fprintf(stderr, "%s: %llu bytes in %.2f s (%.1f MiB/s)\n", what,
+			(unsigned long long)done, t, t > 0 ? (double)done / 1048576.0 / t : 0.0);
+}
+
+static int sink_file(void *arg, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct progress *p = arg;
+	while (len) {
+		ssize_t n = pwrite(p->fd, data, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static long source_file(void *arg, uint64_t off, uint8_t *buf, size_t len)
+{
+	struct progress *p = arg;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = pread(p->fd, buf + got, len - got, (off_t)(off + got));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (long)got;
+}
+
+/* ---- commands ---- */
+
+static int cmd_ls(struct cli *c, struct smbc_tree *t)
+{
+	struct smbc_file *d;
+	uint32_t st = open_path(t, c->path, 0x00100081u /* LIST | READ_ATTRIBUTES | SYNCHRONIZE */,
+				1, SMBC_FILE_DIRECTORY_FILE, &d);
+	struct smbc_dirent *e = NULL;
+	size_t n = 0;
+	if (!st) {
+		st = smbc_list(d, "*", &e, &n);
+		uint32_t cst = smbc_close(d);
+		st = st ? st : cst;
+	}
+	if (st)
+		return fail_status(c, st, NULL);
+	for (size_t i = 0; i < n; i++) {
+		char tm[32], at[8];
+		fmt_time(e[i].st.write_time, tm, sizeof(tm));
+		fmt_attrs(e[i].st.attrs, at);
+		printf("  %-40s %5s %12llu  %s\n", e[i].name, at, (unsigned long long)e[i].st.size,
+		       tm);
+	}
+	smbc_dirents_free(e, n);
+	return 0;
+}
+
+static int cmd_get(struct cli *c, struct smbc_tree *t, const char *local)
+{
+	struct smbc_file *f;
+	struct smbc_create_result r;
+	struct smbc_create_args a = {.access = 0x00120089u /* GENERIC_READ's file rights */,
+				     .disposition = 1,
+				     .options = SMBC_FILE_NON_DIRECTORY_FILE};
+	uint32_t st = smbc_create(t, c->path, &a, &f, &r);
+	if (st)
+		return fail_status(c, st, NULL);
+	if (!local) {
+		local = strrchr(c->path, '/');
+		local = local ? local + 1 : c->path;
+	}
+	struct progress p = {.on = isatty(STDERR_FILENO) != 0, .total = r.st.size};
+	p.fd = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (p.fd < 0) {
+		fprintf(stderr, "shoal-smb: %s: %s\n", local, strerror(errno));
+		smbc_close(f);
+		return EXIT_USAGE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	struct smbc_xfer x = {.progress = show_progress, .arg = &p};
+	uint64_t done = 0;
+	st = smbc_get(f, r.st.size, &x, sink_file, &done);
+	end_progress(c, &p, "get", done);
+	if (!st && ftruncate(p.fd, (off_t)done))
+		st = STATUS_DISK_FULL;
+	if (close(p.fd) && !st)
+		st = STATUS_DISK_FULL;
+	uint32_t cst = smbc_close(f);
+	st = st ? st : cst;
+	return st ? fail_status(c, st, NULL) : 0;
+}
+
+static int cmd_put(struct cli *c, struct smbc_tree *t, const char *local)
+{
+	struct progress p = {.on = isatty(STDERR_FILENO) != 0};
+	struct stat sb;
+	p.fd = open(local, O_RDONLY | O_CLOEXEC);
+	if (p.fd < 0 || fstat(p.fd, &sb)) {
+		fprintf(stderr, "shoal-smb: %s: %s\n", local, strerror(errno));
+		return EXIT_USAGE;
+	}
+	p.total = (uint64_t)sb.st_size;
+	struct smbc_file *f;
+	/* FILE_GENERIC_WRITE plus READ_ATTRIBUTES; OVERWRITE_IF replaces what was there */
+	struct smbc_create_args a = {
+	    .access = 0x00120196u, .disposition = 5, .options = SMBC_FILE_NON_DIRECTORY_FILE};
+	uint32_t st = smbc_create(t, c->path, &a, &f, NULL);
+	if (st) {
+		close(p.fd);
+		return fail_status(c, st, NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &p.start);
+	struct smbc_xfer x = {.progress = show_progress, .arg = &p};
+	uint64_t done = 0;
+	st = smbc_put(f, p.total, &x, source_file, &done);
+	end_progress(c, &p, "put", done);
+	close(p.fd);
+	uint32_t cst = smbc_close(f);
+	st = st ? st : cst;
+	return st ? fail_status(c, st, NULL) : 0;
+}
+
+static int cmd_delete(struct cli *c, struct smbc_tree *t, bool dir)
+{
+	struct smbc_file *f;
+	uint32_t st = open_path(t, c->path, 0x00010080u /* DELETE | READ_ATTRIBUTES */, 1,
+				dir ? SMBC_FILE_DIRECTORY_FILE : SMBC_FILE_NON_DIRECTORY_FILE, &f);
+	if (!st) {
+		st = smbc_set_delete(f, true);
+		uint32_t cst = smbc_close(f);
+		st = st ? st : cst;
+	}
+	return st ? fail_status(c, st, NULL) : 0;
+}
+
+static int cmd_mkdir(struct cli *c, struct smbc_tree *t)
+{
+	struct smbc_file *f;
+	uint32_t st = open_path(t, c->path, 0x00100080u, 2, SMBC_FILE_DIRECTORY_FILE, &f);
+	if (!st)
+		st = smbc_close(f);
+	return st ? fail_status(c, st, NULL) : 0;
+}
+
+static void print_stat(const struct smbc_stat *s)
+{
+	char tm[32], at[8];
+	fmt_attrs(s->attrs, at);
+	printf("size: %llu\nallocation: %llu\nattributes: %s (0x%x)\nlinks: %u\n",
+	       (unsigned long long)s->size, (unsigned long long)s->alloc_size, at, s->attrs,
+	       s->nlink);
+	fmt_time(s->create_time, tm, sizeof(tm));
+	printf("created: %s\n", tm);
+	fmt_time(s->access_time, tm, sizeof(tm));
+	printf("accessed: %s\n", tm);
+	fmt_time(s->write_time, tm, sizeof(tm));
+	printf("written: %s\n", tm);
+	fmt_time(s->change_time, tm, sizeof(tm));
+	printf("changed: %s\ntype: %s\n", tm, s->is_dir ? "directory" : "file");
+}
+
+static int cmd_stat(struct cli *c, struct smbc_tree *t)
+{
+	struct smbc_file *f;
+	struct smbc_stat s;
+	uint32_t st = open_path(t, c->path, 0x00100080u, 1, 0, &f);
+	if (!st) {
+		st = smbc_stat_file(f, &s);
+		uint32_t cst = smbc_close(f);
+		st = st ? st : cst;
+	}
+	if (st)
+		return fail_status(c, st, NULL);
+	print_stat(&s);
+	return 0;
+}
+
+static int cmd_openfile(struct cli *c, struct smbc_tree *t)
+{
+	struct smbc_file *f;
+	struct smbc_create_result r;
+	struct smbc_create_args a = {.access = 0x00120089u, .disposition = 1};
+	uint32_t st = smbc_create(t, c->path, &a, &f, &r);
+	if (st)
+		return fail_status(c, st, NULL);
+	printf("oplock: %u\nflags: 0x%x\ncreate action: %u\nfile id: ", r.oplock, r.flags,
+	       r.action);
+	for (int i = 0; i < 16; i++)
+		printf("%02x", r.file_id[i]);
+	printf("\n");
+	print_stat(&r.st);
+	st = smbc_close(f);
+	return st ? fail_status(c, st, NULL) : 0;
+}
+
+static const char *share_type(uint32_t t)
+{
+	switch (t & 0x0FFFFFFF) {
+	case 0:
+		return "Disk";
+	case 1:
+		return "Printer";
+	case 2:
+		return "Device";
+	case 3:
+		return "IPC";
+	default:
+		return "?";
+	}
+}
+
+static int cmd_shares(struct cli *c)
+{
+	struct smbc_conn *conn;
+	struct smbc_share *s;
+	size_t n;
+	if (open_conn(c, &conn))
+		return EXIT_STATUS;
+	uint32_t st = smbc_net_share_enum(conn, &s, &n);
+	if (st) {
+		fail_status(c, st, smbc_conn_error(conn));
+		smbc_disconnect(conn);
+		return EXIT_STATUS;
+	}
+	printf("  %-24s %-8s %s\n", "Sharename", "Type", "Comment");
+	for (size_t i = 0; i < n; i++)
+		printf("  %-24s %-8s %s\n", s[i].name, share_type(s[i].type), s[i].comment);
+	smbc_shares_free(s, n);
+	smbc_disconnect(conn);
+	return 0;
+}
+
+static int cmd_openpipe(struct cli *c)
+{
+	struct smbc_conn *conn;
+	struct smbc_tree *ipc;
+	struct smbc_file *p;
+	free(c->share);
+	c->share = strdup("IPC$");
+	if (!c->share || open_tree(c, &conn, &ipc))
+		return EXIT_STATUS;
+	struct smbc_info i;
+	smbc_conn_info(conn, &i);
+	printf("dialect: %s\ncipher: %s\nsigning: %s\n", smbc_dialect_name(i.dialect),
+	       smbc_tree_encrypted(ipc) ? smbc_cipher_name(i.cipher ? i.cipher : 0) : "none",
+	       i.signing ? i.sign_alg : "none");
+	uint32_t st = smbc_pipe_open(ipc, c->path, &p);
+	if (st) {
+		smbc_disconnect(conn);
+		return fail_status(c, st, NULL);
+	}
+	printf("pipe: opened\n");
+	const struct smbc_rpc_iface *iface = smbc_rpc_iface_find(c->path);
+	if (!iface) {
+		printf("bind: skipped (interface not known)\n");
+		smbc_close(p);
+		smbc_disconnect(conn);
+		return 0;
+	}
+	struct smbc_rpc *rpc;
+	uint16_t result = 0;
+	st = smbc_rpc_bind(p, iface, &rpc, &result);
+	if (st) {
+		if (result != 0xFFFF)
+			printf("bind: %s v%u.%u rejected (result %u)\n", iface->name, iface->vers,
+			       iface->vers_minor, result);
+		smbc_close(p);
+		smbc_disconnect(conn);
+		return fail_status(c, st, NULL);
+	}
+	printf("bind: %s v%u.%u accepted (max fragment %u)\n", iface->name, iface->vers,
+	       iface->vers_minor, smbc_rpc_max_xmit(rpc));
+	smbc_rpc_free(rpc);
+	smbc_disconnect(conn);
+	return 0;
+}
+
+/* The commands that work on a disk share. */
+static int run_share_cmd(struct cli *c, const char *arg)
+{
+	struct smbc_conn *conn;
+	struct smbc_tree *t;
+	if (open_tree(c, &conn, &t))
+		return EXIT_STATUS;
+	int rc;
+	if (!strcmp(c->cmd, "ls"))
+		rc = cmd_ls(c, t);
+	else if (!strcmp(c->cmd, "get"))
+		rc = cmd_get(c, t, arg);
+	else if (!strcmp(c->cmd, "put"))
+		rc = cmd_put(c, t, arg);
+	else if (!strcmp(c->cmd, "rm"))
+		rc = cmd_delete(c, t, false);
+	else if (!strcmp(c->cmd, "rmdir"))
+		rc = cmd_delete(c, t, true);
+	else if (!strcmp(c->cmd, "mkdir"))
+		rc = cmd_mkdir(c, t);
+	else if (!strcmp(c->cmd, "stat"))
+		rc = cmd_stat(c, t);
+	else
+		rc = cmd_openfile(c, t);
+	smbc_tree_disconnect(t);
+	smbc_disconnect(conn);
+	return rc;
+}
+
+static void parse_args(struct cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"help", no_argument, NULL, 'h'},
+	    {"authentication-file", required_argument, NULL, 'A'},
+	    {"user", required_argument, NULL, 'U'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"option", required_argument, NULL, 'o'},
+	    {"configfile", required_argument, NULL, 'c'},
+	    {"workgroup", required_argument, NULL, 'W'},
+	    {"no-pass", no_argument, NULL, 'N'},
+	    {NULL, 0, NULL, 0},
+	};
+	int ch;
+	/* The configuration goes first so that -o overrides it whatever the order on the line. */
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--configfile"))
+			load_config(c, argv[i + 1]);
+	while ((ch = getopt_long(argc, argv, "+hc:o:U:p:A:W:Nvd:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		case 'c':
+			break;
+		case 'o':
+			set_option(c, optarg);
+			break;
+		case 'U':
+			set_user(c, optarg);
+			break;
+		case 'W':
+			set_str(&c->domain, optarg);
+			break;
+		case 'A':
+			read_auth_file(c, optarg);
+			break;
+		case 'N':
+			c->no_pass = true;
+			break;
+		case 'v':
+			c->verbose = true;
+			break;
+		case 'd':
+			if (log_parse_levels(optarg))
+				die_usage("invalid debug level");
+			break;
+		case 'p': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 65535)
+				die_usage("invalid port");
+			c->o.port = (uint16_t)v;
+			break;
+		}
+		default:
+			die_usage(NULL);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {0};
+	smbc_opts_init(&c.o);
+	parse_args(&c, argc, argv);
+	int n = argc - optind;
+	char **a = argv + optind;
+	if (n < 1)
+		die_usage("no command");
+	c.cmd = a[0];
+	const char *cmd = c.cmd, *extra = NULL;
+	int rc;
+	if (!strcmp(cmd, "shares") && n == 2) {
+		c.url = a[1];
+		parse_url(&c, a[1], false, false);
+		rc = cmd_shares(&c);
+	} else if (!strcmp(cmd, "openpipe") && n == 2) {
+		c.url = a[1];
+		parse_url(&c, a[1], true, false);
+		free(c.path);
+		c.path = strdup(c.share); /* //HOST/PIPENAME */
+		rc = c.path ? cmd_openpipe(&c) : EXIT_USAGE;
+	} else {
+		if (!strcmp(cmd, "put") && n == 3) {
+			extra = a[1];
+			c.url = a[2];
+		} else if (!strcmp(cmd, "get") && (n == 2 || n == 3)) {
+			c.url = a[1];
+			extra = n == 3 ? a[2] : NULL;
+		} else if ((!strcmp(cmd, "ls") || !strcmp(cmd, "rm") || !strcmp(cmd, "mkdir") ||
+			    !strcmp(cmd, "rmdir") || !strcmp(cmd, "stat") ||
+			    !strcmp(cmd, "openfile")) &&
+			   n == 2) {
+			c.url = a[1];
+		} else {
+			die_usage("unknown command or wrong number of arguments");
+		}
+		parse_url(&c, c.url, true, strcmp(cmd, "ls") != 0);
+		rc = run_share_cmd(&c, extra);
+	}
+	if (c.pass)
+		explicit_bzero(c.pass, strlen(c.pass));
+	free(c.user);
+	free(c.pass);
+	free(c.domain);
+	free(c.host);
+	free(c.share);
+	free(c.path);
+	return rc;
 }

@@ -42,19 +42,19 @@ struct smbc_file;
 #define SMBC_CIPHER_AES256_GCM 4
 
 struct smbc_opts {
-	const char *host;        /* name or address */
-	uint16_t port;           /* 0 = 445 */
-	const char *user;        /* "" or NULL = anonymous */
-	const char *domain;      /* NULL = "" (the server's own) */
+	const char *host;   /* name or address */
+	uint16_t port;	    /* 0 = 445 */
+	const char *user;   /* "" or NULL = anonymous */
+	const char *domain; /* NULL = "" (the server's own) */
 	const char *password;
 	const char *workstation; /* NULL = "SHOAL-SMB" */
-	uint16_t min_dialect;    /* 0 = 0x0202 */
-	uint16_t max_dialect;    /* 0 = 0x0311 (MaxSmb2DialectVersion) */
-	bool encrypt_enabled;    /* Smb3EncryptionEnabled: encrypt when the server offers or asks */
-	bool encrypt_required;   /* Smb3EncryptionRequired: refuse a session that cannot encrypt */
-	uint16_t ciphers[4];     /* preference order; all zero = GCM-256, GCM-128, CCM-256, CCM-128 */
-	bool signing_required;   /* refuse unsigned sessions */
-	int timeout_ms;          /* blocking wrappers: per-operation limit; 0 = 60 s */
+	uint16_t min_dialect;	 /* 0 = 0x0202 */
+	uint16_t max_dialect;	 /* 0 = 0x0311 (MaxSmb2DialectVersion) */
+	bool encrypt_enabled;	 /* Smb3EncryptionEnabled: encrypt when the server offers or asks */
+	bool encrypt_required;	 /* Smb3EncryptionRequired: refuse a session that cannot encrypt */
+	uint16_t ciphers[4];   /* preference order; all zero = GCM-256, GCM-128, CCM-256, CCM-128 */
+	bool signing_required; /* refuse unsigned sessions */
+	int timeout_ms;	       /* blocking wrappers: per-operation limit; 0 = 60 s */
 };
 
 /* Fills the defaults above (encrypt_enabled = true). */
@@ -67,15 +67,15 @@ int smbc_opts_set(struct smbc_opts *o, const char *name, const char *value);
 uint16_t smbc_parse_dialect(const char *s);
 const char *smbc_dialect_name(uint16_t d); /* 0x0311 -> "3.1.1" */
 const char *smbc_cipher_name(uint16_t c);  /* 2 -> "AES-128-GCM"; "none" for 0 */
-uint16_t smbc_parse_cipher(const char *s);  /* "AES-128-GCM" -> 2; 0 if unknown */
+uint16_t smbc_parse_cipher(const char *s); /* "AES-128-GCM" -> 2; 0 if unknown */
 
 /* ---- the asynchronous core ---- */
 
 /* A response as the completion callback sees it; valid only during the callback. */
 struct smbc_msg {
-	uint32_t status;   /* NTSTATUS of the reply, or a local failure (no reply) */
+	uint32_t status; /* NTSTATUS of the reply, or a local failure (no reply) */
 	uint16_t command;
-	const uint8_t *hdr; /* 64-byte header, NULL for a local failure */
+	const uint8_t *hdr;  /* 64-byte header, NULL for a local failure */
 	const uint8_t *body; /* the bytes after the header, up to the end of this reply */
 	size_t bodylen;
 };
@@ -97,21 +97,21 @@ unsigned smbc_conn_pending(const struct smbc_conn *c);
  * payload (optional) follows it. tree may be NULL (negotiate, session, logoff). charge_len is
  * the larger of the bytes sent and expected back, for the credit charge. The callback always
  * runs exactly once (also on failure or smbc_conn_free). Returns 0 or a status. */
-uint32_t smbc_submit(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd,
-		     const void *body, size_t bodylen, const void *payload, size_t paylen,
-		     size_t charge_len, smbc_cb cb, void *arg);
+uint32_t smbc_submit(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd, const void *body,
+		     size_t bodylen, const void *payload, size_t paylen, size_t charge_len,
+		     smbc_cb cb, void *arg);
 
 /* ---- connection facts ---- */
 struct smbc_info {
 	uint16_t dialect;
-	uint16_t cipher;        /* 0 when the session does not encrypt */
-	const char *sign_alg;   /* "HMAC-SHA256", "AES-128-CMAC", "AES-128-GMAC" or "none" */
-	bool signing;           /* requests are signed */
-	bool encrypting;        /* session-wide encryption */
+	uint16_t cipher;      /* 0 when the session does not encrypt */
+	const char *sign_alg; /* "HMAC-SHA256", "AES-128-CMAC", "AES-128-GMAC" or "none" */
+	bool signing;	      /* requests are signed */
+	bool encrypting;      /* session-wide encryption */
 	bool guest;
 	uint32_t max_read, max_write, max_transact;
 	uint32_t server_caps;
-	uint16_t credits;       /* credits currently held */
+	uint16_t credits; /* credits currently held */
 };
 void smbc_conn_info(const struct smbc_conn *c, struct smbc_info *out);
 
@@ -119,8 +119,7 @@ void smbc_conn_info(const struct smbc_conn *c, struct smbc_info *out);
 
 /* Connects, negotiates and sets up the session. err (optional) gets a sentence saying why it
  * failed when the status alone does not tell (e.g. "the server cannot encrypt"). */
-uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *err,
-		      size_t errlen);
+uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *err, size_t errlen);
 /* Why the last call on c failed, or "". */
 const char *smbc_conn_error(const struct smbc_conn *c);
 /* Sends LOGOFF (best effort) and frees. */
@@ -143,11 +142,11 @@ struct smbc_stat {
 };
 struct smbc_create_args {
 	uint32_t access;      /* DesiredAccess */
-	uint32_t attrs;       /* FileAttributes */
-	uint32_t share;       /* ShareAccess; 0 = read|write|delete */
+	uint32_t attrs;	      /* FileAttributes */
+	uint32_t share;	      /* ShareAccess; 0 = read|write|delete */
 	uint32_t disposition; /* 0 SUPERSEDE 1 OPEN 2 CREATE 3 OPEN_IF 4 OVERWRITE 5 OVERWRITE_IF */
 	uint32_t options;     /* CreateOptions */
-	uint8_t oplock;       /* RequestedOplockLevel */
+	uint8_t oplock;	      /* RequestedOplockLevel */
 };
 struct smbc_create_result {
 	uint8_t oplock, flags;
@@ -184,8 +183,8 @@ struct smbc_xfer {
 	smbc_progress_fn progress;
 	void *arg;
 };
-uint32_t smbc_get(struct smbc_file *f, uint64_t size, const struct smbc_xfer *x,
-		  smbc_sink_fn sink, uint64_t *done);
+uint32_t smbc_get(struct smbc_file *f, uint64_t size, const struct smbc_xfer *x, smbc_sink_fn sink,
+		  uint64_t *done);
 uint32_t smbc_put(struct smbc_file *f, uint64_t size, const struct smbc_xfer *x,
 		  smbc_source_fn source, uint64_t *done);
 
@@ -222,8 +221,8 @@ uint32_t smbc_pipe_transceive(struct smbc_file *p, const void *in, size_t inlen,
 
 struct smbc_rpc;
 struct smbc_rpc_iface {
-	const char *name;     /* "srvsvc" */
-	uint8_t uuid[16];     /* wire order (MS-RPCE 2.2.2.4 / C706 A) */
+	const char *name; /* "srvsvc" */
+	uint8_t uuid[16]; /* wire order (MS-RPCE 2.2.2.4 / C706 A) */
 	uint16_t vers, vers_minor;
 };
 /* The interface of a well-known pipe name (netlogon, lsarpc, samr, srvsvc), or NULL. */

@@ -171,8 +171,8 @@ static int parse_text(const char *path, char *text, struct userdb_entry **out, i
 
 static int load_fd(const char *path, int fd, struct userdb_entry **out, int *n)
 {
-	char *text;
-	size_t len;
+	char *text = NULL;
+	size_t len = 0;
 	int rc = read_all(fd, &text, &len);
 	if (rc < 0)
 		return rc;

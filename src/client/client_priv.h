@@ -20,7 +20,7 @@
 #include "smb2/smb2_wire.h"
 
 #define SMBC_NBSS_LEN 4
-#define SMBC_TF_LEN 52         /* transform header, MS-SMB2 2.2.41 */
+#define SMBC_TF_LEN 52 /* transform header, MS-SMB2 2.2.41 */
 #define SMBC_HEADROOM (SMBC_NBSS_LEN + SMBC_TF_LEN)
 #define SMBC_MAX_FRAME 0xFFFFFFu /* Direct TCP length is 24 bits (MS-SMB2 2.1) */
 #define SMBC_BUCKETS 64
@@ -110,9 +110,9 @@ uint32_t smbc_conn_flush(struct smbc_conn *c);
 void smbc_conn_fail(struct smbc_conn *c, uint32_t status);
 /* Like smbc_submit, with per-request flags. */
 #define SMBC_SUB_PREAUTH 0x1 /* add the request to the 3.1.1 preauth hash when sent */
-uint32_t smbc_submit_ex(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd,
-			const void *body, size_t bodylen, const void *payload, size_t paylen,
-			size_t charge_len, unsigned flags, smbc_cb cb, void *arg);
+uint32_t smbc_submit_ex(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd, const void *body,
+			size_t bodylen, const void *payload, size_t paylen, size_t charge_len,
+			unsigned flags, smbc_cb cb, void *arg);
 /* Parses one SMB2 message of a (decrypted) frame; exported for the unit tests. Returns the
  * status that should break the connection, or STATUS_SUCCESS. */
 uint32_t smbc_conn_process_frame(struct smbc_conn *c, uint8_t *frame, size_t len);
@@ -133,8 +133,6 @@ uint32_t smbc_call(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd, co
 		   size_t bodylen, const void *payload, size_t paylen, size_t charge_len,
 		   unsigned flags, struct smbc_reply *rep);
 void smbc_reply_free(struct smbc_reply *rep);
-/* A reader over the reply body (after the header); fails when the StructureSize is not ss. */
-struct rd smbc_reply_body(const struct smbc_reply *rep, uint16_t ss);
 void smbc_seterr(struct smbc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* negotiate.c */

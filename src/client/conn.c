@@ -218,7 +218,8 @@ static void fill_header(struct smbc_conn *c, struct smbc_req *r)
 	uint32_t held = c->credits + c->inflight;
 	uint16_t ask = r->charge;
 	if (held < CREDIT_TARGET)
-		ask = (uint16_t)(r->charge + (CREDIT_TARGET - held < 64 ? CREDIT_TARGET - held : 64));
+		ask =
+		    (uint16_t)(r->charge + (CREDIT_TARGET - held < 64 ? CREDIT_TARGET - held : 64));
 	memset(h, 0, SMB2_HDR_LEN);
 	put_le32(h + HDR_OFF_PROTOCOL, SMB2_PROTOCOL_ID);
 	put_le16(h + HDR_OFF_STRUCT_SIZE, SMB2_HDR_LEN);
@@ -303,13 +304,15 @@ static uint32_t dispatch(struct smbc_conn *c)
 		r->next = c->sent[r->mid % SMBC_BUCKETS];
 		c->sent[r->mid % SMBC_BUCKETS] = r;
 		c->inflight++;
+		LOG_DBG(LOG_CLIENT, "sent cmd %u mid %llu charge %u, credits left %u, in flight %u",
+			r->cmd, (unsigned long long)r->mid, r->charge, c->credits, c->inflight);
 	}
 	return STATUS_SUCCESS;
 }
 
-uint32_t smbc_submit_ex(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd,
-			const void *body, size_t bodylen, const void *payload, size_t paylen,
-			size_t charge_len, unsigned flags, smbc_cb cb, void *arg)
+uint32_t smbc_submit_ex(struct smbc_conn *c, struct smbc_tree *tree, uint16_t cmd, const void *body,
+			size_t bodylen, const void *payload, size_t paylen, size_t charge_len,
+			unsigned flags, smbc_cb cb, void *arg)
 {
 	if (c->dead)
 		return c->dead;
@@ -424,7 +427,8 @@ uint32_t smbc_decrypt_frame(struct smbc_conn *c, uint8_t *frame, size_t len, uin
 	rd_skip(&r, 2);
 	uint16_t flags = rd_u16(&r);
 	uint64_t sid = rd_u64(&r);
-	if (!rd_ok(&r) || orig != rd_left(&r) || orig < SMB2_HDR_LEN || flags != SMBC_TF_FLAG_ENCRYPTED)
+	if (!rd_ok(&r) || orig != rd_left(&r) || orig < SMB2_HDR_LEN ||
+	    flags != SMBC_TF_FLAG_ENCRYPTED)
 		return STATUS_INVALID_NETWORK_RESPONSE;
 	if (!c->cipher || !c->session_ready || sid != c->session_id)
 		return STATUS_ACCESS_DENIED;
@@ -497,18 +501,23 @@ static uint32_t process_msg(struct smbc_conn *c, const uint8_t *m, size_t len, b
 	if (!find_sent(c, mid))
 		return STATUS_INVALID_NETWORK_RESPONSE;
 	if (c->encrypt_all && c->session_ready && !sealed && status != STATUS_PENDING)
-		return STATUS_ACCESS_DENIED; /* MS-SMB2 3.2.5.1.1: the session requires encryption */
+		return STATUS_ACCESS_DENIED; /* MS-SMB2 3.2.5.1.1: the session requires encryption
+					      */
 	uint32_t st = check_signature(c, m, len, sealed, status, cmd, flags);
 	if (st)
 		return st;
 	c->credits += granted;
+	LOG_DBG(LOG_CLIENT, "reply cmd %u mid %llu status 0x%08x granted %u -> credits %u", cmd,
+		(unsigned long long)mid, status, granted, c->credits);
 	if (status == STATUS_PENDING && (flags & SMB2_FLAGS_ASYNC_COMMAND))
 		return STATUS_SUCCESS; /* the final reply follows with the same message id */
 	struct smbc_req *req = take_sent(c, mid);
 	c->inflight--;
 	c->npending--;
 	struct smbc_msg msg = {.status = req->cmd == cmd ? status : STATUS_INVALID_NETWORK_RESPONSE,
-			       .command = cmd, .hdr = m, .body = m + SMB2_HDR_LEN,
+			       .command = cmd,
+			       .hdr = m,
+			       .body = m + SMB2_HDR_LEN,
 			       .bodylen = len - SMB2_HDR_LEN};
 	req->cb(c, &msg, req->arg);
 	req_free(req);
@@ -549,7 +558,10 @@ uint32_t smbc_conn_process_frame(struct smbc_conn *c, uint8_t *frame, size_t len
 /* Reads what is available and handles every complete frame. */
 static uint32_t read_frames(struct smbc_conn *c)
 {
-	for (int rounds = 0; rounds < 64; rounds++) {
+	/* A bounded number of reads per call keeps one busy connection from starving the caller's
+	 * other work; a complete frame is always handled before returning (poll would not wake us
+	 * for bytes already read). */
+	for (int reads = 0;; reads++) {
 		size_t need = SMBC_NBSS_LEN;
 		if (c->rlen >= SMBC_NBSS_LEN) {
 			if (c->rbuf[0] != 0)
@@ -568,6 +580,8 @@ static uint32_t read_frames(struct smbc_conn *c)
 			c->rlen = 0; /* empty frame (keep-alive) */
 			continue;
 		}
+		if (reads >= 64)
+			return STATUS_SUCCESS;
 		size_t want = need > SMBC_NBSS_LEN ? need : READ_CHUNK;
 		if (c->rcap < want) {
 			uint8_t *nb = realloc(c->rbuf, want);
@@ -576,7 +590,8 @@ static uint32_t read_frames(struct smbc_conn *c)
 			c->rbuf = nb;
 			c->rcap = want;
 		}
-		/* Before the length is known read only the 4 bytes, so one frame is in rbuf at a time. */
+		/* Before the length is known read only the 4 bytes, so one frame is in rbuf at a
+		 * time. */
 		ssize_t n = read(c->fd, c->rbuf + c->rlen, need - c->rlen);
 		if (n == 0) {
 			smbc_seterr(c, "the server closed the connection");

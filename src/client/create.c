@@ -140,7 +140,8 @@ static uint32_t fid_call(struct smbc_file *f, uint16_t cmd, uint16_t ss, uint16_
 	put_le16(body, ss);
 	memcpy(body + 8, f->cr.file_id, 16);
 	struct smbc_reply rep;
-	uint32_t st = smbc_call(f->tree->conn, f->tree, cmd, body, sizeof(body), NULL, 0, 0, 0, &rep);
+	uint32_t st =
+	    smbc_call(f->tree->conn, f->tree, cmd, body, sizeof(body), NULL, 0, 0, 0, &rep);
 	if (!st && (rep.len < SMB2_HDR_LEN + 2 || get_le16(rep.buf + SMB2_HDR_LEN) != rss ||
 		    rep.len < SMB2_HDR_LEN + (size_t)(rss & ~1u)))
 		st = STATUS_INVALID_NETWORK_RESPONSE;

@@ -97,7 +97,8 @@ static uint32_t query_dir(struct smbc_file *dir, const char *pattern, uint8_t fl
 	wr_set_u16(&w, 26, (uint16_t)n);
 	uint32_t st = STATUS_NO_MEMORY;
 	if (n > 0 && n <= UINT16_MAX && wr_ok(&w))
-		st = smbc_call(c, dir->tree, SMB2_QUERY_DIRECTORY, w.p, w.len, NULL, 0, outlen, 0, rep);
+		st = smbc_call(c, dir->tree, SMB2_QUERY_DIRECTORY, w.p, w.len, NULL, 0, outlen, 0,
+			       rep);
 	else
 		memset(rep, 0, sizeof(*rep));
 	wr_free(&w);
@@ -118,7 +119,8 @@ uint32_t smbc_list(struct smbc_file *dir, const char *pattern, struct smbc_diren
 		if (!st)
 			st = smbc_dir_parse(rep.buf, rep.len, &d, &dl);
 		if (!st)
-			st = dl ? smbc_dirents_parse(d, dl, out, count, &cap) : STATUS_NO_MORE_FILES;
+			st =
+			    dl ? smbc_dirents_parse(d, dl, out, count, &cap) : STATUS_NO_MORE_FILES;
 		smbc_reply_free(&rep);
 		if (st == STATUS_NO_MORE_FILES || (st == STATUS_NO_SUCH_FILE && round == 0))
 			return STATUS_SUCCESS;

@@ -50,8 +50,8 @@ uint32_t smbc_query_info(struct smbc_file *f, uint8_t info_type, uint8_t cls, ui
 	put_le32(body + 16, addl);
 	memcpy(body + 24, f->cr.file_id, 16);
 	struct smbc_reply rep;
-	uint32_t st = smbc_call(c, f->tree, SMB2_QUERY_INFO, body, sizeof(body), NULL, 0, max_out, 0,
-				&rep);
+	uint32_t st =
+	    smbc_call(c, f->tree, SMB2_QUERY_INFO, body, sizeof(body), NULL, 0, max_out, 0, &rep);
 	const uint8_t *d = NULL;
 	size_t dl = 0;
 	if (!st || st == STATUS_BUFFER_OVERFLOW) {

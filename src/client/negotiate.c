@@ -250,8 +250,8 @@ uint32_t smbc_negotiate(struct smbc_conn *c)
 		return STATUS_INVALID_PARAMETER;
 	}
 	struct smbc_reply rep;
-	uint32_t st = smbc_call(c, NULL, SMB2_NEGOTIATE, w.p, w.len, NULL, 0, 0, SMBC_SUB_PREAUTH,
-				&rep);
+	uint32_t st =
+	    smbc_call(c, NULL, SMB2_NEGOTIATE, w.p, w.len, NULL, 0, 0, SMBC_SUB_PREAUTH, &rep);
 	wr_free(&w);
 	if (!st)
 		st = smbc_negotiate_parse(c, rep.buf, rep.len);

@@ -21,18 +21,30 @@ static const uint8_t ndr_syntax[16] = {0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9,
 				       0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60};
 
 static const struct smbc_rpc_iface ifaces[] = {
-	/* 4b324fc8-1670-01d3-1278-5a47bf6ee188 v3.0 (MS-SRVS 1.9) */
-	{"srvsvc", {0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf,
-		    0x6e, 0xe1, 0x88}, 3, 0},
-	/* 12345778-1234-abcd-ef00-0123456789ab v0.0 (MS-LSAD 1.9) */
-	{"lsarpc", {0x78, 0x57, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23, 0x45,
-		    0x67, 0x89, 0xab}, 0, 0},
-	/* 12345778-1234-abcd-ef00-0123456789ac v1.0 (MS-SAMR 1.9) */
-	{"samr", {0x78, 0x57, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23, 0x45,
-		  0x67, 0x89, 0xac}, 1, 0},
-	/* 12345678-1234-abcd-ef00-01234567cffb v1.0 (MS-NRPC 1.9) */
-	{"netlogon", {0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23,
-		      0x45, 0x67, 0xcf, 0xfb}, 1, 0},
+    /* 4b324fc8-1670-01d3-1278-5a47bf6ee188 v3.0 (MS-SRVS 1.9) */
+    {"srvsvc",
+     {0xc8, 0x4f, 0x32, 0x4b, 0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1,
+      0x88},
+     3,
+     0},
+    /* 12345778-1234-abcd-ef00-0123456789ab v0.0 (MS-LSAD 1.9) */
+    {"lsarpc",
+     {0x78, 0x57, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,
+      0xab},
+     0,
+     0},
+    /* 12345778-1234-abcd-ef00-0123456789ac v1.0 (MS-SAMR 1.9) */
+    {"samr",
+     {0x78, 0x57, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89,
+      0xac},
+     1,
+     0},
+    /* 12345678-1234-abcd-ef00-01234567cffb v1.0 (MS-NRPC 1.9) */
+    {"netlogon",
+     {0x78, 0x56, 0x34, 0x12, 0x34, 0x12, 0xcd, 0xab, 0xef, 0x00, 0x01, 0x23, 0x45, 0x67, 0xcf,
+      0xfb},
+     1,
+     0},
 };
 
 struct smbc_rpc {
@@ -62,9 +74,9 @@ const struct smbc_rpc_iface *smbc_rpc_iface_find(const char *pipe)
 uint32_t smbc_pipe_open(struct smbc_tree *ipc, const char *name, struct smbc_file **out)
 {
 	struct smbc_create_args a = {
-		.access = PIPE_ACCESS,
-		.share = 3, /* read | write */
-		.disposition = 1, /* FILE_OPEN */
+	    .access = PIPE_ACCESS,
+	    .share = 3,	      /* read | write */
+	    .disposition = 1, /* FILE_OPEN */
 	};
 	return smbc_create(ipc, pipe_base(name), &a, out, NULL);
 }
@@ -188,8 +200,8 @@ uint32_t smbc_rpc_bind_ack_parse(const uint8_t *p, size_t len, uint16_t *max_xmi
 	*result = rd_u16(&r);
 	*reason = rd_u16(&r);
 	rd_skip(&r, 20);
-	if (!rd_ok(&r) || n < 1 || (*result == 0 && (*max_xmit < RPC_REQ_HDR_LEN + 8 ||
-						     *max_recv < RPC_REQ_HDR_LEN + 8)))
+	if (!rd_ok(&r) || n < 1 ||
+	    (*result == 0 && (*max_xmit < RPC_REQ_HDR_LEN + 8 || *max_recv < RPC_REQ_HDR_LEN + 8)))
 		return STATUS_INVALID_NETWORK_RESPONSE;
 	return STATUS_SUCCESS;
 }
@@ -210,11 +222,12 @@ uint32_t smbc_rpc_bind(struct smbc_file *pipe, const struct smbc_rpc_iface *ifac
 	r->call_id = 1;
 	wr_init(&w, 128);
 	bind_encode(&w, iface, r->call_id++);
-	uint32_t st = wr_ok(&w) ? smbc_pipe_transceive(pipe, w.p, w.len, &resp, &rlen)
-				: STATUS_NO_MEMORY;
+	uint32_t st =
+	    wr_ok(&w) ? smbc_pipe_transceive(pipe, w.p, w.len, &resp, &rlen) : STATUS_NO_MEMORY;
 	wr_free(&w);
 	if (!st)
-		st = smbc_rpc_bind_ack_parse(resp, rlen, &r->max_xmit, &r->max_recv, result, &reason);
+		st = smbc_rpc_bind_ack_parse(resp, rlen, &r->max_xmit, &r->max_recv, result,
+					     &reason);
 	free(resp);
 	if (!st && *result != 0)
 		st = STATUS_RPC_NT_CALL_FAILED;
@@ -276,16 +289,16 @@ static uint32_t take_fragments(struct smbc_rpc *r, uint32_t call_id, uint8_t **i
 	return st;
 }
 
-static uint32_t send_request(struct smbc_rpc *r, uint16_t opnum, const uint8_t *stub,
-			     size_t len, uint32_t call_id, uint8_t **in, size_t *inlen)
+static uint32_t send_request(struct smbc_rpc *r, uint16_t opnum, const uint8_t *stub, size_t len,
+			     uint32_t call_id, uint8_t **in, size_t *inlen)
 {
 	size_t room = r->max_recv - RPC_REQ_HDR_LEN;
 	size_t off = 0;
 	uint32_t st = STATUS_SUCCESS;
 	do {
 		size_t n = len - off < room ? len - off : room;
-		uint8_t flags = (off == 0 ? RPC_PFC_FIRST_FRAG : 0) |
-				(off + n == len ? RPC_PFC_LAST_FRAG : 0);
+		uint8_t flags =
+		    (off == 0 ? RPC_PFC_FIRST_FRAG : 0) | (off + n == len ? RPC_PFC_LAST_FRAG : 0);
 		struct wr w;
 		wr_init(&w, RPC_REQ_HDR_LEN + n);
 		put_hdr(&w, RPC_PTYPE_REQUEST, flags, call_id);

@@ -269,8 +269,8 @@ static uint32_t run(struct xfer *s, size_t max, uint64_t *done)
 	return s->status ? s->status : st;
 }
 
-uint32_t smbc_get(struct smbc_file *f, uint64_t size, const struct smbc_xfer *x,
-		  smbc_sink_fn sink, uint64_t *done)
+uint32_t smbc_get(struct smbc_file *f, uint64_t size, const struct smbc_xfer *x, smbc_sink_fn sink,
+		  uint64_t *done)
 {
 	struct xfer s = {.f = f, .x = x, .sink = sink, .size = size};
 	return run(&s, f->tree->conn->max_read, done);

@@ -29,8 +29,8 @@ static uint32_t kdf(const struct smbc_conn *c, const char *label, size_t llen, c
 		    size_t clen, uint8_t *out, size_t outlen)
 {
 	return crypto_kdf(c->session_key, 16, label, llen, ctx, clen, out, outlen)
-		       ? STATUS_INTERNAL_ERROR
-		       : STATUS_SUCCESS;
+		   ? STATUS_INTERNAL_ERROR
+		   : STATUS_SUCCESS;
 }
 
 /* The labels include their terminating NUL (sizeof), as MS-SMB2 3.1.4.2 spells them. */
@@ -50,7 +50,8 @@ uint32_t smbc_derive_keys(struct smbc_conn *c)
 			st = kdf(c, "SMB2AESCCM", sizeof("SMB2AESCCM"), "ServerOut",
 				 sizeof("ServerOut"), c->dec_key, 16);
 	} else {
-		st = kdf(c, "SMBSigningKey", sizeof("SMBSigningKey"), c->preauth, 64, c->sign_key, 16);
+		st = kdf(c, "SMBSigningKey", sizeof("SMBSigningKey"), c->preauth, 64, c->sign_key,
+			 16);
 		if (!st)
 			st = kdf(c, "SMBC2SCipherKey", sizeof("SMBC2SCipherKey"), c->preauth, 64,
 				 c->enc_key, klen);
@@ -79,9 +80,9 @@ static uint32_t send_setup(struct smbc_conn *c, const uint8_t *tok, size_t tokle
 	if (!toklen)
 		wr_u8(&w, 0);
 	uint32_t st = wr_ok(&w) && toklen <= UINT16_MAX
-			      ? smbc_call(c, NULL, SMB2_SESSION_SETUP, w.p, w.len, NULL, 0, 0,
-					  SMBC_SUB_PREAUTH, rep)
-			      : STATUS_NO_MEMORY;
+			  ? smbc_call(c, NULL, SMB2_SESSION_SETUP, w.p, w.len, NULL, 0, 0,
+				      SMBC_SUB_PREAUTH, rep)
+			  : STATUS_NO_MEMORY;
 	wr_free(&w);
 	return st;
 }
@@ -103,14 +104,16 @@ static uint32_t finish(struct smbc_conn *c, struct ntlmssp_client *nc, uint16_t 
 	if (keyed && ((hflags & SMB2_FLAGS_SIGNED) || c->dialect == SMB2_DIALECT_311)) {
 		struct iovec iov = {rep->buf, rep->len};
 		if (smb2_sign_verify(c->sign_alg, c->sign_key, &iov, 1)) {
-			smbc_seterr(c, "the session setup reply has a bad signature (wrong password?)");
+			smbc_seterr(
+			    c, "the session setup reply has a bad signature (wrong password?)");
 			return STATUS_INVALID_SIGNATURE;
 		}
 	}
 	c->signing = keyed;
 	if (flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) {
 		if (!c->cipher) {
-			smbc_seterr(c, "the server requires encryption but no cipher was negotiated");
+			smbc_seterr(c,
+				    "the server requires encryption but no cipher was negotiated");
 			return STATUS_ACCESS_DENIED;
 		}
 		c->encrypt_all = true;
@@ -134,8 +137,8 @@ static uint32_t finish(struct smbc_conn *c, struct ntlmssp_client *nc, uint16_t 
 
 static uint32_t auth_status(struct smbc_conn *c, int rc)
 {
-	smbc_seterr(c, "SPNEGO/NTLMSSP failed on our side (%s)", rc == -ENOMEM ? "no memory"
-							       : "bad token from the server");
+	smbc_seterr(c, "SPNEGO/NTLMSSP failed on our side (%s)",
+		    rc == -ENOMEM ? "no memory" : "bad token from the server");
 	return rc == -ENOMEM ? STATUS_NO_MEMORY : STATUS_LOGON_FAILURE;
 }
 
@@ -157,7 +160,8 @@ static uint32_t rounds(struct smbc_conn *c, struct spnego_client *sp)
 		uint16_t flags = 0;
 		if (rep.buf) {
 			c->session_id = get_le64(rep.buf + HDR_OFF_SESSION_ID);
-			uint32_t pst = smbc_session_setup_parse(rep.buf, rep.len, &flags, &in, &inlen);
+			uint32_t pst =
+			    smbc_session_setup_parse(rep.buf, rep.len, &flags, &in, &inlen);
 			if (pst && (!st || st == STATUS_MORE_PROCESSING_REQUIRED))
 				st = pst;
 		}
@@ -169,8 +173,9 @@ static uint32_t rounds(struct smbc_conn *c, struct spnego_client *sp)
 				continue;
 		}
 		if (st == STATUS_MORE_PROCESSING_REQUIRED)
-			st = STATUS_INVALID_NETWORK_RESPONSE; /* the server wants more than NTLM has */
-		if (!st && rc == 1 && inlen) {
+			st = STATUS_INVALID_NETWORK_RESPONSE; /* the server wants more than NTLM has
+							       */
+		if (!st && rc == 1) {
 			uint8_t *t2 = NULL;
 			size_t l2 = 0;
 			rc = spnego_client_step(sp, in, inlen, &t2, &l2);
@@ -190,10 +195,10 @@ static uint32_t rounds(struct smbc_conn *c, struct spnego_client *sp)
 uint32_t smbc_session_setup(struct smbc_conn *c)
 {
 	struct ntlmssp_client_cfg cfg = {
-		.user = c->user,
-		.domain = c->domain,
-		.password = c->password,
-		.workstation = c->workstation,
+	    .user = c->user,
+	    .domain = c->domain,
+	    .password = c->password,
+	    .workstation = c->workstation,
 	};
 	struct spnego_client *sp = spnego_client_new(&cfg);
 	if (!sp)

@@ -34,11 +34,11 @@ size_t smbc_srvsvc_share_enum_encode(struct wr *w, const char *server)
 {
 	wr_u32(w, 0x00020000); /* ServerName: unique pointer */
 	put_string(w, server);
-	wr_u32(w, 1);          /* InfoStruct->Level */
-	wr_u32(w, 1);          /* union discriminant */
+	wr_u32(w, 1);	       /* InfoStruct->Level */
+	wr_u32(w, 1);	       /* union discriminant */
 	wr_u32(w, 0x00020004); /* Level1 container pointer */
-	wr_u32(w, 0);          /* EntriesRead */
-	wr_u32(w, 0);          /* Buffer: NULL */
+	wr_u32(w, 0);	       /* EntriesRead */
+	wr_u32(w, 0);	       /* Buffer: NULL */
 	wr_u32(w, 0xFFFFFFFF); /* PreferedMaximumLength: everything */
 	wr_u32(w, 0x00020008); /* ResumeHandle pointer */
 	wr_u32(w, 0);

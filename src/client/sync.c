@@ -37,7 +37,8 @@ uint32_t smbc_wait(struct smbc_conn *c, bool (*pred)(void *arg), void *arg)
 			smbc_conn_fail(c, STATUS_IO_TIMEOUT);
 			return STATUS_IO_TIMEOUT;
 		}
-		struct pollfd p = {c->fd, (short)(POLLIN | (smbc_conn_want_write(c) ? POLLOUT : 0)), 0};
+		struct pollfd p = {c->fd, (short)(POLLIN | (smbc_conn_want_write(c) ? POLLOUT : 0)),
+				   0};
 		int n = poll(&p, 1, (int)left);
 		if (n < 0 && errno != EINTR) {
 			smbc_conn_fail(c, STATUS_CONNECTION_RESET);
@@ -99,23 +100,13 @@ void smbc_reply_free(struct smbc_reply *rep)
 	rep->len = 0;
 }
 
-struct rd smbc_reply_body(const struct smbc_reply *rep, uint16_t ss)
-{
-	struct rd r = rd_make(rep->buf, rep->len);
-	rd_seek(&r, SMB2_HDR_LEN);
-	if (rd_u16(&r) != ss)
-		r.err = true;
-	return r;
-}
-
 static bool connected(void *arg)
 {
 	struct smbc_conn *c = arg;
 	return !c->connecting;
 }
 
-uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *err,
-		      size_t errlen)
+uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *err, size_t errlen)
 {
 	uint32_t st;
 	struct smbc_conn *c = smbc_conn_new(o, &st);
@@ -131,8 +122,10 @@ uint32_t smbc_connect(const struct smbc_opts *o, struct smbc_conn **out, char *e
 	if (!st)
 		st = smbc_negotiate(c);
 	if (!st && o->encrypt_required && !c->cipher) {
-		smbc_seterr(c, "Smb3EncryptionRequired=1 but the server cannot encrypt (dialect %s, "
-			    "no common cipher)", smbc_dialect_name(c->dialect));
+		smbc_seterr(c,
+			    "Smb3EncryptionRequired=1 but the server cannot encrypt (dialect %s, "
+			    "no common cipher)",
+			    smbc_dialect_name(c->dialect));
 		st = STATUS_ACCESS_DENIED;
 	}
 	if (!st)

@@ -91,8 +91,8 @@ uint32_t smbc_tree_disconnect(struct smbc_tree *t)
 		return STATUS_SUCCESS;
 	uint8_t body[4] = {4, 0, 0, 0};
 	struct smbc_reply rep;
-	uint32_t st = smbc_call(t->conn, t, SMB2_TREE_DISCONNECT, body, sizeof(body), NULL, 0, 0, 0,
-				&rep);
+	uint32_t st =
+	    smbc_call(t->conn, t, SMB2_TREE_DISCONNECT, body, sizeof(body), NULL, 0, 0, 0, &rep);
 	smbc_reply_free(&rep);
 	tree_unlink(t);
 	return st;

@@ -1,1 +1,564 @@
-/* placeholder: being written */
+/* CREATE and CLOSE (MS-SMB2 2.2.13-2.2.16, 3.3.5.9, 3.3.5.10; MS-FSA 2.1.5.1 for the open
+ * semantics). Parse -> resolve the name -> access check -> share-mode check -> disposition ->
+ * encode. Create contexts are validated in full and all but MxAc and QFid ignored for now. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/log.h"
+#include "lib/utf16.h"
+#include "smb2/smb2_file.h"
+
+/* CreateDisposition (2.2.13) */
+enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
+/* CreateAction (2.2.14) */
+enum { FILE_SUPERSEDED, FILE_OPENED, FILE_CREATED, FILE_OVERWRITTEN };
+
+#define SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB 0x0001
+/* 3.3.5.9: DesiredAccess bits no open may ask for */
+#define ACCESS_INVALID_BITS 0x0CE0FE00u
+
+/* 2.2.13: the fixed part of a CREATE request as parsed. */
+struct create_args {
+	uint8_t oplock;
+	uint32_t impersonation;
+	uint32_t access; /* DesiredAccess with GENERIC_* mapped */
+	bool max_allowed;
+	uint32_t attrs, share, disposition, options;
+	struct rd name;
+	bool mxac, qfid;
+};
+
+NTSTATUS smb2_file_status(int err)
+{
+	if (err == -EIDRM || err == EIDRM)
+		return STATUS_DELETE_PENDING;
+	if (err == -ESTALE || err == ESTALE)
+		return STATUS_FILE_DELETED;
+	return ntstatus_from_errno(err);
+}
+
+void smb2_put_times_sizes(struct wr *w, const struct vfs_stat *st)
+{
+	wr_u64(w, st->btime);
+	wr_u64(w, st->atime);
+	wr_u64(w, st->mtime);
+	wr_u64(w, st->ctime);
+	wr_u64(w, st->alloc);
+	wr_u64(w, st->size);
+	wr_u32(w, st->attrs);
+}
+
+/* ---- names ---- */
+
+static bool strip_suffix_ci(char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	if (n < k || strcasecmp(s + n - k, suffix))
+		return false;
+	s[n - k] = '\0';
+	return true;
+}
+
+NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
+{
+	char *s = NULL;
+	if (nbytes % 2)
+		return STATUS_INVALID_PARAMETER;
+	if (nbytes == 0) {
+		*out = strdup("");
+		return *out ? STATUS_SUCCESS : STATUS_NO_MEMORY;
+	}
+	int rc = utf16le_to_utf8(name, nbytes, &s);
+	if (rc == -ENOMEM)
+		return STATUS_NO_MEMORY;
+	if (rc < 0)
+		return STATUS_OBJECT_NAME_INVALID;
+	/* 3.3.5.9: a leading separator is invalid in SMB2 (names are share-relative) */
+	if (s[0] == '\\') {
+		free(s);
+		return STATUS_INVALID_PARAMETER;
+	}
+	/* the unnamed data stream is the file itself; named streams are not supported yet */
+	strip_suffix_ci(s, "::$DATA");
+	size_t n = strlen(s);
+	if (n && s[n - 1] == '\\')
+		s[--n] = '\0';
+	for (char *p = s; *p; p++)
+		if (*p == '/') {
+			free(s);
+			return STATUS_OBJECT_NAME_INVALID;
+		} else if (*p == '\\') {
+			*p = '/';
+		}
+	if (vfs_path_check(s) < 0) {
+		free(s);
+		return STATUS_OBJECT_NAME_INVALID;
+	}
+	*out = s;
+	return STATUS_SUCCESS;
+}
+
+/* ---- access ---- */
+
+static uint32_t map_generic(uint32_t a)
+{
+	if (a & GENERIC_READ)
+		a |= FILE_GENERIC_READ;
+	if (a & GENERIC_WRITE)
+		a |= FILE_GENERIC_WRITE;
+	if (a & GENERIC_EXECUTE)
+		a |= FILE_GENERIC_EXECUTE;
+	if (a & GENERIC_ALL)
+		a |= FILE_ALL_ACCESS;
+	return a &
+	       ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL | MAXIMUM_ALLOWED);
+}
+
+/* The access mask the POSIX permissions grant (the MaximalAccess of MxAc). */
+static uint32_t max_access(struct smb2_req *req, unsigned acc, const struct vfs_stat *st)
+{
+	uint32_t m = FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE | FILE_READ_EA;
+	bool dir = S_ISDIR(st->mode);
+	if (acc & VFS_ACC_READ)
+		m |= FILE_READ_DATA;
+	if (acc & VFS_ACC_WRITE)
+		/* DELETE_CHILD means nothing on a file, but FILE_ALL_ACCESS asks for it */
+		m |= FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES |
+		     FILE_DELETE_CHILD;
+	/* a client "executes" a file by reading it: on files, read permission grants execute
+	   (new files are 0644 by default, and FILE_ALL_ACCESS must still open them) */
+	if ((acc & VFS_ACC_EXEC) || (!dir && (acc & VFS_ACC_READ)))
+		m |= FILE_EXECUTE;
+	if (acc & VFS_ACC_OWNER)
+		m |= FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | WRITE_DAC | WRITE_OWNER;
+	if (acc & VFS_ACC_DELETE)
+		m |= DELETE_ACCESS;
+	if (req->tree->read_only)
+		m &= ~WRITE_LIKE_ACCESS;
+	if (!dir && (st->attrs & FILE_ATTRIBUTE_READONLY))
+		m &= ~(FILE_WRITE_DATA | FILE_APPEND_DATA);
+	return m & req->tree->max_access;
+}
+
+/* Rights a CREATE may ask for without the permission bits saying so. */
+#define ALWAYS_GRANTED (FILE_READ_ATTRIBUTES | READ_CONTROL | SYNCHRONIZE)
+
+/* ---- parsing ---- */
+
+/* 2.2.13.2: every context's Next, name and data lie inside the buffer, 8-byte aligned. */
+static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
+{
+	size_t off = 0;
+	while (ctx.len) {
+		struct rd c = rd_sub(&ctx, off, ctx.len - off);
+		uint32_t next = rd_u32(&c);
+		uint16_t noff = rd_u16(&c), nlen = rd_u16(&c);
+		rd_skip(&c, 2);
+		uint16_t doff = rd_u16(&c);
+		uint32_t dlen = rd_u32(&c);
+		size_t clen = next ? next : ctx.len - off;
+		if (!rd_ok(&c) || (next && (next % 8 || next > ctx.len - off)) || clen < 16)
+			return STATUS_INVALID_PARAMETER;
+		struct rd whole = rd_sub(&ctx, off, clen);
+		struct rd name = rd_sub(&whole, noff, nlen);
+		struct rd data = rd_sub(&whole, doff, dlen);
+		if (!rd_ok(&name) || nlen == 0 || (dlen && !rd_ok(&data)))
+			return STATUS_INVALID_PARAMETER;
+		if (nlen == 4 && !memcmp(name.p, "MxAc", 4)) {
+			if (dlen != 0 && dlen != 8)
+				return STATUS_INVALID_PARAMETER;
+			a->mxac = true;
+		} else if (nlen == 4 && !memcmp(name.p, "QFid", 4)) {
+			a->qfid = true;
+		}
+		if (!next)
+			break;
+		off += next;
+	}
+	return STATUS_SUCCESS;
+}
+
+static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
+{
+	struct rd b = req->body;
+	rd_skip(&b, 3);
+	a->oplock = rd_u8(&b);
+	a->impersonation = rd_u32(&b);
+	rd_skip(&b, 16); /* SmbCreateFlags, Reserved */
+	uint32_t desired = rd_u32(&b);
+	a->attrs = rd_u32(&b);
+	a->share = rd_u32(&b);
+	a->disposition = rd_u32(&b);
+	a->options = rd_u32(&b);
+	uint16_t noff = rd_u16(&b), nlen = rd_u16(&b);
+	uint32_t coff = rd_u32(&b), clen = rd_u32(&b);
+	if (!rd_ok(&b))
+		return STATUS_INVALID_PARAMETER;
+	a->name = nlen ? rd_sub(&req->msg, noff, nlen) : rd_make(NULL, 0);
+	struct rd ctx = clen ? rd_sub(&req->msg, coff, clen) : rd_make(NULL, 0);
+	if (!rd_ok(&a->name) || !rd_ok(&ctx) || (clen && coff % 8))
+		return STATUS_INVALID_PARAMETER;
+	if (a->impersonation > 3)
+		return STATUS_BAD_IMPERSONATION_LEVEL;
+	if (a->disposition > FILE_OVERWRITE_IF || a->share & ~7u ||
+	    ((a->options & FILE_DIRECTORY_FILE) && (a->options & FILE_NON_DIRECTORY_FILE)))
+		return STATUS_INVALID_PARAMETER;
+	if (desired & ACCESS_INVALID_BITS || desired == 0)
+		return STATUS_ACCESS_DENIED;
+	if (desired & ACCESS_SYSTEM_SECURITY)
+		return STATUS_PRIVILEGE_NOT_HELD;
+	if (a->options & FILE_OPEN_BY_FILE_ID)
+		return STATUS_NOT_SUPPORTED;
+	a->max_allowed = desired & MAXIMUM_ALLOWED;
+	a->access = map_generic(desired);
+	if ((a->options & FILE_DELETE_ON_CLOSE) && !(a->access & DELETE_ACCESS) && !a->max_allowed)
+		return STATUS_ACCESS_DENIED;
+	return parse_contexts(ctx, a);
+}
+
+/* ---- encoding ---- */
+
+static void put_context(struct wr *w, size_t *prev_next, const char *tag, const void *data,
+			uint32_t dlen)
+{
+	wr_align(w, 8);
+	if (*prev_next != (size_t)-1)
+		wr_set_u32(w, *prev_next, (uint32_t)(w->len - (*prev_next)));
+	*prev_next = w->len;
+	wr_u32(w, 0);  /* Next, patched by the following context */
+	wr_u16(w, 16); /* NameOffset */
+	wr_u16(w, 4);
+	wr_u16(w, 0);
+	wr_u16(w, 24); /* DataOffset */
+	wr_u32(w, dlen);
+	wr_bytes(w, tag, 4);
+	wr_zero(w, 4);
+	wr_bytes(w, data, dlen);
+}
+
+static void encode_create(struct smb2_req *req, const struct create_args *a,
+			  const struct smb2_open *op, const struct vfs_stat *st, uint32_t action,
+			  uint32_t maximal)
+{
+	struct wr *w = req->out;
+	size_t start = w->len;
+	wr_u16(w, 89);
+	wr_u8(w, 0); /* OplockLevel: none granted yet */
+	wr_u8(w, 0);
+	wr_u32(w, action);
+	smb2_put_times_sizes(w, st);
+	wr_u32(w, 0);
+	smb2_write_fileid(w, op);
+	size_t ctx_fields = w->len;
+	wr_u32(w, 0);
+	wr_u32(w, 0);
+	if (!a->mxac && !a->qfid)
+		return;
+	/* 8-aligned relative to the header, which is 8-aligned in the chain */
+	size_t hdr = req->body_off - SMB2_HDR_LEN, first, prev = (size_t)-1;
+	wr_align(w, 8);
+	first = w->len;
+	if (a->mxac) {
+		uint8_t d[8];
+		put_le32(d, 0); /* QueryStatus */
+		put_le32(d + 4, maximal);
+		put_context(w, &prev, "MxAc", d, sizeof(d));
+	}
+	if (a->qfid) {
+		uint8_t d[32] = {0};
+		put_le64(d, st->ino);
+		put_le64(d + 8, st->dev);
+		put_context(w, &prev, "QFid", d, sizeof(d));
+	}
+	wr_set_u32(w, ctx_fields, (uint32_t)(first - hdr));
+	wr_set_u32(w, ctx_fields + 4, (uint32_t)(w->len - first));
+	(void)start;
+}
+
+/* ---- pipes ---- */
+
+static NTSTATUS create_pipe(struct smb2_req *req, struct create_args *a)
+{
+	char *name = NULL;
+	if (a->name.len % 2 || !a->name.len || utf16le_to_utf8(a->name.p, a->name.len, &name) < 0)
+		return STATUS_OBJECT_NAME_INVALID;
+	struct smb2_open *op = smb2_open_new(req);
+	if (!op) {
+		free(name);
+		return STATUS_NO_MEMORY;
+	}
+	const char *n = name;
+	while (*n == '\\')
+		n++;
+	NTSTATUS st = smb2_pipe_open(req, op, n);
+	if (!st && !(op->name = strdup(n)))
+		st = STATUS_NO_MEMORY;
+	free(name);
+	op->access = a->access;
+	op->share_access = a->share;
+	op->create_options = a->options;
+	if (!st && smb2_open_publish(req, op) < 0)
+		st = STATUS_NO_MEMORY;
+	if (st) {
+		smb2_open_close(op);
+		return st;
+	}
+	struct vfs_stat vs = {.attrs = FILE_ATTRIBUTE_NORMAL, .alloc = 4096};
+	a->mxac = a->qfid = false;
+	encode_create(req, a, op, &vs, FILE_OPENED, 0);
+	req->compound_fid[0] = op->persistent_id;
+	req->compound_fid[1] = op->volatile_id;
+	*req->compound_fid_valid = true;
+	return STATUS_SUCCESS;
+}
+
+/* ---- files ---- */
+
+struct create_state {
+	struct vfs_file *file;
+	struct vfs_stat st;
+	uint32_t granted, maximal, action;
+	bool created;
+};
+
+static unsigned data_flags(const struct create_args *a, uint32_t access, bool dir)
+{
+	unsigned f = 0;
+	if (a->options & FILE_WRITE_THROUGH)
+		f |= VFS_O_SYNC;
+	if (dir)
+		return f | VFS_O_DIR;
+	if (access & (FILE_READ_DATA | FILE_EXECUTE))
+		f |= VFS_O_READ;
+	if (access & (FILE_WRITE_DATA | FILE_APPEND_DATA))
+		f |= VFS_O_WRITE;
+	return f | ((a->options & FILE_NON_DIRECTORY_FILE) ? VFS_O_NONDIR : 0);
+}
+
+/* MAXIMUM_ALLOWED: reopens with the data access the permissions allow. */
+static int reopen_max(struct create_state *cs, const struct create_args *a, bool overwrite)
+{
+	uint32_t acc = cs->granted;
+	if (overwrite)
+		acc |= FILE_WRITE_DATA;
+	unsigned f = data_flags(a, acc, cs->file->is_dir);
+	if (!(f & (VFS_O_READ | VFS_O_WRITE)))
+		return 0;
+	struct vfs_file *nf;
+	int rc = vfs_open(cs->file->sh, cs->file->path, f, 0, &nf);
+	if (rc < 0)
+		return rc;
+	vfs_close(cs->file);
+	cs->file = nf;
+	return 0;
+}
+
+static NTSTATUS open_existing(struct smb2_req *req, const struct create_args *a, const char *path,
+			      struct create_state *cs)
+{
+	struct vfs_stat *st = &cs->st;
+	bool dir = S_ISDIR(st->mode);
+	uint32_t d = a->disposition;
+	bool overwrite = d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF;
+	if (d == FILE_CREATE)
+		return STATUS_OBJECT_NAME_COLLISION;
+	if ((a->options & FILE_DIRECTORY_FILE) && !dir)
+		return STATUS_NOT_A_DIRECTORY;
+	if ((a->options & FILE_NON_DIRECTORY_FILE) && dir)
+		return STATUS_FILE_IS_A_DIRECTORY;
+	if (overwrite && dir)
+		return STATUS_INVALID_PARAMETER;
+	bool ro = st->attrs & FILE_ATTRIBUTE_READONLY;
+	if ((a->options & FILE_DELETE_ON_CLOSE) && ro)
+		return STATUS_CANNOT_DELETE;
+	if (!dir && ro && ((a->access & (FILE_WRITE_DATA | FILE_APPEND_DATA)) || overwrite))
+		return STATUS_ACCESS_DENIED;
+	if (req->tree->read_only && ((a->access & WRITE_LIKE_ACCESS) || overwrite))
+		return STATUS_ACCESS_DENIED;
+	uint32_t want = a->access | (overwrite ? FILE_WRITE_DATA : 0);
+	unsigned flags = a->max_allowed ? (dir ? VFS_O_DIR : 0) : data_flags(a, want, dir);
+	int rc = vfs_open(req->tree->vfs, path, flags, 0, &cs->file);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	unsigned acc = 0;
+	rc = vfs_access(cs->file, &acc);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	cs->maximal = max_access(req, acc, st);
+	if (a->access & ~cs->maximal & ~ALWAYS_GRANTED)
+		return STATUS_ACCESS_DENIED;
+	cs->granted = a->access | (a->max_allowed ? cs->maximal : 0);
+	if (a->max_allowed && (rc = reopen_max(cs, a, overwrite)) < 0)
+		return smb2_file_status(rc);
+	cs->action = FILE_OPENED;
+	if (overwrite)
+		cs->action = d == FILE_SUPERSEDE ? FILE_SUPERSEDED : FILE_OVERWRITTEN;
+	return STATUS_SUCCESS;
+}
+
+/* Truncation and the new attributes of an overwrite, once the share mode allowed the open. */
+static NTSTATUS apply_overwrite(const struct create_args *a, struct vfs_file *f, uint32_t action,
+				struct vfs_stat *st)
+{
+	if (action != FILE_SUPERSEDED && action != FILE_OVERWRITTEN)
+		return STATUS_SUCCESS;
+	int rc = vfs_truncate(f, 0);
+	if (!rc)
+		rc = vfs_set_meta(f, (a->attrs | FILE_ATTRIBUTE_ARCHIVE) & ~FILE_ATTRIBUTE_NORMAL,
+				  0);
+	if (!rc)
+		rc = vfs_fstat(f, st);
+	return smb2_file_status(rc);
+}
+
+static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, const char *path,
+			   struct create_state *cs)
+{
+	uint32_t d = a->disposition;
+	if (d == FILE_OPEN || d == FILE_OVERWRITE)
+		return STATUS_OBJECT_NAME_NOT_FOUND;
+	if (req->tree->read_only)
+		return STATUS_ACCESS_DENIED;
+	if (!*path)
+		return STATUS_ACCESS_DENIED; /* the root always exists */
+	bool dir = a->options & FILE_DIRECTORY_FILE;
+	if ((a->options & FILE_DELETE_ON_CLOSE) && (a->attrs & FILE_ATTRIBUTE_READONLY))
+		return STATUS_CANNOT_DELETE;
+	uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
+	unsigned flags =
+	    data_flags(a, a->max_allowed ? FILE_READ_DATA | FILE_WRITE_DATA : a->access, dir) |
+	    VFS_O_CREATE;
+	int rc = vfs_open(req->tree->vfs, path, flags, attrs, &cs->file);
+	if (rc < 0)
+		return rc == -EEXIST ? STATUS_OBJECT_NAME_EXISTS : smb2_file_status(rc);
+	cs->created = true;
+	unsigned acc = 0;
+	rc = vfs_access(cs->file, &acc);
+	if (!rc)
+		rc = vfs_fstat(cs->file, &cs->st);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	/* the creator owns the new file: it gets what it asked for */
+	cs->maximal = max_access(req, acc | VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE, &cs->st);
+	cs->granted = a->max_allowed ? cs->maximal | a->access : a->access;
+	cs->action = FILE_CREATED;
+	return STATUS_SUCCESS;
+}
+
+/* Resolves and opens or creates; retries once when a create lost a race with another. */
+static NTSTATUS open_or_create(struct smb2_req *req, const struct create_args *a,
+			       const char *wire_path, struct create_state *cs, char **real)
+{
+	NTSTATUS st = STATUS_OBJECT_NAME_EXISTS;
+	for (int tries = 0; tries < 2 && st == STATUS_OBJECT_NAME_EXISTS; tries++) {
+		free(*real);
+		*real = NULL;
+		int rc = vfs_lookup(req->tree->vfs, wire_path, real, &cs->st);
+		if (rc == 0)
+			st = open_existing(req, a, *real, cs);
+		else if (rc == -ENOENT)
+			st = create_new(req, a, *real, cs);
+		else
+			st = rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : smb2_file_status(rc);
+	}
+	return st == STATUS_OBJECT_NAME_EXISTS ? STATUS_OBJECT_NAME_COLLISION : st;
+}
+
+static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
+			    struct create_state *cs, char *real)
+{
+	struct state_key key = {cs->st.dev, cs->st.ino};
+	struct smb2_open *op = smb2_open_new(req);
+	if (!op)
+		return STATUS_NO_MEMORY;
+	op->file = cs->file;
+	op->name = real;
+	op->access = cs->granted;
+	op->share_access = a->share;
+	op->create_options = a->options;
+	op->is_dir = cs->file->is_dir;
+	cs->file = NULL;
+	int rc = state_share_check_add(req->srv->state, &key, op->access, a->share,
+				       (struct state_open **)&op->state_rec);
+	NTSTATUS st = smb2_file_status(rc);
+	if (!st)
+		st = apply_overwrite(a, op->file, cs->action, &cs->st);
+	if (!st && (a->options & FILE_DELETE_ON_CLOSE)) {
+		op->delete_on_close = true;
+		state_open_set_delete_on_close(op->state_rec, true);
+	}
+	if (!st && smb2_open_publish(req, op) < 0)
+		st = STATUS_NO_MEMORY;
+	if (st) {
+		if (cs->created)
+			vfs_unlink(op->file);
+		smb2_open_close(op);
+		return st;
+	}
+	encode_create(req, a, op, &cs->st, cs->action, cs->maximal);
+	req->compound_fid[0] = op->persistent_id;
+	req->compound_fid[1] = op->volatile_id;
+	*req->compound_fid_valid = true;
+	LOG_DBG(LOG_SMB2, "create '%s' access 0x%x share 0x%x action %u", op->name, op->access,
+		a->share, cs->action);
+	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_create(struct smb2_req *req)
+{
+	struct create_args a = {0};
+	/* a failed CREATE must not leave an earlier one's id for related requests */
+	*req->compound_fid_valid = false;
+	NTSTATUS st = parse_create(req, &a);
+	if (st)
+		return SMB2_ERR(req, st);
+	if (req->tree->is_ipc)
+		return SMB2_ERR(req, create_pipe(req, &a));
+	char *path = NULL, *real = NULL;
+	st = smb2_wire_path(a.name.p, a.name.len, &path);
+	if (st)
+		return SMB2_ERR(req, st);
+	vfs_ident_apply(req->ident);
+	struct create_state cs = {0};
+	st = open_or_create(req, &a, path, &cs, &real);
+	free(path);
+	if (!st)
+		return finish_open(req, &a, &cs, real);
+	if (cs.file) {
+		if (cs.created)
+			vfs_unlink(cs.file);
+		vfs_close(cs.file);
+	}
+	free(real);
+	return SMB2_ERR(req, st);
+}
+
+/* ---- CLOSE (2.2.15, 2.2.16) ---- */
+
+NTSTATUS smb2_close(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	rd_skip(&b, 2);
+	uint16_t flags = rd_u16(&b);
+	rd_skip(&b, 4);
+	struct smb2_open *op;
+	NTSTATUS st = smb2_open_from_body(req, &b, &op);
+	if (st)
+		return SMB2_ERR(req, st);
+	vfs_ident_apply(req->ident);
+	struct vfs_stat vs = {0};
+	bool post =
+	    (flags & SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB) && op->file && vfs_fstat(op->file, &vs) == 0;
+	smb2_open_close(op);
+	struct wr *w = req->out;
+	wr_u16(w, 60);
+	wr_u16(w, post ? SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB : 0);
+	wr_u32(w, 0);
+	if (post)
+		smb2_put_times_sizes(w, &vs);
+	else
+		wr_zero(w, 52);
+	return STATUS_SUCCESS;
+}

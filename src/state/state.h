@@ -1,10 +1,63 @@
-/* Cross-connection state (DESIGN.md section 6). Owned by the state layer's author; the lead's
- * smb2_server.c calls only state_db_new() and state_db_free(): keep those two. */
+/* Cross-connection state (DESIGN.md section 6).
+ *
+ * Built now: the local, in-memory backend of the share-mode table. One record per file, keyed by
+ * the file's (dev, ino), holds the list of its opens (access, share access, delete-on-close) and
+ * the file's delete-pending flag. Byte-range locks, leases and durable handles extend the same
+ * records later (struct state_open is the per-open anchor they will hang from), and the cluster
+ * backend replaces the table behind the same functions.
+ *
+ * Thread safety: every function may be called from any thread; the table has one mutex.
+ * Ownership: state_share_check_add creates a handle owned by the caller (the SMB2 open), freed
+ * by state_share_remove. The smb2 layer (lead's smb2_server.c) calls only state_db_new() and
+ * state_db_free(). */
 #ifndef SHOAL_STATE_H
 #define SHOAL_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 struct state_db;
 struct state_db *state_db_new(void);
 void state_db_free(struct state_db *db);
+
+struct state_key {
+	uint64_t dev, ino;
+};
+
+struct state_open; /* one open's entry in its file's record */
+
+/* Access and share bits the check looks at (MS-SMB2 2.2.13, MS-FSA 2.1.5.1.2). */
+#define STATE_FILE_READ_DATA 0x00000001u
+#define STATE_FILE_WRITE_DATA 0x00000002u
+#define STATE_FILE_APPEND_DATA 0x00000004u
+#define STATE_FILE_EXECUTE 0x00000020u
+#define STATE_DELETE 0x00010000u
+#define STATE_SHARE_READ 0x1u
+#define STATE_SHARE_WRITE 0x2u
+#define STATE_SHARE_DELETE 0x4u
+
+/* Pure share-mode test of one pair of opens (exposed for unit tests): true when an open with
+ * (access, share) may coexist with an existing one (access2, share2). Opens asking none of
+ * read/write/append/execute/delete never conflict. */
+bool state_share_compatible(uint32_t access, uint32_t share, uint32_t access2, uint32_t share2);
+
+/* Adds an open of the file key after checking it against the file's other opens.
+ * Returns 0 with *out, -EBUSY (sharing violation), -EIDRM (the file is delete pending: the SMB2
+ * layer answers STATUS_DELETE_PENDING) or -ENOMEM. */
+int state_share_check_add(struct state_db *db, const struct state_key *key, uint32_t access,
+			  uint32_t share_access, struct state_open **out);
+
+/* Marks the open delete-on-close (FILE_DELETE_ON_CLOSE at create): when it is closed the file
+ * becomes delete pending. */
+void state_open_set_delete_on_close(struct state_open *h, bool on);
+/* Sets or clears the file's delete-pending flag (FileDispositionInformation). */
+void state_set_delete_pending(struct state_open *h, bool on);
+bool state_delete_pending(struct state_open *h);
+/* Number of opens of the handle's file (itself included). */
+int state_open_count(struct state_open *h);
+
+/* Removes and frees the handle. Returns true when the caller must now delete the file: this
+ * was the file's last open and the file is delete pending (the record is gone by then). */
+bool state_share_remove(struct state_open *h);
 
 #endif

@@ -3,7 +3,17 @@
  * forwarding and S3 replication follow as stackable modules).
  *
  * Error vocabulary: every function returns 0 or a negative errno; the SMB2 layer maps errno to
- * NTSTATUS through ntstatus_from_errno() only. */
+ * NTSTATUS through ntstatus_from_errno() only. Two conventions of this layer on top of that:
+ *  - a path that escapes the share (`..` above the root, an absolute symlink, a symlink leading
+ *    outside) gives -EACCES (openat2's EXDEV is translated, so it never reads as "not same
+ *    device"): the client sees STATUS_ACCESS_DENIED, as Windows does for a reparse point it
+ *    refuses to follow.
+ *  - lookups tell a missing last component (-ENOENT -> OBJECT_NAME_NOT_FOUND) from a missing or
+ *    non-directory intermediate one (-ENOTDIR -> OBJECT_PATH_NOT_FOUND).
+ *
+ * Paths handed to the VFS are relative to the share root, '/' separated, without leading or
+ * trailing '/', no empty, "." or ".." components ("" is the root); the SMB2 layer validates wire
+ * names into that form (vfs_name_check helps). */
 #ifndef SHOAL_VFS_H
 #define SHOAL_VFS_H
 
@@ -23,6 +33,11 @@ struct vfs_ident {
  * has it. A no-op returning 0 when the process does not run as root. NULL = the server's own
  * identity. Returns 0 or -errno. */
 int vfs_ident_apply(const struct vfs_ident *id);
+/* The identity the calling thread has now (as last applied; zeros = the server's own), so code
+ * running outside a request (connection teardown) can switch and restore it. */
+void vfs_ident_get(struct vfs_ident *out);
+/* The calling thread's file system uid (its fsuid when running as root, else the euid). */
+uint32_t vfs_ident_fsuid(void);
 
 struct vfs_share; /* an opened share root */
 struct vfs_file;  /* an opened file or directory */
@@ -42,4 +57,190 @@ int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct v
 void vfs_share_close(struct vfs_share *sh);
 
 /* ---- the rest of this header is the posix module's contract; see vfs_posix.c ---- */
+
+/* Metadata of a file as the SMB2 layer needs it: times are FILETIMEs, attrs the DOS attributes
+ * (MS-FSCC 2.6) already completed (DIRECTORY on directories, NORMAL when nothing else is set). */
+struct vfs_stat {
+	uint64_t dev, ino;
+	uint32_t mode, nlink, uid, gid;
+	uint64_t size, alloc;
+	uint64_t btime, atime, mtime, ctime;
+	uint32_t attrs;
+};
+
+/* File system sizes (FileFsSizeInformation and friends). */
+struct vfs_fsstat {
+	uint64_t total_units, free_units, avail_units; /* in units of unit_size bytes */
+	uint32_t unit_size;			       /* bytes per allocation unit */
+	uint32_t name_max;
+	uint64_t fsid;
+};
+
+/* vfs_open flags */
+#define VFS_O_READ 0x01u   /* read data */
+#define VFS_O_WRITE 0x02u  /* write data */
+#define VFS_O_DIR 0x04u	   /* must be (or create) a directory */
+#define VFS_O_NONDIR 0x08u /* must not be a directory */
+#define VFS_O_CREATE 0x10u /* create it; -EEXIST if it exists */
+#define VFS_O_SYNC 0x20u   /* write through (O_DSYNC) */
+
+/* vfs_access bits */
+#define VFS_ACC_READ 0x01u   /* r: read data / list directory */
+#define VFS_ACC_WRITE 0x02u  /* w: write data / add entries */
+#define VFS_ACC_EXEC 0x04u   /* x: execute / traverse */
+#define VFS_ACC_OWNER 0x08u  /* owns the file (or is root): may change times, mode, owner */
+#define VFS_ACC_DELETE 0x10u /* may remove its name (w+x on the parent directory) */
+
+/* set_meta: keep the stored attributes */
+#define VFS_ATTRS_KEEP UINT32_MAX
+
+/* Called once per directory entry name ("." and ".." excluded); non-zero stops the walk. */
+typedef int (*vfs_dir_cb)(void *arg, const char *name);
+
+/* A module's operations. Every function runs under the calling thread's identity (see
+ * vfs_ident_apply); paths are share-relative (see the top of this file). */
+struct vfs_ops {
+	const char *name;
+	/* Resolves path, correcting its case on shares that are not case sensitive. *real gets
+	   the malloc'ed on-disk path (also when the last component is missing: then the corrected
+	   parent plus the last component as given). st (may be NULL) is filled when it exists.
+	   0, -ENOENT (last missing), -ENOTDIR (path not found), -EACCES (escapes) or -errno. */
+	int (*lookup)(struct vfs_share *sh, const char *path, char **real, struct vfs_stat *st);
+	/* Opens (or with VFS_O_CREATE creates; attrs are then stored) a file or directory. */
+	int (*open)(struct vfs_share *sh, const char *path, unsigned flags, uint32_t attrs,
+		    struct vfs_file **out);
+	void (*close)(struct vfs_file *f);
+	ssize_t (*pread)(struct vfs_file *f, void *buf, size_t n, uint64_t off);
+	ssize_t (*pwrite)(struct vfs_file *f, const void *buf, size_t n, uint64_t off);
+	int (*fsync)(struct vfs_file *f);
+	int (*fstat)(struct vfs_file *f, struct vfs_stat *st);
+	/* What the calling identity may do to the open file (VFS_ACC_* bits), from the POSIX
+	   permission checks; the SMB2 layer maps them onto an access mask. */
+	int (*access)(struct vfs_file *f, unsigned *acc);
+	/* Walks the names of an opened directory (a private cursor: f is not moved). */
+	int (*readdir)(struct vfs_file *dir, vfs_dir_cb cb, void *arg);
+	/* Metadata of one entry of an opened directory, following symlinks only while they stay
+	   inside the share (entries leading out give -EACCES: callers skip them). */
+	int (*stat_at)(struct vfs_file *dir, const char *name, struct vfs_stat *st);
+	/* Renames the open file to the share-relative path to (its parent must exist). */
+	int (*rename)(struct vfs_file *f, const char *to, bool replace);
+	/* Removes the open file's name (rmdir for directories), after checking the name still
+	   leads to this file. */
+	int (*unlink)(struct vfs_file *f);
+	int (*truncate)(struct vfs_file *f, uint64_t size);
+	/* Reserves space up to size without changing the end of file. */
+	int (*allocate)(struct vfs_file *f, uint64_t size);
+	/* Stores DOS attributes (VFS_ATTRS_KEEP = unchanged) and creation time (0 = unchanged). */
+	int (*set_meta)(struct vfs_file *f, uint32_t attrs, uint64_t btime);
+	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
+	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
+	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
+};
+
+/* The parts of shares and files every module shares; modules embed them first. */
+struct vfs_share {
+	const struct vfs_ops *ops;
+	struct vfs_share_opts opts;
+};
+
+struct vfs_file {
+	struct vfs_share *sh;
+	bool is_dir;
+	char *path; /* share-relative, kept current across renames */
+};
+
+/* The dispatching wrappers the SMB2 layer calls. */
+static inline int vfs_lookup(struct vfs_share *sh, const char *path, char **real,
+			     struct vfs_stat *st)
+{
+	return sh->ops->lookup(sh, path, real, st);
+}
+static inline int vfs_open(struct vfs_share *sh, const char *path, unsigned flags, uint32_t attrs,
+			   struct vfs_file **out)
+{
+	return sh->ops->open(sh, path, flags, attrs, out);
+}
+static inline void vfs_close(struct vfs_file *f)
+{
+	if (f)
+		f->sh->ops->close(f);
+}
+static inline ssize_t vfs_pread(struct vfs_file *f, void *buf, size_t n, uint64_t off)
+{
+	return f->sh->ops->pread(f, buf, n, off);
+}
+static inline ssize_t vfs_pwrite(struct vfs_file *f, const void *buf, size_t n, uint64_t off)
+{
+	return f->sh->ops->pwrite(f, buf, n, off);
+}
+static inline int vfs_fsync(struct vfs_file *f)
+{
+	return f->sh->ops->fsync(f);
+}
+static inline int vfs_fstat(struct vfs_file *f, struct vfs_stat *st)
+{
+	return f->sh->ops->fstat(f, st);
+}
+static inline int vfs_access(struct vfs_file *f, unsigned *acc)
+{
+	return f->sh->ops->access(f, acc);
+}
+static inline int vfs_readdir(struct vfs_file *dir, vfs_dir_cb cb, void *arg)
+{
+	return dir->sh->ops->readdir(dir, cb, arg);
+}
+static inline int vfs_stat_at(struct vfs_file *dir, const char *name, struct vfs_stat *st)
+{
+	return dir->sh->ops->stat_at(dir, name, st);
+}
+static inline int vfs_rename(struct vfs_file *f, const char *to, bool replace)
+{
+	return f->sh->ops->rename(f, to, replace);
+}
+static inline int vfs_unlink(struct vfs_file *f)
+{
+	return f->sh->ops->unlink(f);
+}
+static inline int vfs_truncate(struct vfs_file *f, uint64_t size)
+{
+	return f->sh->ops->truncate(f, size);
+}
+static inline int vfs_allocate(struct vfs_file *f, uint64_t size)
+{
+	return f->sh->ops->allocate(f, size);
+}
+static inline int vfs_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
+{
+	return f->sh->ops->set_meta(f, attrs, btime);
+}
+static inline int vfs_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
+{
+	return f->sh->ops->set_times(f, atime, mtime);
+}
+static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
+{
+	return sh->ops->statfs(sh, out);
+}
+
+/* The posix module's operations (vfs_share_open uses them). */
+extern const struct vfs_ops vfs_posix_ops;
+
+/* ---- names (vfs_name.c) ---- */
+/* Checks one path component as a Windows name: not empty, not "." or "..", no control
+ * characters and none of \ / : * ? " < > |, at most 255 bytes. 0 or -EINVAL. */
+int vfs_name_check(const char *comp);
+/* Checks a share-relative '/' separated path component by component ("" is valid). */
+int vfs_path_check(const char *path);
+/* Windows wildcard match (MS-FSRTL FsRtlIsNameInExpression semantics for * ? < > "),
+ * case-insensitive unless case_sensitive. */
+bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensitive);
+
+/* ---- the DOS metadata xattr (exposed for tests) ---- */
+#define VFS_META_XATTR "user.shoal.meta"
+#define VFS_META_LEN 16
+/* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
+ * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */
+void vfs_meta_encode(uint8_t out[VFS_META_LEN], uint32_t attrs, uint64_t btime);
+int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *btime);
+
 #endif

@@ -278,6 +278,12 @@ setup_server() {
 		fi
 		write_samba_conf
 	fi
+	# EXTRA_GLOBAL: more [global] lines; EXTRA_SHARES: more sections, appended (both smb.conf text)
+	if [ -n "${EXTRA_GLOBAL:-}" ]; then
+		printf '%s\n' "$EXTRA_GLOBAL" >"$TEST_TMP/extra_global"
+		sed -i "/^\[global\]/r $TEST_TMP/extra_global" "$CONF"
+	fi
+	[ -z "${EXTRA_SHARES:-}" ] || printf '\n%s\n' "$EXTRA_SHARES" >>"$CONF"
 	if ! add_user "$SMB_USER" "$SMB_PASS" >"$TEST_TMP/adduser.out" 2>&1; then
 		fail "setup" "cannot add user $SMB_USER"
 		_show_output "$TEST_TMP/adduser.out"

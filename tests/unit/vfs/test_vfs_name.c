@@ -1,0 +1,116 @@
+/* Name validation, Windows wildcard matching and the metadata xattr codec. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vfs/vfs.h"
+
+static void test_name_check(void **state)
+{
+	(void)state;
+	const char *good[] = {"a", "a.txt", "with space", "ünïcödé", ".hidden", "a..b"};
+	const char *bad[] = {"",    ".",   "..",   "a:b",  "a*b", "a?b",   "a<b",
+			     "a>b", "a|b", "a\"b", "a\\b", "a/b", "a\x01", "\x1f"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_int_equal(vfs_name_check(good[i]), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vfs_name_check(bad[i]), -22);
+	char longname[300];
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[299] = 0;
+	assert_int_equal(vfs_name_check(longname), -22);
+	longname[255] = 0;
+	assert_int_equal(vfs_name_check(longname), 0);
+}
+
+static void test_path_check(void **state)
+{
+	(void)state;
+	assert_int_equal(vfs_path_check(""), 0);
+	assert_int_equal(vfs_path_check("a/b/c.txt"), 0);
+	const char *bad[] = {"/a", "a/", "a//b", "..", "a/../b", "a/./b", "../x", "a/b:c", "/"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vfs_path_check(bad[i]), -22);
+}
+
+struct wc {
+	const char *pat, *name;
+	bool match;
+};
+
+static void test_wildcards(void **state)
+{
+	(void)state;
+	static const struct wc cases[] = {
+	    {"*", "anything", true},
+	    {"*", "", true},
+	    {"*.txt", "a.txt", true},
+	    {"*.txt", "a.TXT", true}, /* case-insensitive */
+	    {"*.txt", "a.txt.bak", false},
+	    {"a?c", "abc", true},
+	    {"a?c", "ac", false},
+	    {"a*c*e", "abcde", true},
+	    {"a*c*e", "abcdf", false},
+	    {"ABC", "abc", true},
+	    {"abc", "abd", false},
+	    {"<.txt", "a.b.txt", true}, /* DOS_STAR up to the last period */
+	    {"<", "abc", true},
+	    {"a>", "a", true},	     /* DOS_QM matches nothing at the end */
+	    {"a>>.t", "ab.t", true}, /* ... or at a period */
+	    {"a>.t", "abc.t", false},
+	    {"a\"", "a", true}, /* DOS_DOT: a period or nothing at the end */
+	    {"a\"b", "a.b", true},
+	    {"a\"b", "axb", false},
+	    {"\xc3\xa9*", "\xc3\x89t\xc3\xa9", true}, /* é* vs Été */
+	    {"?", "\xc3\xa9", true},		      /* one code point, two bytes */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool m = vfs_wildcard_match(cases[i].pat, cases[i].name, false);
+		if (m != cases[i].match)
+			fail_msg("'%s' vs '%s': got %d", cases[i].pat, cases[i].name, m);
+	}
+	assert_false(vfs_wildcard_match("ABC", "abc", true));
+	assert_false(vfs_wildcard_match("a*", "\xff\xfe", false)); /* invalid UTF-8 */
+}
+
+static void test_meta_codec(void **state)
+{
+	(void)state;
+	uint8_t buf[VFS_META_LEN];
+	srand(7);
+	for (int i = 0; i < 1000; i++) {
+		uint32_t a = (uint32_t)rand();
+		uint64_t b = ((uint64_t)rand() << 32) | (uint32_t)rand();
+		vfs_meta_encode(buf, a, b);
+		uint32_t a2;
+		uint64_t b2;
+		assert_int_equal(vfs_meta_decode(buf, sizeof(buf), &a2, &b2), 0);
+		assert_int_equal(a2, a);
+		assert_int_equal(b2, b);
+	}
+	uint32_t a;
+	uint64_t b;
+	for (size_t n = 0; n < VFS_META_LEN; n++)
+		assert_int_equal(vfs_meta_decode(buf, n, &a, &b), -22); /* truncated */
+	buf[0] = 2;
+	assert_int_equal(vfs_meta_decode(buf, sizeof(buf), &a, &b), -22); /* unknown version */
+	vfs_meta_encode(buf, 5, 0);
+	assert_int_equal(vfs_meta_decode(buf, sizeof(buf), &a, &b), 0);
+	assert_int_equal(b, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_name_check),
+	    cmocka_unit_test(test_path_check),
+	    cmocka_unit_test(test_wildcards),
+	    cmocka_unit_test(test_meta_codec),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
