@@ -170,9 +170,8 @@ static uint32_t credits_needed(struct smb2_req *req)
 		payload = rd_u32(&b);
 		break;
 	case SMB2_IOCTL: {
-		rd_skip(&b, 24);
+		rd_skip(&b, 28); /* up to InputCount */
 		uint32_t in = rd_u32(&b);
-		rd_skip(&b, 4);
 		uint32_t maxin = rd_u32(&b);
 		rd_skip(&b, 8);
 		uint32_t maxout = rd_u32(&b);

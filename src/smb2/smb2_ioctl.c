@@ -160,7 +160,7 @@ NTSTATUS smb2_ioctl(struct smb2_req *req)
 	if (nt_is_error(st) && !req->keep_body)
 		return SMB2_ERR(req, st);
 	size_t n = w->len - a.out_start;
-	wr_set_u32(w, start + 32, (uint32_t)n);
+	wr_set_u32(w, start + 36, (uint32_t)n);
 	if (n == 0)
 		wr_u8(w, 0); /* the variable part has at least one byte */
 	return st;

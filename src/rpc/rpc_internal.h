@@ -1,0 +1,36 @@
+/* The DCE/RPC layer's interface table: a service is an rpc_iface with an opnum table. */
+#ifndef SHOAL_RPC_INTERNAL_H
+#define SHOAL_RPC_INTERNAL_H
+
+#include "lib/buf.h"
+#include "rpc/ndr.h"
+#include "rpc/rpc.h"
+
+/* DCE/RPC fault codes (C706 appendix E, MS-RPCE 2.2.2.13) */
+#define NCA_S_OP_RNG_ERROR 0x1c010002u
+#define NCA_S_UNKNOWN_IF 0x1c010003u
+#define NCA_S_PROTO_ERROR 0x1c01000bu
+#define NCA_S_FAULT_NDR 0x000006f7u
+#define NCA_S_FAULT_REMOTE_NO_MEMORY 0x1c000016u
+
+struct rpc_call {
+	const struct rpc_env *env;
+	struct rd in;       /* the request stub */
+	struct ndr_out out; /* the response stub */
+};
+
+/* Returns 0 (the response stub is in call->out) or a fault code. */
+typedef uint32_t (*rpc_op_fn)(struct rpc_call *call);
+
+struct rpc_iface {
+	const char *name;
+	const char *const *pipes; /* NULL-terminated pipe names, without "\\PIPE\\" */
+	uint8_t uuid[16];         /* wire form (first three fields little-endian) */
+	uint16_t vers_major, vers_minor;
+	const rpc_op_fn *ops;
+	uint16_t nops;
+};
+
+extern const struct rpc_iface rpc_srvsvc_iface;
+
+#endif
