@@ -284,6 +284,9 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
 
+/* The Capabilities the server announced in NEGOTIATE (also echoed by VALIDATE_NEGOTIATE_INFO). */
+uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
+
 /* SMB1 multi-protocol NEGOTIATE upgraded to SMB2 (smb2_negotiate.c); -1 drops the connection. */
 int smb1_negotiate(struct smb2_conn *c, struct rd *frame, struct wr *out);
 

@@ -59,7 +59,7 @@ static NTSTATUS validate_negotiate(struct smb2_req *req, struct ioctl_args *a)
 	if (conf->signing == CONF_SIGNING_MANDATORY)
 		mode |= SMB2_NEGOTIATE_SIGNING_REQUIRED;
 	conf_put(conf);
-	uint32_t scaps = c->dialect >= SMB2_DIALECT_210 ? SMB2_GLOBAL_CAP_LARGE_MTU : 0;
+	uint32_t scaps = smb2_server_caps(c, c->dialect);
 	wr_u32(a->out, scaps);
 	wr_bytes(a->out, req->srv->server_guid, 16);
 	wr_u16(a->out, mode);

@@ -163,6 +163,18 @@ static NTSTATUS parse_contexts(struct smb2_req *req, const struct shoal_conf *co
 	return STATUS_SUCCESS;
 }
 
+uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect)
+{
+	uint32_t caps = 0;
+	if (dialect >= SMB2_DIALECT_210 && dialect != SMB2_DIALECT_WILDCARD)
+		caps |= SMB2_GLOBAL_CAP_LARGE_MTU;
+	/* 3.0 and 3.0.2 announce encryption as a capability; 3.1.1 through a context */
+	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
+	    c->cipher != SMB2_CIPHER_NONE)
+		caps |= SMB2_GLOBAL_CAP_ENCRYPTION;
+	return caps;
+}
+
 static void write_context(struct wr *w, uint16_t type, const void *data, uint16_t len)
 {
 	wr_align(w, 8);
@@ -212,13 +224,7 @@ static NTSTATUS write_response(struct smb2_req *req, struct shoal_conf *conf, ui
 	uint16_t secmode = SMB2_NEGOTIATE_SIGNING_ENABLED;
 	if (conf->signing == CONF_SIGNING_MANDATORY)
 		secmode |= SMB2_NEGOTIATE_SIGNING_REQUIRED;
-	uint32_t caps = 0;
-	if (dialect >= SMB2_DIALECT_210 && dialect != SMB2_DIALECT_WILDCARD)
-		caps |= SMB2_GLOBAL_CAP_LARGE_MTU;
-	/* 3.0 and 3.0.2 announce encryption as a capability; 3.1.1 through a context */
-	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
-	    c->cipher != SMB2_CIPHER_NONE)
-		caps |= SMB2_GLOBAL_CAP_ENCRYPTION;
+	uint32_t caps = smb2_server_caps(c, dialect);
 	size_t start = w->len;
 	wr_u16(w, 65);
 	wr_u16(w, secmode);
