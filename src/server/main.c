@@ -14,6 +14,7 @@
 
 #include "auth/userdb.h"
 #include "lib/conf.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "server/net.h"
 #include "smb2/smb2.h"
@@ -107,13 +108,13 @@ static int prepare_demo(const struct shoal_conf *conf, char *pw, size_t pwlen)
 	if (geteuid() == 0)
 		uid = gid = NOBODY; /* never serve files as root */
 	if (sh) {
-		mkdir(sh->path, 0755);
+		mkdir_p(sh->path, 0755);
 		if (geteuid() == 0 && chown(sh->path, uid, gid) < 0)
 			fprintf(stderr, "shoald: chown %s: %s\n", sh->path, strerror(errno));
 	}
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/demo.password", conf->state_dir);
-	mkdir(conf->state_dir, 0700);
+	mkdir_p(conf->state_dir, 0700);
 	FILE *f = fopen(path, "r");
 	if (f) {
 		bool ok = fgets(pw, (int)pwlen, f) != NULL;
@@ -140,8 +141,9 @@ static int prepare_demo(const struct shoal_conf *conf, char *pw, size_t pwlen)
 		fprintf(stderr, "shoald: cannot add the demo user: %s\n", strerror(-rc));
 		return rc;
 	}
-	umask(077);
+	mode_t old = umask(077); /* the password file only: shared files keep the usual umask */
 	f = fopen(path, "w");
+	umask(old);
 	if (f) {
 		fprintf(f, "%s\n", pw);
 		fclose(f);

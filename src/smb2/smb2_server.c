@@ -5,29 +5,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
 #include "state/state.h"
-
-/* mkdir -p with mode for the last component; 0 or -errno. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t errlen)
 {
