@@ -462,7 +462,9 @@ static int cmd_get(struct cli *c, struct smbc_tree *t, const char *local)
 	uint64_t done = 0;
 	st = smbc_get(f, r.st.size, &x, sink_file, &done);
 	end_progress(c, &p, "get", done);
-	if (!st && ftruncate(p.fd, (off_t)done))
+	/* the size is fixed only for regular files: /dev/null and devices cannot be truncated */
+	struct stat lst;
+	if (!st && !fstat(p.fd, &lst) && S_ISREG(lst.st_mode) && ftruncate(p.fd, (off_t)done))
 		st = STATUS_DISK_FULL;
 	if (close(p.fd) && !st)
 		st = STATUS_DISK_FULL;
