@@ -75,3 +75,23 @@ if command -v tshark >/dev/null; then
 else
 	skip "capture-only-transforms-after-session-setup" "tshark not installed"
 fi
+
+# ---- impacket on 3.0 encrypts by itself (AES-128-CCM) when the server offers encryption ----
+impacket_enc() {
+	"$PY" - "$SMB_PORT" "$SMB_USER" "$SMB_PASS" <<'PYEOF'
+import io, os, sys
+from impacket.smbconnection import SMBConnection
+from impacket.smb3structs import SMB2_DIALECT_30
+port, user, pw = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+c = SMBConnection('127.0.0.1', '127.0.0.1', sess_port=port, preferredDialect=SMB2_DIALECT_30)
+c.login(user, pw)
+data = os.urandom(300000)
+c.putFile('enc', 'imp.bin', io.BytesIO(data).read)
+out = io.BytesIO()
+c.getFile('enc', 'imp.bin', out.write)
+c.deleteFile('enc', 'imp.bin')
+c.logoff()
+sys.exit(0 if out.getvalue() == data else 1)
+PYEOF
+}
+check "impacket-3.0-required-share" impacket_enc
