@@ -281,7 +281,9 @@ setup_server() {
 	# EXTRA_GLOBAL: more [global] lines; EXTRA_SHARES: more sections, appended (both smb.conf text)
 	if [ -n "${EXTRA_GLOBAL:-}" ]; then
 		printf '%s\n' "$EXTRA_GLOBAL" >"$TEST_TMP/extra_global"
-		sed -i "/^\[global\]/r $TEST_TMP/extra_global" "$CONF"
+		# at the end of [global], so the lines win over the defaults written above
+		awk -v f="$TEST_TMP/extra_global" 'ing && /^\[/ { while ((getline l < f) > 0) print l; ing = 0 }
+			/^\[global\]/ { ing = 1 } { print }' "$CONF" >"$CONF.new" && mv "$CONF.new" "$CONF"
 	fi
 	[ -z "${EXTRA_SHARES:-}" ] || printf '\n%s\n' "$EXTRA_SHARES" >>"$CONF"
 	if ! add_user "$SMB_USER" "$SMB_PASS" >"$TEST_TMP/adduser.out" 2>&1; then
