@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 #include "lib/buf.h"
 #include "lib/ntstatus.h"
+#include "rpc/pdu.h"
 #include "shoal/smbclient.h"
 #include "smb2/smb2_wire.h"
 
@@ -161,23 +162,9 @@ uint32_t smbc_ioctl_parse(const uint8_t *msg, size_t len, const uint8_t **data, 
 void smbc_read_encode(struct wr *w, const uint8_t fid[16], uint64_t off, uint32_t len);
 void smbc_write_encode(struct wr *w, const uint8_t fid[16], uint64_t off, uint32_t len);
 
-/* pipe.c: DCE/RPC PDU codec (C706 12.6), exported for the unit tests. */
-#define RPC_PTYPE_REQUEST 0
-#define RPC_PTYPE_RESPONSE 2
-#define RPC_PTYPE_FAULT 3
-#define RPC_PTYPE_BIND 11
-#define RPC_PTYPE_BIND_ACK 12
-#define RPC_PTYPE_BIND_NAK 13
-#define RPC_PFC_FIRST_FRAG 0x01
-#define RPC_PFC_LAST_FRAG 0x02
-struct rpc_hdr {
-	uint8_t ptype, flags;
-	uint16_t frag_len, auth_len;
-	uint32_t call_id;
-};
-/* Reads the 16-byte common header and checks version, data representation and that frag_len
- * fits in len. 0 or STATUS_INVALID_NETWORK_RESPONSE. */
-uint32_t smbc_rpc_hdr_parse(const uint8_t *p, size_t len, struct rpc_hdr *h);
+/* pipe.c: the PDUs themselves are rpc/pdu.h's. A BIND_ACK or BIND_NAK answering our bind
+ * (a NAK gives *result = 2 and its reason); exported for the unit tests. 0 or
+ * STATUS_INVALID_NETWORK_RESPONSE. */
 uint32_t smbc_rpc_bind_ack_parse(const uint8_t *p, size_t len, uint16_t *max_xmit,
 				 uint16_t *max_recv, uint16_t *result, uint16_t *reason);
 

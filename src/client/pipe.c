@@ -12,13 +12,7 @@
 #define FSCTL_PIPE_TRANSCEIVE 0x0011C017u
 #define PIPE_ACCESS 0x0012019Fu /* read/write data, EA, attributes, READ_CONTROL, SYNCHRONIZE */
 #define PIPE_IO_MAX 65536u
-#define RPC_HDR_LEN 16
-#define RPC_REQ_HDR_LEN 24
 #define RPC_FRAG_WANT 4280 /* what Windows offers in its binds */
-
-/* NDR 2.0 transfer syntax 8a885d04-1ceb-11c9-9fe8-08002b104860 v2 (C706 appendix I). */
-static const uint8_t ndr_syntax[16] = {0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
-				       0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60};
 
 static const struct smbc_rpc_iface ifaces[] = {
     /* 4b324fc8-1670-01d3-1278-5a47bf6ee188 v3.0 (MS-SRVS 1.9) */
@@ -119,89 +113,39 @@ uint32_t smbc_pipe_transceive(struct smbc_file *p, const void *in, size_t inlen,
 	return st;
 }
 
-/* ---- PDU codec ---- */
-
-uint32_t smbc_rpc_hdr_parse(const uint8_t *p, size_t len, struct rpc_hdr *h)
-{
-	struct rd r = rd_make(p, len);
-	uint8_t v = rd_u8(&r), vminor = rd_u8(&r);
-	h->ptype = rd_u8(&r);
-	h->flags = rd_u8(&r);
-	uint8_t drep0 = rd_u8(&r);
-	rd_skip(&r, 3);
-	h->frag_len = rd_u16(&r);
-	h->auth_len = rd_u16(&r);
-	h->call_id = rd_u32(&r);
-	/* little-endian integers, ASCII characters, IEEE floats: the only representation we read */
-	if (!rd_ok(&r) || v != 5 || vminor > 1 || drep0 != 0x10 || h->frag_len < RPC_HDR_LEN ||
-	    h->frag_len > len || h->auth_len > h->frag_len - RPC_HDR_LEN)
-		return STATUS_INVALID_NETWORK_RESPONSE;
-	return STATUS_SUCCESS;
-}
-
-static void put_hdr(struct wr *w, uint8_t ptype, uint8_t flags, uint32_t call_id)
-{
-	const uint8_t drep[4] = {0x10, 0, 0, 0};
-	wr_u8(w, 5);
-	wr_u8(w, 0);
-	wr_u8(w, ptype);
-	wr_u8(w, flags);
-	wr_bytes(w, drep, 4);
-	wr_u16(w, 0); /* frag_length, patched */
-	wr_u16(w, 0);
-	wr_u32(w, call_id);
-}
+/* ---- PDUs (rpc/pdu.h) ---- */
 
 static void bind_encode(struct wr *w, const struct smbc_rpc_iface *i, uint32_t call_id)
 {
-	put_hdr(w, RPC_PTYPE_BIND, RPC_PFC_FIRST_FRAG | RPC_PFC_LAST_FRAG, call_id);
-	wr_u16(w, RPC_FRAG_WANT);
-	wr_u16(w, RPC_FRAG_WANT);
-	wr_u32(w, 0); /* new association group */
-	wr_u8(w, 1);  /* one presentation context */
-	wr_u8(w, 0);
-	wr_u16(w, 0);
-	wr_u16(w, 0); /* context id 0 */
-	wr_u8(w, 1);  /* one transfer syntax */
-	wr_u8(w, 0);
-	wr_bytes(w, i->uuid, 16);
-	wr_u16(w, i->vers);
-	wr_u16(w, i->vers_minor);
-	wr_bytes(w, ndr_syntax, 16);
-	wr_u32(w, 2);
-	wr_set_u16(w, 8, (uint16_t)w->len);
+	struct rpc_ctx_req ctx = {.id = 0, .transfer = &rpc_ndr_syntax, .ntransfer = 1};
+	memcpy(ctx.abstract.uuid, i->uuid, 16);
+	ctx.abstract.major = i->vers;
+	ctx.abstract.minor = i->vers_minor;
+	/* association group 0: a new one */
+	rpc_bind_write(w, RPC_PTYPE_BIND, call_id, RPC_FRAG_WANT, RPC_FRAG_WANT, 0, &ctx, 1);
 }
 
-/* bind_ack (C706 12.6.4.4) or bind_nak (12.6.4.5: *result = 2, *reason = its reason). */
 uint32_t smbc_rpc_bind_ack_parse(const uint8_t *p, size_t len, uint16_t *max_xmit,
 				 uint16_t *max_recv, uint16_t *result, uint16_t *reason)
 {
 	struct rpc_hdr h;
-	uint32_t st = smbc_rpc_hdr_parse(p, len, &h);
-	if (st)
-		return st;
-	struct rd r = rd_make(p, h.frag_len);
-	rd_seek(&r, RPC_HDR_LEN);
-	if (h.ptype == RPC_PTYPE_BIND_NAK) {
-		*result = 2;
-		*reason = rd_u16(&r);
-		return rd_ok(&r) ? STATUS_SUCCESS : STATUS_INVALID_NETWORK_RESPONSE;
-	}
-	if (h.ptype != RPC_PTYPE_BIND_ACK)
+	struct rpc_bind_ack a;
+	if (rpc_hdr_parse(p, len, &h) < 0)
 		return STATUS_INVALID_NETWORK_RESPONSE;
-	*max_xmit = rd_u16(&r);
-	*max_recv = rd_u16(&r);
-	rd_skip(&r, 4);
-	uint16_t alen = rd_u16(&r);
-	rd_skip(&r, alen);
-	rd_skip(&r, (4 - r.off % 4) % 4);
-	uint8_t n = rd_u8(&r);
-	rd_skip(&r, 3);
-	*result = rd_u16(&r);
-	*reason = rd_u16(&r);
-	rd_skip(&r, 20);
-	if (!rd_ok(&r) || n < 1 ||
-	    (*result == 0 && (*max_xmit < RPC_REQ_HDR_LEN + 8 || *max_recv < RPC_REQ_HDR_LEN + 8)))
+	if (h.ptype == RPC_PTYPE_BIND_NAK) {
+		*result = RPC_RES_PROVIDER_REJECT;
+		return rpc_bind_nak_parse(p, &h, reason) < 0 ? STATUS_INVALID_NETWORK_RESPONSE
+							     : STATUS_SUCCESS;
+	}
+	if (h.ptype != RPC_PTYPE_BIND_ACK || rpc_bind_ack_parse(p, &h, &a) < 0)
+		return STATUS_INVALID_NETWORK_RESPONSE;
+	*max_xmit = a.max_xmit;
+	*max_recv = a.max_recv;
+	*result = a.res[0].result;
+	*reason = a.res[0].reason;
+	/* a fragment must at least hold a request header and some stub */
+	if (*result == RPC_RES_ACCEPT &&
+	    (a.max_xmit < RPC_REQ_HDR_LEN + 8 || a.max_recv < RPC_REQ_HDR_LEN + 8))
 		return STATUS_INVALID_NETWORK_RESPONSE;
 	return STATUS_SUCCESS;
 }
@@ -245,38 +189,34 @@ uint16_t smbc_rpc_max_xmit(const struct smbc_rpc *r)
 }
 
 /* Appends the stub of every complete fragment at the front of *in; *last tells whether the
- * final one came. Consumed bytes are removed. */
-static uint32_t take_fragments(struct smbc_rpc *r, uint32_t call_id, uint8_t **in, size_t *inlen,
-			       uint8_t **stub, size_t *stublen, bool *last)
+ * final one came. Consumed bytes are removed. A FAULT's status is returned as it is. */
+static uint32_t take_fragments(uint32_t call_id, uint8_t **in, size_t *inlen, uint8_t **stub,
+			       size_t *stublen, bool *last)
 {
 	size_t pos = 0;
 	uint32_t st = STATUS_SUCCESS;
 	while (!*last && *inlen - pos >= RPC_HDR_LEN) {
+		const uint8_t *pdu = *in + pos;
 		struct rpc_hdr h;
-		uint16_t flen = get_le16(*in + pos + 8);
-		if (flen > *inlen - pos)
+		struct rpc_fault f;
+		struct rpc_response rsp;
+		if (rpc_peek_frag_len(pdu, *inlen - pos) > *inlen - pos)
 			break; /* the rest of this fragment is still in the pipe */
-		st = smbc_rpc_hdr_parse(*in + pos, *inlen - pos, &h);
-		if (st)
-			break;
-		struct rd f = rd_make(*in + pos, h.frag_len);
-		rd_seek(&f, RPC_HDR_LEN);
-		rd_skip(&f, 4 + 2);
-		if (h.ptype == RPC_PTYPE_FAULT) {
-			rd_skip(&f, 2);
-			uint32_t fault = rd_u32(&f);
-			st = rd_ok(&f) && fault ? fault : STATUS_RPC_NT_CALL_FAILED;
-			break;
-		}
-		rd_skip(&f, 2); /* cancel count, reserved */
-		size_t trailer = h.auth_len ? (size_t)h.auth_len + 8 : 0;
-		if (h.ptype != RPC_PTYPE_RESPONSE || h.call_id != call_id || !rd_ok(&f) ||
-		    h.frag_len < RPC_REQ_HDR_LEN + trailer) {
+		if (rpc_hdr_parse(pdu, *inlen - pos, &h) < 0) {
 			st = STATUS_INVALID_NETWORK_RESPONSE;
 			break;
 		}
-		st = append(stub, stublen, *in + pos + RPC_REQ_HDR_LEN,
-			    h.frag_len - RPC_REQ_HDR_LEN - trailer);
+		if (h.ptype == RPC_PTYPE_FAULT) {
+			st = rpc_fault_parse(pdu, &h, &f) == 0 && f.status
+				 ? f.status
+				 : STATUS_RPC_NT_CALL_FAILED;
+			break;
+		}
+		if (rpc_response_parse(pdu, &h, &rsp) < 0 || h.call_id != call_id) {
+			st = STATUS_INVALID_NETWORK_RESPONSE;
+			break;
+		}
+		st = append(stub, stublen, rsp.stub, rsp.stub_len);
 		if (st)
 			break;
 		*last = (h.flags & RPC_PFC_LAST_FRAG) != 0;
@@ -301,12 +241,8 @@ static uint32_t send_request(struct smbc_rpc *r, uint16_t opnum, const uint8_t *
 		    (off == 0 ? RPC_PFC_FIRST_FRAG : 0) | (off + n == len ? RPC_PFC_LAST_FRAG : 0);
 		struct wr w;
 		wr_init(&w, RPC_REQ_HDR_LEN + n);
-		put_hdr(&w, RPC_PTYPE_REQUEST, flags, call_id);
-		wr_u32(&w, (uint32_t)(len - off)); /* alloc_hint */
-		wr_u16(&w, 0);
-		wr_u16(&w, opnum);
-		wr_bytes(&w, stub + off, n);
-		wr_set_u16(&w, 8, (uint16_t)w.len);
+		rpc_request_write(&w, flags, call_id, (uint32_t)(len - off), 0, opnum, NULL,
+				  stub + off, n);
 		if (!wr_ok(&w)) {
 			st = STATUS_NO_MEMORY;
 		} else if (flags & RPC_PFC_LAST_FRAG) {
@@ -334,7 +270,7 @@ uint32_t smbc_rpc_call(struct smbc_rpc *r, uint16_t opnum, const uint8_t *stub, 
 	*outlen = 0;
 	uint32_t st = send_request(r, opnum, stub, len, call_id, &in, &inlen);
 	for (int i = 0; !st && i < 4096; i++) {
-		st = take_fragments(r, call_id, &in, &inlen, out, outlen, &last);
+		st = take_fragments(call_id, &in, &inlen, out, outlen, &last);
 		if (st || last)
 			break;
 		size_t got = 0;

@@ -8,32 +8,12 @@
 #include <strings.h>
 
 #include "lib/log.h"
+#include "rpc/pdu.h"
 #include "rpc/rpc_internal.h"
 
-enum {
-	PT_REQUEST = 0, PT_RESPONSE = 2, PT_FAULT = 3, PT_BIND = 11, PT_BIND_ACK = 12,
-	PT_BIND_NAK = 13, PT_ALTER = 14, PT_ALTER_RESP = 15, PT_AUTH3 = 16,
-};
-#define PFC_FIRST_FRAG 0x01
-#define PFC_LAST_FRAG 0x02
-#define PFC_OBJECT_UUID 0x80
-#define RPC_HDR_LEN 16
 #define MAX_FRAG 4280       /* what Windows uses on ncacn_np */
 #define MAX_REQUEST (4u << 20)
 #define MAX_CONTEXTS 8
-
-/* result values of a presentation context (C706 12.6.3.1, MS-RPCE 3.3.1.5.3) */
-#define RES_ACCEPT 0
-#define RES_PROVIDER_REJECT 2
-#define RES_NEGOTIATE_ACK 3
-#define REASON_ABSTRACT_NOT_SUPPORTED 1
-#define REASON_TRANSFER_NOT_SUPPORTED 2
-#define NAK_AUTH_TYPE_NOT_RECOGNIZED 8
-
-static const uint8_t ndr_syntax[16] = {0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
-				       0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60};
-/* bind time feature negotiation: 6cb71c2c-9812-4540-xxxx-000000000000 (first 8 bytes fixed) */
-static const uint8_t btfn_prefix[8] = {0x2c, 0x1c, 0xb7, 0x6c, 0x12, 0x98, 0x40, 0x45};
 
 static const struct rpc_iface *const ifaces[] = {&rpc_srvsvc_iface};
 #define NIFACES (sizeof(ifaces) / sizeof(ifaces[0]))
@@ -171,53 +151,22 @@ void rpc_pipe_close(struct rpc_pipe *p)
 
 /* ---- output ---- */
 
-static size_t pdu_start(struct rpc_pipe *p, uint8_t ptype, uint8_t flags, uint32_t call_id)
-{
-	struct wr *w = &p->out;
-	size_t start = w->len;
-	wr_u8(w, 5);
-	wr_u8(w, 0);
-	wr_u8(w, ptype);
-	wr_u8(w, flags);
-	wr_u32(w, 0x00000010); /* little-endian integers, ASCII, IEEE floats */
-	wr_u16(w, 0);          /* frag_length, patched */
-	wr_u16(w, 0);
-	wr_u32(w, call_id);
-	return start;
-}
-
-static void pdu_end(struct rpc_pipe *p, size_t start)
-{
-	wr_set_u16(&p->out, start + 8, (uint16_t)(p->out.len - start));
-}
-
 static void send_fault(struct rpc_pipe *p, uint32_t call_id, uint16_t ctx, uint32_t status)
 {
-	size_t s = pdu_start(p, PT_FAULT, PFC_FIRST_FRAG | PFC_LAST_FRAG, call_id);
-	wr_u32(&p->out, 32);
-	wr_u16(&p->out, ctx);
-	wr_u8(&p->out, 0);
-	wr_u8(&p->out, 0);
-	wr_u32(&p->out, status);
-	wr_u32(&p->out, 0);
-	pdu_end(p, s);
+	rpc_fault_write(&p->out, call_id, ctx, status);
 }
 
 static void send_response(struct rpc_pipe *p, uint32_t call_id, uint16_t ctx, const uint8_t *stub,
 			  size_t len)
 {
-	size_t max_stub = (size_t)p->max_xmit - RPC_HDR_LEN - 8;
+	size_t max_stub = (size_t)p->max_xmit - RPC_REQ_HDR_LEN;
 	size_t off = 0;
 	do {
 		size_t n = len - off < max_stub ? len - off : max_stub;
-		uint8_t flags = (off == 0 ? PFC_FIRST_FRAG : 0) | (off + n == len ? PFC_LAST_FRAG : 0);
-		size_t s = pdu_start(p, PT_RESPONSE, flags, call_id);
-		wr_u32(&p->out, (uint32_t)(len - off)); /* alloc_hint */
-		wr_u16(&p->out, ctx);
-		wr_u8(&p->out, 0);
-		wr_u8(&p->out, 0);
-		wr_bytes(&p->out, stub + off, n);
-		pdu_end(p, s);
+		uint8_t flags =
+		    (off == 0 ? RPC_PFC_FIRST_FRAG : 0) | (off + n == len ? RPC_PFC_LAST_FRAG : 0);
+		rpc_response_write(&p->out, flags, call_id, (uint32_t)(len - off), ctx, stub + off,
+				   n);
 		off += n;
 	} while (off < len);
 }
@@ -244,109 +193,88 @@ static void add_ctx(struct rpc_pipe *p, uint16_t id, const struct rpc_iface *ifa
 		p->ctx[p->nctx++] = (struct rpc_ctx){id, iface};
 }
 
-/* Writes the p_result_list for the contexts in r; returns -1 when malformed. */
-static int negotiate_contexts(struct rpc_pipe *p, struct rd *r, struct wr *res)
+/* The result for one presentation context (C706 12.6.3.1, MS-RPCE 3.3.1.5.3). */
+static struct rpc_ctx_result negotiate_one(struct rpc_pipe *p, const struct rpc_pctx *c)
 {
-	uint8_t n = rd_u8(r);
-	rd_skip(r, 3);
-	wr_u8(res, n);
-	wr_u8(res, 0);
-	wr_u16(res, 0);
-	for (uint8_t i = 0; i < n; i++) {
-		uint16_t id = rd_u16(r);
-		uint8_t ntrans = rd_u8(r);
-		rd_skip(r, 1);
-		const uint8_t *abs = rd_ptr(r, 16);
-		uint16_t major = rd_u16(r), minor = rd_u16(r);
-		bool ndr = false, btfn = false;
-		uint8_t btfn_bits = 0;
-		for (uint8_t t = 0; t < ntrans; t++) {
-			const uint8_t *ts = rd_ptr(r, 16);
-			uint32_t tv = rd_u32(r);
-			if (!ts)
-				break;
-			if (!memcmp(ts, ndr_syntax, 16) && tv == 2)
-				ndr = true;
-			if (!memcmp(ts, btfn_prefix, 8)) {
-				btfn = true;
-				btfn_bits = ts[8];
-			}
+	struct rpc_ctx_result res = {0};
+	bool ndr = false, btfn = false;
+	uint8_t btfn_bits = 0;
+	for (uint8_t t = 0; t < c->ntransfer; t++) {
+		struct rpc_syntax ts;
+		uint8_t bits;
+		rpc_pctx_transfer(c, t, &ts);
+		if (!memcmp(ts.uuid, rpc_ndr_syntax.uuid, 16) && ts.major == 2 && ts.minor == 0)
+			ndr = true;
+		if (rpc_syntax_is_btfn(&ts, &bits)) {
+			btfn = true;
+			btfn_bits = bits;
 		}
-		if (!rd_ok(r) || ntrans == 0)
+	}
+	const struct rpc_iface *iface =
+	    iface_by_syntax(c->abstract.uuid, c->abstract.major, c->abstract.minor);
+	if (btfn && !ndr) {
+		res.result = RPC_RES_NEGOTIATE_ACK;
+		res.reason = btfn_bits & 0x02; /* keep the connection on orphaned: harmless */
+	} else if (!iface) {
+		res.result = RPC_RES_PROVIDER_REJECT;
+		res.reason = RPC_REASON_ABSTRACT_NOT_SUPPORTED;
+	} else if (!ndr) {
+		res.result = RPC_RES_PROVIDER_REJECT;
+		res.reason = RPC_REASON_TRANSFER_NOT_SUPPORTED;
+	} else {
+		res.result = RPC_RES_ACCEPT;
+		res.transfer = rpc_ndr_syntax;
+		add_ctx(p, c->id, iface);
+	}
+	return res;
+}
+
+/* Fills res (room for 255) with a result per context of b; -1 when the list is malformed. */
+static int negotiate_contexts(struct rpc_pipe *p, struct rpc_bind *b, struct rpc_ctx_result *res,
+			      uint8_t *nres)
+{
+	if (rpc_bind_ctx_count(b, nres) < 0)
+		return -1;
+	for (uint8_t i = 0; i < *nres; i++) {
+		struct rpc_pctx c;
+		if (rpc_bind_next_ctx(b, &c) < 0)
 			return -1;
-		const struct rpc_iface *iface = iface_by_syntax(abs, major, minor);
-		uint16_t result, reason = 0;
-		if (btfn && !ndr) {
-			result = RES_NEGOTIATE_ACK;
-			reason = btfn_bits & 0x02; /* keep the connection on orphaned: harmless */
-		} else if (!iface) {
-			result = RES_PROVIDER_REJECT;
-			reason = REASON_ABSTRACT_NOT_SUPPORTED;
-		} else if (!ndr) {
-			result = RES_PROVIDER_REJECT;
-			reason = REASON_TRANSFER_NOT_SUPPORTED;
-		} else {
-			result = RES_ACCEPT;
-			add_ctx(p, id, iface);
-		}
-		wr_u16(res, result);
-		wr_u16(res, reason);
-		if (result == RES_ACCEPT)
-			wr_bytes(res, ndr_syntax, 16), wr_u32(res, 2);
-		else
-			wr_zero(res, 20);
+		res[i] = negotiate_one(p, &c);
 	}
 	return 0;
 }
 
-static int handle_bind(struct rpc_pipe *p, uint8_t ptype, uint32_t call_id, uint16_t auth_len,
-		       struct rd *r)
+static int handle_bind(struct rpc_pipe *p, const struct rpc_hdr *h, const uint8_t *pdu)
 {
-	uint16_t max_xmit = rd_u16(r);
-	rd_skip(r, 2); /* max_recv_frag */
-	uint32_t assoc = rd_u32(r);
-	if (!rd_ok(r))
+	struct rpc_bind b;
+	if (rpc_bind_parse(pdu, h, &b) < 0)
 		return -1;
-	if (auth_len) {
+	if (h->auth_len) {
 		/* authenticated binds (NTLMSSP/Kerberos over RPC) are not served yet */
-		size_t s = pdu_start(p, PT_BIND_NAK, PFC_FIRST_FRAG | PFC_LAST_FRAG, call_id);
-		wr_u16(&p->out, NAK_AUTH_TYPE_NOT_RECOGNIZED);
-		wr_u8(&p->out, 1);
-		wr_u8(&p->out, 5);
-		wr_u8(&p->out, 0);
-		pdu_end(p, s);
+		rpc_bind_nak_write(&p->out, h->call_id, RPC_NAK_AUTH_TYPE_NOT_RECOGNIZED);
 		return 0;
 	}
-	struct wr res;
-	wr_init(&res, 64);
-	if (negotiate_contexts(p, r, &res) < 0) {
-		wr_free(&res);
+	struct rpc_ctx_result *res = calloc(UINT8_MAX, sizeof(*res));
+	uint8_t nres = 0;
+	if (!res)
+		return -ENOMEM;
+	if (negotiate_contexts(p, &b, res, &nres) < 0) {
+		free(res);
 		return -1;
 	}
-	if (ptype == PT_BIND) {
-		if (max_xmit >= 1024 && max_xmit < p->max_xmit)
-			p->max_xmit = max_xmit;
-		p->assoc_group = assoc ? assoc : 0x12345678u ^ (uint32_t)(uintptr_t)p;
+	bool bind = h->ptype == RPC_PTYPE_BIND;
+	if (bind) {
+		if (b.max_xmit >= 1024 && b.max_xmit < p->max_xmit)
+			p->max_xmit = b.max_xmit;
+		p->assoc_group = b.assoc_group ? b.assoc_group : 0x12345678u ^ (uint32_t)(uintptr_t)p;
 		p->bound = true;
 	}
-	size_t s = pdu_start(p, ptype == PT_BIND ? PT_BIND_ACK : PT_ALTER_RESP,
-			     PFC_FIRST_FRAG | PFC_LAST_FRAG, call_id);
-	wr_u16(&p->out, p->max_xmit);
-	wr_u16(&p->out, p->max_xmit);
-	wr_u32(&p->out, p->assoc_group);
-	if (ptype == PT_BIND) {
-		char sec[64];
-		snprintf(sec, sizeof(sec), "\\PIPE\\%s", p->pipe_name);
-		wr_u16(&p->out, (uint16_t)(strlen(sec) + 1));
-		wr_bytes(&p->out, sec, strlen(sec) + 1);
-	} else {
-		wr_u16(&p->out, 0);
-	}
-	while ((p->out.len - s) % 4)
-		wr_u8(&p->out, 0);
-	wr_bytes(&p->out, res.p, res.len);
-	wr_free(&res);
-	pdu_end(p, s);
+	char sec[64];
+	snprintf(sec, sizeof(sec), "\\PIPE\\%s", p->pipe_name);
+	rpc_bind_ack_write(&p->out, bind ? RPC_PTYPE_BIND_ACK : RPC_PTYPE_ALTER_CONTEXT_RESP,
+			   h->call_id, p->max_xmit, p->max_xmit, p->assoc_group, bind ? sec : NULL,
+			   res, nres);
+	free(res);
 	return 0;
 }
 
@@ -382,39 +310,33 @@ static void dispatch(struct rpc_pipe *p)
 	wr_free(&stub);
 }
 
-static int handle_request(struct rpc_pipe *p, uint8_t flags, uint32_t call_id, struct rd *r,
-			  size_t stub_end)
+static int handle_request(struct rpc_pipe *p, const struct rpc_hdr *h, const uint8_t *pdu)
 {
-	rd_skip(r, 4); /* alloc_hint */
-	uint16_t ctx = rd_u16(r);
-	uint16_t opnum = rd_u16(r);
-	if (flags & PFC_OBJECT_UUID)
-		rd_skip(r, 16);
-	if (!rd_ok(r) || r->off > stub_end)
+	struct rpc_request q;
+	if (rpc_request_parse(pdu, h, &q) < 0)
 		return -1;
 	if (!p->bound) {
-		send_fault(p, call_id, ctx, NCA_S_PROTO_ERROR);
+		send_fault(p, h->call_id, q.ctx_id, NCA_S_PROTO_ERROR);
 		return 0;
 	}
-	if (flags & PFC_FIRST_FRAG) {
+	if (h->flags & RPC_PFC_FIRST_FRAG) {
 		p->req.len = 0;
 		p->req_active = true;
-		p->req_call_id = call_id;
-		p->req_ctx = ctx;
-		p->req_opnum = opnum;
-	} else if (!p->req_active || call_id != p->req_call_id) {
+		p->req_call_id = h->call_id;
+		p->req_ctx = q.ctx_id;
+		p->req_opnum = q.opnum;
+	} else if (!p->req_active || h->call_id != p->req_call_id) {
 		return -1;
 	}
-	size_t n = stub_end - r->off;
-	if (p->req.len + n > MAX_REQUEST) {
+	if (p->req.len + q.stub_len > MAX_REQUEST) {
 		p->req_active = false;
-		send_fault(p, call_id, ctx, NCA_S_PROTO_ERROR);
+		send_fault(p, h->call_id, q.ctx_id, NCA_S_PROTO_ERROR);
 		return 0;
 	}
-	wr_bytes(&p->req, r->p + r->off, n);
+	wr_bytes(&p->req, q.stub, q.stub_len);
 	if (!wr_ok(&p->req))
 		return -ENOMEM;
-	if (flags & PFC_LAST_FRAG) {
+	if (h->flags & RPC_PFC_LAST_FRAG) {
 		p->req_active = false;
 		dispatch(p);
 	}
@@ -424,28 +346,16 @@ static int handle_request(struct rpc_pipe *p, uint8_t flags, uint32_t call_id, s
 /* Handles one whole PDU; -1 when it is malformed. */
 static int handle_pdu(struct rpc_pipe *p, const uint8_t *pdu, size_t len)
 {
-	struct rd r = rd_make(pdu, len);
-	uint8_t vers = rd_u8(&r), minor = rd_u8(&r), ptype = rd_u8(&r), flags = rd_u8(&r);
-	uint8_t drep0 = rd_u8(&r);
-	rd_skip(&r, 3);
-	rd_skip(&r, 2); /* frag_length: the caller framed the PDU by it */
-	uint16_t auth_len = rd_u16(&r);
-	uint32_t call_id = rd_u32(&r);
-	if (!rd_ok(&r) || vers != 5 || minor > 1 || (drep0 & 0xF0) != 0x10)
+	struct rpc_hdr h;
+	if (rpc_hdr_parse(pdu, len, &h) < 0)
 		return -1; /* only little-endian data representation is spoken */
-	size_t stub_end = len;
-	if (auth_len) {
-		if ((size_t)auth_len + 8 > len - RPC_HDR_LEN)
-			return -1;
-		stub_end = len - auth_len - 8;
-	}
-	switch (ptype) {
-	case PT_BIND:
-	case PT_ALTER:
-		return handle_bind(p, ptype, call_id, auth_len, &r);
-	case PT_REQUEST:
-		return handle_request(p, flags, call_id, &r, stub_end);
-	case PT_AUTH3:
+	switch (h.ptype) {
+	case RPC_PTYPE_BIND:
+	case RPC_PTYPE_ALTER_CONTEXT:
+		return handle_bind(p, &h, pdu);
+	case RPC_PTYPE_REQUEST:
+		return handle_request(p, &h, pdu);
+	case RPC_PTYPE_AUTH3:
 		return 0; /* no authenticated binds are accepted, so nothing to complete */
 	default:
 		return -1;
@@ -462,7 +372,7 @@ int rpc_pipe_write(struct rpc_pipe *p, const uint8_t *data, size_t len)
 	size_t off = 0;
 	int rc = 0;
 	while (p->in.len - off >= RPC_HDR_LEN) {
-		uint16_t flen = get_le16(p->in.p + off + 8);
+		size_t flen = rpc_peek_frag_len(p->in.p + off, p->in.len - off);
 		if (flen < RPC_HDR_LEN) {
 			rc = -EINVAL;
 			break;

@@ -63,6 +63,16 @@ uint16_t ndr_rd_u16(struct rd *r)
 	return rd_u16(r);
 }
 
+uint32_t ndr_rd_count(struct rd *r, size_t elem_min, uint32_t max)
+{
+	uint32_t n = ndr_rd_u32(r);
+	if (!rd_ok(r) || n > max || (elem_min && n > rd_left(r) / elem_min)) {
+		r->err = true;
+		return 0;
+	}
+	return n;
+}
+
 void ndr_rd_wstring(struct rd *r, char **out)
 {
 	*out = NULL;

@@ -23,6 +23,9 @@ void ndr_wstring(struct ndr_out *o, const char *s);
 void ndr_rd_align(struct rd *r, size_t a);
 uint32_t ndr_rd_u32(struct rd *r);
 uint16_t ndr_rd_u16(struct rd *r);
+/* Reads the (aligned) conformance count of an array whose elements take at least elem_min
+ * bytes each; sets r->err when it exceeds max or the bytes left could not hold it. */
+uint32_t ndr_rd_count(struct rd *r, size_t elem_min, uint32_t max);
 /* Reads a conformant varying wide string (the pointee); malloc'ed UTF-8 in *out, or sets r->err. */
 void ndr_rd_wstring(struct rd *r, char **out);
 /* Reads a unique pointer to a wide string: referent id, then the string if non-zero. */

@@ -113,8 +113,16 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 		NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
 		return st ? st : STATUS_NOT_A_REPARSE_POINT;
 	}
-	default:
+	default: {
+		/* an FSCTL on a handle checks the handle first (a closed one is FILE_CLOSED) */
+		if (a->fid[0] != UINT64_MAX || a->fid[1] != UINT64_MAX) {
+			struct smb2_open *op;
+			NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+			if (st)
+				return st;
+		}
 		return STATUS_INVALID_DEVICE_REQUEST;
+	}
 	}
 }
 

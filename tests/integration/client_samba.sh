@@ -2,17 +2,18 @@
 # shoal-smb (the client library) against a private Samba smbd: ls/put/get/mkdir/stat/rm/rmdir,
 # a random file round trip with checksums for each MaxSmb2DialectVersion, encryption with each
 # dialect that has it and each of the four ciphers, an encrypted share, the
-# Smb3EncryptionRequired refusals, shares (srvsvc) and openpipe (srvsvc, lsarpc, samr).
+# Smb3EncryptionRequired refusals, the encrypted share with the cipher forced by the server
+# (AES-128-CCM, AES-128-GCM), shares (srvsvc) and openpipe (srvsvc, lsarpc, samr).
 #
 # It runs against smbd (the reference peer) by default; SHOAL_SMB_SERVER=shoal points it at
 # shoald (tests/integration/client_shoal.sh does that). Environment: SHOAL_SMB (the client binary,
-# default $SHOAL_BUILD_TEST/shoal-smb), CLIENT_MIB (file size, default 50).
+# default $SHOAL_BUILD_TEST/shoal-smb), CLIENT_MIB (file size, default 100).
 SHOAL_TEST_SERVER=${SHOAL_SMB_SERVER:-samba}
 export SHOAL_TEST_SERVER
 . "$(dirname "$0")/lib.sh"
 
 SMB=${SHOAL_SMB:-$SHOAL_BUILD_TEST/shoal-smb}
-MIB=${CLIENT_MIB:-50}
+MIB=${CLIENT_MIB:-100}
 if [ ! -x "$SMB" ]; then
 	fail "setup" "$SMB is missing: run 'make test' (or SHOAL_SMB=PATH)"
 	exit 1
@@ -183,8 +184,31 @@ check_fails "required-but-disabled" 'cannot encrypt' \
 	smb -o Smb3EncryptionRequired=1 -o Smb3EncryptionEnabled=0 -o MaxSmb2DialectVersion=2.0.2 \
 	ls "$S"
 
+# ---- the cipher forced by the server ----
+# [global] "server smb3 encryption algorithms" (Samba and shoald both read it) leaves one cipher
+# to negotiate; the client offers all four, so the one shown must be the forced one, and the
+# share that requires encryption must work with it.
+head -c 1000000 /dev/urandom >"$LOCAL/enc.bin"
+for c in AES-128-CCM AES-128-GCM; do
+	stop_server
+	sed -i '/^  server smb3 encryption algorithms = /d' "$CONF"
+	sed -i "s/^  server signing = auto\$/  server signing = auto\n  server smb3 encryption algorithms = $c/" \
+		"$CONF"
+	launch_server
+	wait_port || exit 1
+	check_output "server-forced-$c-shown" "dialect 3\\.1\\.1, cipher $c," \
+		smb -v -o Smb3EncryptionRequired=1 ls "//$SMB_HOST/enc"
+	rm -f "$SHARE_DIR/enc.bin" "$LOCAL/enc.back"
+	check "server-forced-$c-encrypted-share" eval \
+		'smb -o Smb3EncryptionRequired=1 put "$LOCAL/enc.bin" "//$SMB_HOST/enc/enc.bin" &&
+		cmp "$LOCAL/enc.bin" "$SHARE_DIR/enc.bin" &&
+		smb -o Smb3EncryptionRequired=1 get "//$SMB_HOST/enc/enc.bin" "$LOCAL/enc.back" &&
+		cmp "$LOCAL/enc.bin" "$LOCAL/enc.back"'
+done
+
 # ---- a server that cannot encrypt ----
 stop_server
+sed -i '/^  server smb3 encryption algorithms = /d' "$CONF"
 sed -i 's/^  server signing = auto$/  server signing = auto\n  server smb encrypt = off/; /^\[enc\]/,$d' \
 	"$CONF"
 launch_server

@@ -380,11 +380,19 @@ static void t_rpc(void **st)
 	assert_int_not_equal(smbc_rpc_bind_ack_parse(w.p, w.len, &mx, &mr, &res, &reason), 0);
 	w.p[4] = 0x00; /* big-endian data representation */
 	struct rpc_hdr h;
-	assert_int_not_equal(smbc_rpc_hdr_parse(w.p, w.len, &h), 0);
+	assert_int_not_equal(rpc_hdr_parse(w.p, w.len, &h), 0);
+	assert_int_not_equal(smbc_rpc_bind_ack_parse(w.p, w.len, &mx, &mr, &res, &reason), 0);
 	wr_free(&w);
 	build_bind_ack(&w, 2);
 	assert_int_equal(smbc_rpc_bind_ack_parse(w.p, w.len, &mx, &mr, &res, &reason), 0);
 	assert_int_equal(res, 2);
+	wr_free(&w);
+	wr_init(&w, 32); /* a BIND_NAK from the shared codec (what shoald sends) */
+	rpc_bind_nak_write(&w, 1, RPC_NAK_AUTH_TYPE_NOT_RECOGNIZED);
+	assert_int_equal(smbc_rpc_bind_ack_parse(w.p, w.len, &mx, &mr, &res, &reason), 0);
+	assert_int_equal(res, RPC_RES_PROVIDER_REJECT);
+	assert_int_equal(reason, RPC_NAK_AUTH_TYPE_NOT_RECOGNIZED);
+	assert_int_not_equal(smbc_rpc_bind_ack_parse(w.p, w.len - 4, &mx, &mr, &res, &reason), 0);
 	wr_free(&w);
 	assert_non_null(smbc_rpc_iface_find("\\PIPE\\lsarpc"));
 	assert_non_null(smbc_rpc_iface_find("SAMR"));
@@ -409,7 +417,8 @@ static void t_srvsvc(void **st)
 	struct wr w;
 	wr_init(&w, 256);
 	assert_int_equal(smbc_srvsvc_share_enum_encode(&w, "\\\\h") % 4, 0);
-	assert_int_equal(get_le32(w.p), 0x00020000);
+	assert_int_not_equal(get_le32(w.p), 0); /* ServerName referent */
+	assert_int_equal(get_le32(w.p + 4), 4);  /* max_count of "\\h" + NUL */
 	w.len = 0;
 	wr_u32(&w, 1);
 	wr_u32(&w, 1);
