@@ -9,8 +9,8 @@
 # once and installs what is missing; otherwise it prints the command to run and fails.
 set -euo pipefail
 
-BUILD_PKGS=(meson ninja-build pkg-config gcc libssl-dev libcmocka-dev libjansson-dev liblmdb-dev
-	libacl1-dev libattr1-dev attr acl)
+BUILD_PKGS=(meson ninja-build pkg-config gcc libssl-dev libcmocka-dev libjansson-dev libmicrohttpd-dev
+	liblmdb-dev libacl1-dev libattr1-dev attr acl)
 # smbclient: smbclient; samba: smbd, smbpasswd (reference server of SHOAL_TEST_SERVER=samba);
 # samba-testsuite: smbtorture; python3-impacket: a second client; iproute2/procps/psmisc: ss,
 # pgrep, fuser for the test helpers.

@@ -1,10 +1,14 @@
 /* shoalctl: the administration tool.
  *
- * DESIGN.md wants shoalctl to speak only the REST API. Until that API exists the user commands
- * edit the user database file directly, with the locking userdb.h describes, so they work
- * whether or not shoald runs. The commands go through struct user_ops so a REST transport can
- * replace the file one without touching the command line handling. */
+ * DESIGN.md wants shoalctl to speak only the REST API. The status commands do: a plain HTTP/1.1
+ * GET to shoald's "management address" (read from the same configuration file). Until the API
+ * has user resources the user commands edit the user database file directly, with the locking
+ * userdb.h describes, so they work whether or not shoald runs. The commands go through struct
+ * user_ops so a REST transport can replace the file one without touching the command line
+ * handling. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -60,11 +65,15 @@ static void usage(FILE *f)
 		"       shoalctl [-c CONFIG] user del NAME\n"
 		"       shoalctl [-c CONFIG] user passwd NAME [--password-stdin]\n"
 		"       shoalctl [-c CONFIG] user list\n"
+		"       shoalctl [-c CONFIG] status sessions [--format table|json|csv|yaml|xml]\n"
 		"  -c, --config FILE  smb.conf-style configuration giving 'state directory' or\n"
 		"                     'passdb file' (default: ./run/state/users.db, as shoald's\n"
 		"                     embedded configuration)\n"
 		"  --password-stdin   read the password as one line from standard input\n"
-		"                     (otherwise it is asked twice on the terminal)\n");
+		"                     (otherwise it is asked twice on the terminal)\n"
+		"  status commands ask shoald's REST API at the configuration's 'management\n"
+		"  address' (default 127.0.0.1 and the first smb port + 1; 127.0.0.1:4446\n"
+		"  without -c)\n");
 }
 
 static int fail(const char *fmt, const char *arg, const char *detail)
@@ -297,6 +306,322 @@ static int cmd_user(const struct user_ops *ops, const char *conf_path, int argc,
 	return report(ops->del(ctx, a.name), a.name, ctx, false);
 }
 
+/* ---- the REST API: status ---- */
+
+#define HTTP_MAX_BODY (64u << 20)
+#define HTTP_TIMEOUT_S 30
+
+struct api_addr {
+	char host[64];
+	uint16_t port;
+};
+
+/* The management address from the configuration, or shoald's embedded default. */
+static int api_addr(const char *conf_path, struct api_addr *a)
+{
+	if (!conf_path) {
+		snprintf(a->host, sizeof(a->host), "127.0.0.1");
+		a->port = 4446; /* the embedded configuration's smb port 4445, + 1 */
+		return 0;
+	}
+	struct shoal_conf *conf = NULL;
+	char err[512] = "";
+	int rc = conf_load_file(conf_path, &conf, err, sizeof(err));
+	if (rc < 0)
+		return fail("%s", err[0] ? err : conf_path, err[0] ? NULL : strerror(-rc));
+	rc = 0;
+	if (conf->mgmt_off || !conf->mgmt_host)
+		rc = fail("%s: 'management address' is off: shoald serves no API", conf_path, NULL);
+	else
+		snprintf(a->host, sizeof(a->host), "%s", conf->mgmt_host);
+	a->port = conf->mgmt_port;
+	conf_put(conf);
+	return rc;
+}
+
+static int api_connect(const struct api_addr *a)
+{
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl;
+	if (inet_pton(AF_INET, a->host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(a->port);
+		sl = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, a->host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(a->port);
+		sl = sizeof(*a6);
+	} else {
+		errno = EINVAL;
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	struct timeval tv = {HTTP_TIMEOUT_S, 0};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Sends the request and reads the whole response (the request asks the server to close). */
+static int http_exchange(int fd, const char *req, char **resp, size_t *len)
+{
+	size_t n = strlen(req), off = 0, cap = 0;
+	while (off < n) {
+		ssize_t w = send(fd, req + off, n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		off += (size_t)w;
+	}
+	char *buf = NULL;
+	*len = 0;
+	for (;;) {
+		if (*len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 16384;
+			char *nb = cap <= HTTP_MAX_BODY ? realloc(buf, cap) : NULL;
+			if (!nb) {
+				free(buf);
+				errno = cap > HTTP_MAX_BODY ? EFBIG : ENOMEM;
+				return -1;
+			}
+			buf = nb;
+		}
+		ssize_t r = recv(fd, buf + *len, cap - *len - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		*len += (size_t)r;
+	}
+	buf[*len] = 0;
+	*resp = buf;
+	return 0;
+}
+
+/* Decodes a chunked body (RFC 9112 7.1) in place; -1 if malformed. */
+static int dechunk(char *body, size_t len, size_t *out_len)
+{
+	size_t in = 0, out = 0;
+	for (;;) {
+		char *end;
+		errno = 0;
+		unsigned long sz = strtoul(body + in, &end, 16);
+		char *crlf = strstr(body + in, "\r\n");
+		if (errno || end == body + in || !crlf || (size_t)(crlf - body) + 2 > len)
+			return -1;
+		in = (size_t)(crlf - body) + 2;
+		if (sz == 0)
+			break;
+		if (sz > len - in || len - in - sz < 2)
+			return -1;
+		memmove(body + out, body + in, sz);
+		out += sz;
+		in += sz + 2;
+	}
+	body[out] = 0;
+	*out_len = out;
+	return 0;
+}
+
+/* Splits a response into status and body (moved to the start of resp). */
+static int http_parse(char *resp, size_t len, int *status, size_t *body_len)
+{
+	int code;
+	char *hend = strstr(resp, "\r\n\r\n");
+	if (!hend || sscanf(resp, "HTTP/1.%*1[01] %3d", &code) != 1)
+		return -1;
+	*hend = 0;
+	bool chunked = strcasestr(resp, "\r\ntransfer-encoding: chunked") != NULL;
+	char *cl = strcasestr(resp, "\r\ncontent-length:");
+	char *body = hend + 4;
+	size_t blen = len - (size_t)(body - resp);
+	if (chunked) {
+		if (dechunk(body, blen, &blen) < 0)
+			return -1;
+	} else if (cl) {
+		unsigned long n = strtoul(cl + 17, NULL, 10);
+		if (n > blen)
+			return -1; /* cut short */
+		blen = n;
+	}
+	memmove(resp, body, blen);
+	resp[blen] = 0;
+	*status = code;
+	*body_len = blen;
+	return 0;
+}
+
+/* GET path from the API; *body is the response body (free it). Returns 0 or an exit status. */
+static int api_get(const struct api_addr *a, const char *path, char **body, int *status)
+{
+	char req[512], where[96];
+	bool v6 = strchr(a->host, ':') != NULL;
+	snprintf(where, sizeof(where), "%s%s%s:%u", v6 ? "[" : "", a->host, v6 ? "]" : "", a->port);
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: shoalctl\r\nAccept: */*\r\n"
+		 "Connection: close\r\n\r\n",
+		 path, where);
+	int fd = api_connect(a);
+	if (fd < 0)
+		return fail("cannot reach shoald's REST API at %s (is shoald running? see "
+			    "'management address')",
+			    where, strerror(errno));
+	size_t len, blen;
+	int rc = http_exchange(fd, req, body, &len);
+	int e = errno;
+	close(fd);
+	if (rc < 0)
+		return fail("REST API at %s", where, strerror(e));
+	if (http_parse(*body, len, status, &blen) < 0) {
+		free(*body);
+		*body = NULL;
+		return fail("REST API at %s: malformed HTTP response", where, NULL);
+	}
+	return 0;
+}
+
+/* An error document {"error": {"message": ...}} as one line on stderr. */
+static int api_error(int status, const char *body)
+{
+	json_t *doc = json_loads(body, 0, NULL);
+	const json_t *e = json_object_get(doc, "error");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	char what[32];
+	snprintf(what, sizeof(what), "HTTP %d", status);
+	fail("REST API: %s", what, msg ? msg : "unexpected response");
+	json_decref(doc);
+	return EXIT_FAILURE;
+}
+
+/* One column of the sessions table: the JSON member and how to show it. */
+struct column {
+	const char *title;
+	const char *key;
+};
+
+static const struct column session_cols[] = {
+    {"SESSION ID", "session_id"}, {"USER", "user"},	  {"CLIENT", "client"},
+    {"DIALECT", "dialect"},	  {"SIGNING", "signing"}, {"CIPHER", "cipher"},
+    {"ENCRYPTED", "encrypted"},	  {"TREES", "trees"},	  {"OPENS", "opens"},
+};
+#define NCOLS (sizeof(session_cols) / sizeof(session_cols[0]))
+
+static void cell_text(const json_t *s, const struct column *c, char *out, size_t len)
+{
+	const json_t *v = json_object_get(s, c->key);
+	if (strcmp(c->key, "user") == 0 && json_is_true(json_object_get(s, "anonymous")))
+		snprintf(out, len, "(anonymous)");
+	else if (json_is_string(v))
+		snprintf(out, len, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(out, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_boolean(v))
+		snprintf(out, len, "%s", json_is_true(v) ? "yes" : "no");
+	else
+		snprintf(out, len, "-");
+}
+
+static int print_sessions_table(const char *body)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(body, 0, &jerr);
+	json_t *list = json_object_get(doc, "sessions");
+	if (!json_is_array(list)) {
+		json_decref(doc);
+		return fail("REST API: %s", "malformed sessions document", jerr.text);
+	}
+	size_t w[NCOLS], i;
+	char cell[128];
+	json_t *s;
+	for (size_t c = 0; c < NCOLS; c++)
+		w[c] = strlen(session_cols[c].title);
+	for (i = 0; i < json_array_size(list); i++) {
+		s = json_array_get(list, i);
+		for (size_t c = 0; c < NCOLS; c++) {
+			cell_text(s, &session_cols[c], cell, sizeof(cell));
+			if (strlen(cell) > w[c])
+				w[c] = strlen(cell);
+		}
+	}
+	for (size_t c = 0; c + 1 < NCOLS; c++)
+		printf("%-*s  ", (int)w[c], session_cols[c].title);
+	printf("%s\n", session_cols[NCOLS - 1].title);
+	for (i = 0; i < json_array_size(list); i++) {
+		s = json_array_get(list, i);
+		for (size_t c = 0; c < NCOLS; c++) {
+			cell_text(s, &session_cols[c], cell, sizeof(cell));
+			if (c + 1 < NCOLS)
+				printf("%-*s  ", (int)w[c], cell);
+			else
+				printf("%s\n", cell); /* no trailing blanks */
+		}
+	}
+	json_decref(doc);
+	return 0;
+}
+
+/* "status sessions [--format F]" */
+static int cmd_status(const char *conf_path, int argc, char **argv)
+{
+	const char *fmt = "table";
+	if (argc < 1 || strcmp(argv[0], "sessions") != 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+			fmt = argv[++i];
+		else if (strncmp(argv[i], "--format=", 9) == 0)
+			fmt = argv[i] + 9;
+		else {
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	static const char *const fmts[] = {"table", "json", "csv", "yaml", "xml"};
+	bool known = false;
+	for (size_t i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++)
+		known = known || strcmp(fmt, fmts[i]) == 0;
+	if (!known) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	struct api_addr a;
+	int rc = api_addr(conf_path, &a);
+	if (rc)
+		return rc;
+	char path[128], *body = NULL;
+	int status = 0;
+	bool table = strcmp(fmt, "table") == 0;
+	snprintf(path, sizeof(path), "/rest/status/sessions?format=%s", table ? "json" : fmt);
+	rc = api_get(&a, path, &body, &status);
+	if (rc)
+		return rc;
+	if (status != 200)
+		rc = api_error(status, body);
+	else if (table)
+		rc = print_sessions_table(body);
+	else
+		fputs(body, stdout);
+	free(body);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = NULL;
@@ -313,6 +638,8 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (i < argc && strcmp(argv[i], "status") == 0)
+		return cmd_status(conf_path, argc - i - 1, argv + i + 1);
 	if (i >= argc || strcmp(argv[i], "user") != 0) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -44,6 +44,7 @@ enum ptype {
 	T_ENC_ALGS,
 	T_SIGN_ALGS,
 	T_COPY,
+	T_MGMT,
 };
 
 /* One known parameter. goff is the field in struct shoal_conf, soff the one in struct
@@ -84,6 +85,7 @@ static const struct param params[] = {
     {"worker threads", T_INT, G(worker_threads), 4096},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
     {"server smb3 signing algorithms", T_SIGN_ALGS, G(signing_algorithms), 0},
+    {"management address", T_MGMT, G(mgmt_host), 0},
     {"path", T_PATH, S(path), 0},
     {"directory", T_PATH, S(path), 0},
     {"comment", T_STR, S(comment), 0},
@@ -599,6 +601,7 @@ static void conf_free(struct shoal_conf *c)
 	free(c->passdb);
 	free_list(c->encryption_algorithms);
 	free_list(c->signing_algorithms);
+	free(c->mgmt_host);
 	for (int i = 0; i < c->nshares; i++)
 		share_free(&c->shares[i]);
 	free(c->shares);
@@ -703,6 +706,53 @@ static int set_ports(struct parser *p, const char *key, const char *v)
 	memcpy(p->c->ports, ports, sizeof(ports));
 	p->c->nports = n;
 	return 0;
+}
+
+/* "management address": "off", or an IPv4/IPv6 address literal with an optional port, the IPv6
+ * one in brackets when a port follows ("[::1]:4446"). A missing port is filled in by finish(). */
+static int set_mgmt(struct parser *p, const char *key, const char *v)
+{
+	bool on;
+	if (!parse_bool(v, &on) && !on) {
+		free(p->c->mgmt_host);
+		p->c->mgmt_host = NULL;
+		p->c->mgmt_off = true;
+		p->c->mgmt_port = 0;
+		return 0;
+	}
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *h = v, *port = NULL, *rb = v[0] == '[' ? strchr(v, ']') : NULL;
+	size_t hlen;
+	if (rb) { /* "[V6]" or "[V6]:PORT" */
+		if (rb[1] && rb[1] != ':')
+			return bad_value(p, key, v);
+		h = v + 1;
+		hlen = (size_t)(rb - h);
+		port = rb[1] ? rb + 2 : NULL;
+	} else {
+		const char *colon = strchr(v, ':');
+		bool v4 = colon && !strchr(colon + 1, ':'); /* exactly one colon: "V4:PORT" */
+		hlen = v4 ? (size_t)(colon - v) : strlen(v);
+		port = v4 ? colon + 1 : NULL;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return bad_value(p, key, v);
+	memcpy(host, h, hlen);
+	host[hlen] = 0;
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, host, &a6) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
+		return bad_value(p, key, v);
+	long pn = 0;
+	if (port) {
+		char *end;
+		errno = 0;
+		pn = strtol(port, &end, 10);
+		if (errno || *end || !isdigit((unsigned char)port[0]) || pn < 1 || pn > 65535)
+			return bad_value(p, key, v);
+	}
+	p->c->mgmt_off = false;
+	p->c->mgmt_port = (uint16_t)pn;
+	return set_string(p, &p->c->mgmt_host, strdup(host));
 }
 
 /* An "interfaces" item: an address or an interface name ("eth0", "lo", "eth*"), optionally with
@@ -940,6 +990,8 @@ static int apply(struct parser *p, const struct param *pm, void *base, size_t of
 		return set_algs(p, key, v, sign_alg_names, field);
 	case T_COPY:
 		return copy_share(p, key, v);
+	case T_MGMT:
+		return set_mgmt(p, key, v);
 	default:
 		return set_simple(p, pm, field, key, v);
 	}
@@ -1214,6 +1266,17 @@ static int finish(struct parser *p)
 			return no_mem(p);
 		snprintf(c->passdb, n, "%s/users.db",
 			 strcmp(c->state_dir, "/") ? c->state_dir : "");
+	}
+	if (!c->mgmt_off && !c->mgmt_host && !(c->mgmt_host = strdup("127.0.0.1")))
+		return no_mem(p);
+	if (!c->mgmt_off && !c->mgmt_port) {
+		/* next to the SMB port; the last port number has no neighbour, so no API there */
+		c->mgmt_port = c->ports[0] < 65535 ? (uint16_t)(c->ports[0] + 1) : 0;
+		if (!c->mgmt_port) {
+			free(c->mgmt_host);
+			c->mgmt_host = NULL;
+			c->mgmt_off = true;
+		}
 	}
 	return finish_ipc(p);
 }

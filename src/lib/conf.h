@@ -72,6 +72,11 @@ struct shoal_conf {
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
+	/* "management address": where the REST API listens, "HOST[:PORT]" ("[V6][:PORT]") or "off".
+	   Default 127.0.0.1 and the first smb port + 1, so shoalctl finds it from the same file. */
+	bool mgmt_off;
+	char *mgmt_host;        /* address literal without brackets; NULL when mgmt_off */
+	uint16_t mgmt_port;
 	struct conf_share *shares;    /* IPC$ is always present, added by the loader */
 	int nshares;
 	struct conf_client client;    /* the [client] section (not a share) */

@@ -16,6 +16,7 @@
 #include "lib/conf.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
+#include "mgmt/rest.h"
 #include "server/net.h"
 #include "smb2/smb2.h"
 
@@ -280,9 +281,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shoald: daemon: %s\n", strerror(errno));
 		return 1;
 	}
+	/* after daemon(): the listener's thread would not survive the fork */
+	struct mgmt_rest *rest = mgmt_rest_start(srv, conf, err, sizeof(err));
+	if (!rest && err[0]) {
+		LOG_ERR(LOG_MGMT, "%s", err);
+		fprintf(stderr, "shoald: %s\n", err);
+		conf_put(conf);
+		net_free(net);
+		smb2_server_free(srv);
+		return 1;
+	}
 	conf_put(conf);
 	LOG_WARN(LOG_CORE, "shoald ready");
 	int rc = serve(srv, net, &o, sfd);
+	mgmt_rest_stop(rest); /* before the connections and the server it reads go away */
 	net_free(net);
 	smb2_server_free(srv);
 	close(sfd);

@@ -136,6 +136,8 @@ struct smb2_conn {
 	/* the event loop's part lives in server/, reached through these */
 	void *loop_priv;
 	bool dead; /* set when the connection must be torn down */
+	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
+	struct smb2_conn *list_prev, *list_next;
 };
 
 /* The request context handed to handlers. */
@@ -255,6 +257,11 @@ struct smb2_server {
 	atomic_uint_fast64_t next_session_id;
 	atomic_uint_fast64_t next_persistent_id;
 	atomic_int nconns;
+	/* every live connection, for the status API: linked by smb2_conn_new, unlinked by
+	   smb2_conn_free before anything of the connection is freed. conns_lock is taken before a
+	   connection's or a session's lock, never while holding one. */
+	pthread_mutex_t conns_lock;
+	struct smb2_conn *conns;
 };
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
@@ -307,5 +314,28 @@ void smb2_session_put(struct smb2_session *s);
 void smb2_session_teardown(struct smb2_session *s); /* close trees and opens; unlinks from conn */
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
+
+/* ---- status snapshot for the management API (smb2_status.c) ---- */
+
+/* One session, copied out under the locks so the caller may format it at leisure. */
+struct smb2_session_status {
+	uint64_t id;
+	char user[USERDB_NAME_MAX + 1];
+	char domain[64];
+	char client[64];       /* the connection's peer, "ADDR:PORT" */
+	uint16_t dialect;      /* 0x0311 etc. */
+	const char *signing;   /* "AES-128-GMAC", "AES-128-CMAC", "HMAC-SHA256" (static strings) */
+	const char *cipher;    /* "AES-128-GCM" ... or "none" */
+	const char *state;     /* "in_progress", "valid", "expired" */
+	bool encrypt_data;     /* the server requires every message of the session encrypted */
+	uint64_t encrypted_out; /* responses encrypted so far (the client may encrypt unasked) */
+	bool signing_required;
+	bool anonymous, guest;
+	int ntrees, nopens;
+};
+
+/* Fills *out (malloc'd array, free() it) with every session of every connection of srv.
+ * Returns the count, or -ENOMEM. Takes only short locks and never blocks on I/O. */
+int smb2_status_sessions(struct smb2_server *srv, struct smb2_session_status **out);
 
 #endif

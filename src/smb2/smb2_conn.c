@@ -68,6 +68,12 @@ struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *pee
 	c->credits_granted = 1; /* the window starts as {0} (3.3.1.1) */
 	c->max_trans = c->max_read = c->max_write = 65536;
 	atomic_fetch_add(&srv->nconns, 1);
+	pthread_mutex_lock(&srv->conns_lock);
+	c->list_next = srv->conns;
+	if (srv->conns)
+		srv->conns->list_prev = c;
+	srv->conns = c;
+	pthread_mutex_unlock(&srv->conns_lock);
 	return c;
 }
 
@@ -75,6 +81,15 @@ void smb2_conn_free(struct smb2_conn *c)
 {
 	if (!c)
 		return;
+	/* first out of the server's list, so the status API never sees a half-freed connection */
+	pthread_mutex_lock(&c->srv->conns_lock);
+	if (c->list_prev)
+		c->list_prev->list_next = c->list_next;
+	else
+		c->srv->conns = c->list_next;
+	if (c->list_next)
+		c->list_next->list_prev = c->list_prev;
+	pthread_mutex_unlock(&c->srv->conns_lock);
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];

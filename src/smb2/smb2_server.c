@@ -19,6 +19,7 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 		return NULL;
 	}
 	pthread_mutex_init(&srv->conf_lock, NULL);
+	pthread_mutex_init(&srv->conns_lock, NULL);
 	srv->conf = conf_get(conf);
 	int rc = mkdir_p(conf->state_dir, 0700);
 	if (rc < 0) {
@@ -62,6 +63,7 @@ void smb2_server_free(struct smb2_server *srv)
 		idmap_close(srv->idmap);
 	conf_put(srv->conf);
 	pthread_mutex_destroy(&srv->conf_lock);
+	pthread_mutex_destroy(&srv->conns_lock);
 	free(srv);
 }
 

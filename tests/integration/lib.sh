@@ -63,6 +63,7 @@ SERVER_LOG=$TEST_TMP/shoald.log # the server's own log file
 SERVER_OUT=$TEST_TMP/server.stderr # its stdout+stderr (sanitizer reports land here)
 SMB_HOST=127.0.0.1
 SMB_PORT=
+MGMT_PORT= # shoald's REST API (management address), a free port of its own
 SMB_SHARE="test"
 SMB_USER=tuser
 SMB_PASS=Pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -183,9 +184,11 @@ sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 }
 
 write_shoal_conf() {
+	[ -n "$MGMT_PORT" ] || MGMT_PORT=$(free_port)
 	cat >"$CONF" <<EOF
 [global]
   smb ports = $SMB_PORT
+  management address = 127.0.0.1:$MGMT_PORT
   interfaces = 127.0.0.1
   state directory = $TEST_TMP/state
   log level = 1

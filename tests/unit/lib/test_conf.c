@@ -816,6 +816,66 @@ static void t_client_section(void **st)
 	assert_int_equal(conf_parse_dialect_version(NULL), 0);
 }
 
+/* "management address": default next to the first smb port, explicit forms, off, bad values. */
+static void t_mgmt_address(void **st)
+{
+	(void)st;
+	struct shoal_conf *c = load_ok("[s]\npath=/s\n");
+	assert_false(c->mgmt_off);
+	assert_string_equal(c->mgmt_host, "127.0.0.1");
+	assert_int_equal(c->mgmt_port, 446);
+	conf_put(c);
+
+	/* the default follows "smb ports" wherever it is written */
+	c = load_ok("[global]\nsmb ports = 4445 139\n");
+	assert_int_equal(c->mgmt_port, 4446);
+	conf_put(c);
+	c = load_ok("management address = 10.1.2.3\nsmb ports = 7000\n");
+	assert_string_equal(c->mgmt_host, "10.1.2.3");
+	assert_int_equal(c->mgmt_port, 7001);
+	conf_put(c);
+	c = load_ok("smb ports = 65535\n");
+	assert_true(c->mgmt_off);
+	assert_null(c->mgmt_host);
+	conf_put(c);
+
+	c = load_ok("Management_Address = 0.0.0.0:9000\n");
+	assert_string_equal(c->mgmt_host, "0.0.0.0");
+	assert_int_equal(c->mgmt_port, 9000);
+	conf_put(c);
+	c = load_ok("management address = [::1]:8080\n");
+	assert_string_equal(c->mgmt_host, "::1");
+	assert_int_equal(c->mgmt_port, 8080);
+	conf_put(c);
+	c = load_ok("management address = fe80::1\nsmb ports = 445\n");
+	assert_string_equal(c->mgmt_host, "fe80::1");
+	assert_int_equal(c->mgmt_port, 446);
+	conf_put(c);
+	c = load_ok("management address = off\n");
+	assert_true(c->mgmt_off);
+	assert_null(c->mgmt_host);
+	assert_int_equal(c->mgmt_port, 0);
+	conf_put(c);
+	/* a later value turns it back on */
+	c = load_ok("management address = no\nmanagement address = 127.0.0.1:5000\n");
+	assert_false(c->mgmt_off);
+	assert_int_equal(c->mgmt_port, 5000);
+	conf_put(c);
+
+	static const char *const bad[] = {
+	    "localhost:80", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:", ":80",	"[::1",
+	    "[::1]80",	    "[]:80",	   "1.2.3.4:-5",      "1.2.3.4:8x", "1.2.3.4.5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct shoal_conf *out = NULL;
+		char err[256], text[96];
+		snprintf(text, sizeof(text), "management address = %s\n", bad[i]);
+		int rc = conf_load_string(text, "t.conf", &out, err, sizeof(err));
+		assert_int_equal(rc, -EINVAL);
+		assert_null(out);
+		assert_non_null(strstr(err, "t.conf:1: invalid value"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -827,6 +887,7 @@ int main(void)
 	    cmocka_unit_test(t_sections),     cmocka_unit_test(t_relative_paths),
 	    cmocka_unit_test(t_protocols),    cmocka_unit_test(t_valid_users),
 	    cmocka_unit_test(t_refcount),     cmocka_unit_test(t_client_section),
+	    cmocka_unit_test(t_mgmt_address),
 	};
 	return cmocka_run_group_tests(t, setup, teardown);
 }
