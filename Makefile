@@ -6,17 +6,22 @@
 #   make conformance    ASan+UBSan build in build-test, then only the smbtorture conformance
 #                       harness, tests/conformance/run (SUITES="smb2.read smb2.lock" selects suites)
 #   make run            build, then run shoald with its embedded demo configuration
-#   make clean          remove both build folders (./run, the demo's share and state, stays)
+#   make fuzz           libFuzzer targets (clang) in build-fuzz, each run FUZZ_SECONDS (default
+#                       60); new inputs are merged into tests/fuzz/corpus (tests/fuzz/run)
+#   make clean          remove the build folders (./run, the demo's share and state, stays)
 #
-# Variables: BUILD, BUILD_TEST (folders), JOBS (parallel jobs, default 2).
+# Variables: BUILD, BUILD_TEST, BUILD_FUZZ (folders), JOBS (parallel jobs, default 2),
+# FUZZ_SECONDS, FUZZ_TARGETS (names of tests/fuzz/fuzz_NAME.c; default all).
 
 BUILD      ?= build
 BUILD_TEST ?= build-test
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS       ?= 2
 MESON      ?= meson
 NINJA      ?= ninja
 
-.PHONY: all build test conformance run clean deps-build deps-test
+.PHONY: all build test conformance fuzz run clean deps-build deps-test
 
 all: build
 
@@ -50,8 +55,11 @@ conformance: deps-test
 	$(NINJA) -C $(BUILD_TEST) -j$(JOBS) shoald shoalctl
 	SHOAL_BUILD_TEST=$(BUILD_TEST) SHOAL_CONFORMANCE_SUITES="$(SUITES)" tests/conformance/run
 
+fuzz: deps-build
+	BUILD_FUZZ=$(BUILD_FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) tests/fuzz/run $(FUZZ_TARGETS)
+
 run: build
 	exec ./$(BUILD)/shoald
 
 clean:
-	rm -rf $(BUILD) $(BUILD_TEST)
+	rm -rf $(BUILD) $(BUILD_TEST) $(BUILD_FUZZ)

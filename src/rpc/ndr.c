@@ -1,3 +1,4 @@
+/* NDR 2.0 (C706 chapter 14) primitives, pointers and strings: see ndr.h. */
 #include "rpc/ndr.h"
 
 #include <errno.h>
@@ -7,6 +8,16 @@
 #include "lib/utf16.h"
 
 #define NDR_STRING_MAX (64 * 1024) /* characters; anything longer in a request is hostile */
+
+void ndr_align(struct ndr_out *o, size_t a)
+{
+	wr_align(o->w, a);
+}
+
+void ndr_u8(struct ndr_out *o, uint8_t v)
+{
+	wr_u8(o->w, v);
+}
 
 void ndr_u16(struct ndr_out *o, uint16_t v)
 {
@@ -18,6 +29,17 @@ void ndr_u32(struct ndr_out *o, uint32_t v)
 {
 	wr_align(o->w, 4);
 	wr_u32(o->w, v);
+}
+
+void ndr_u64(struct ndr_out *o, uint64_t v)
+{
+	wr_align(o->w, 8);
+	wr_u64(o->w, v);
+}
+
+void ndr_bytes(struct ndr_out *o, const void *p, size_t n)
+{
+	wr_bytes(o->w, p, n);
 }
 
 void ndr_ptr(struct ndr_out *o, bool present)
@@ -39,16 +61,67 @@ void ndr_wstring(struct ndr_out *o, const char *s)
 	}
 	uint32_t chars = (uint32_t)n / 2 + 1;
 	ndr_u32(o, chars); /* max_count */
-	ndr_u32(o, 0);     /* offset */
+	ndr_u32(o, 0);	   /* offset */
 	ndr_u32(o, chars); /* actual_count */
 	wr_utf16(o->w, s ? s : "");
 	wr_u16(o->w, 0);
 }
 
+/* UTF-16 code units of s, or -1 for text that is not UTF-8 (or too long for a 16-bit length) */
+static long units(const char *s)
+{
+	long n = utf16_len(s ? s : "");
+	return n < 0 || n > UINT16_MAX - 2 ? -1 : n / 2;
+}
+
+void ndr_ustring(struct ndr_out *o, const char *s)
+{
+	long n = s ? units(s) : 0;
+	if (n < 0)
+		n = 0;
+	ndr_u16(o, (uint16_t)(n * 2)); /* Length */
+	ndr_u16(o, (uint16_t)(n * 2)); /* MaximumLength */
+	ndr_ptr(o, s != NULL);
+}
+
+void ndr_ustring_buf(struct ndr_out *o, const char *s)
+{
+	long n = units(s);
+	if (n < 0) {
+		n = 0;
+		s = "";
+	}
+	ndr_u32(o, (uint32_t)n); /* max_count */
+	ndr_u32(o, 0);		 /* offset */
+	ndr_u32(o, (uint32_t)n); /* actual_count */
+	wr_utf16(o->w, s ? s : "");
+}
+
 void ndr_rd_align(struct rd *r, size_t a)
 {
-	if (!r->err && r->off % a)
+	if (!r->err && a > 1 && r->off % a)
 		rd_skip(r, a - r->off % a);
+}
+
+uint8_t ndr_rd_u8(struct rd *r)
+{
+	return rd_u8(r);
+}
+
+uint64_t ndr_rd_u64(struct rd *r)
+{
+	ndr_rd_align(r, 8);
+	return rd_u64(r);
+}
+
+uint32_t ndr_rd_ptr(struct rd *r)
+{
+	return ndr_rd_u32(r);
+}
+
+void ndr_rd_bytes(struct rd *r, void *dst, size_t n)
+{
+	rd_bytes(r, dst, n);
 }
 
 uint32_t ndr_rd_u32(struct rd *r)

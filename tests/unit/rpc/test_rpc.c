@@ -1,12 +1,14 @@
 /* DCE/RPC layer: bind negotiation, srvsvc calls decoded with the same NDR helpers, request and
  * response fragmentation, faults, and malformed streams at every length. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
+
 #include <cmocka.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
 
 #include "rpc/ndr.h"
 #include "rpc/rpc.h"
@@ -19,12 +21,12 @@ static const uint8_t ndr64_uuid[16] = {0x33, 0x05, 0x71, 0x71, 0xba, 0xbe, 0x37,
 				       0x83, 0x19, 0xb5, 0xdb, 0xef, 0x9c, 0xcc, 0x36};
 
 static const struct rpc_share_info shares[] = {
-	{"test", "a test share", "/srv/test", 0, true},
-	{"hidden", "not listed", "/srv/hidden", 0, false},
-	{"IPC$", "IPC Service", "", 3u | 0x80000000u, true},
+    {"test", "a test share", "/srv/test", 0, true},
+    {"hidden", "not listed", "/srv/hidden", 0, false},
+    {"IPC$", "IPC Service", "", 3u | 0x80000000u, true},
 };
-static const struct rpc_env env = {"SHOAL", "shoal server", "WORKGROUP", "tuser", shares, 3,
-				   0x0311};
+static const struct rpc_env env = {"SHOAL", "shoal server", "WORKGROUP", "tuser", shares,
+				   3,	    0x0311};
 
 static void hdr(struct wr *w, uint8_t ptype, uint8_t flags, uint32_t call_id)
 {
@@ -253,8 +255,8 @@ static void t_faults(void **st)
 	uint8_t buf[256];
 	bool more;
 	size_t n = rpc_pipe_read(p, buf, sizeof(buf), &more);
-	assert_int_equal(buf[2], 3);                          /* FAULT */
-	assert_int_equal(get_le32(buf + 24), 0x1c010002u);    /* nca_s_op_rng_error */
+	assert_int_equal(buf[2], 3);			   /* FAULT */
+	assert_int_equal(get_le32(buf + 24), 0x1c010002u); /* nca_s_op_rng_error */
 	w.len = 0;
 	request_pdu(&w, 3, 15, stub, sizeof(stub)); /* truncated NDR */
 	assert_int_equal(rpc_pipe_write(p, w.p, w.len), 0);
@@ -306,9 +308,9 @@ static void t_garbage(void **st)
 int main(void)
 {
 	const struct CMUnitTest t[] = {
-		cmocka_unit_test(t_share_enum),    cmocka_unit_test(t_fragments),
-		cmocka_unit_test(t_bind_rejections), cmocka_unit_test(t_faults),
-		cmocka_unit_test(t_garbage),
+	    cmocka_unit_test(t_share_enum),	 cmocka_unit_test(t_fragments),
+	    cmocka_unit_test(t_bind_rejections), cmocka_unit_test(t_faults),
+	    cmocka_unit_test(t_garbage),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }
