@@ -1,7 +1,7 @@
 /* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and the commands whose real
- * implementation belongs to later work: LOCK, CHANGE_NOTIFY and OPLOCK_BREAK answer
+ * implementation belongs to later work: LOCK and OPLOCK_BREAK answer
  * STATUS_NOT_SUPPORTED, which clients treat as "feature absent", until the state layer grows
- * byte-range locks, leases and change notification (issue 6). */
+ * byte-range locks and leases (issue 6). */
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
@@ -14,19 +14,13 @@ NTSTATUS smb2_echo(struct smb2_req *req)
 
 NTSTATUS smb2_cancel(struct smb2_req *req)
 {
-	/* Every request of a connection runs to completion before the next one is read, so a
-	   CANCEL can only name a request that has already been answered: nothing to do, and
-	   CANCEL itself is never answered (3.3.5.16). */
+	/* The dispatcher handles CANCEL itself before any handler runs (it names a pending
+	   request: smb2_async.c); this entry only gives the command table its StructureSize. */
 	req->no_response = true;
 	return STATUS_SUCCESS;
 }
 
 NTSTATUS smb2_lock(struct smb2_req *req)
-{
-	return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
-}
-
-NTSTATUS smb2_change_notify(struct smb2_req *req)
 {
 	return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
 }
