@@ -70,6 +70,8 @@ struct smb2_open {
 	char *name;             /* path relative to the share root, '/' separated, "" = root */
 	uint64_t position;      /* FilePositionInformation */
 	uint32_t mode;          /* FileModeInformation */
+	bool have_resume_key;   /* FSCTL_SRV_REQUEST_RESUME_KEY was asked (smb2_copychunk.c) */
+	uint8_t resume_key[24];
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
@@ -203,6 +205,14 @@ NTSTATUS smb2_read(struct smb2_req *req);
 NTSTATUS smb2_write(struct smb2_req *req);
 NTSTATUS smb2_lock(struct smb2_req *req);            /* smb2_lock.c */
 NTSTATUS smb2_ioctl(struct smb2_req *req);           /* smb2_ioctl.c */
+/* FSCTLs on files (smb2_copychunk.c, smb2_sparse.c): in is the input buffer, max_out the
+   client's MaxOutputResponse; output bytes are appended to out. */
+NTSTATUS smb2_fsctl_resume_key(struct smb2_req *req, struct smb2_open *op, uint32_t max_out,
+			       struct wr *out);
+NTSTATUS smb2_fsctl_copychunk(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
+			      struct rd in, uint32_t max_out, struct wr *out);
+NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
+			 struct rd in, uint32_t max_out, struct wr *out);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */

@@ -19,6 +19,7 @@
 #define FILE_CASE_PRESERVED_NAMES 0x00000002u
 #define FILE_UNICODE_ON_DISK 0x00000004u
 #define FILE_PERSISTENT_ACLS 0x00000008u
+#define FILE_SUPPORTS_SPARSE_FILES 0x00000040u
 
 #define FILE_DEVICE_DISK 0x00000007u
 #define FILE_DEVICE_IS_MOUNTED 0x00000020u
@@ -80,6 +81,7 @@ NTSTATUS smb2_fsinfo_query(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		return STATUS_SUCCESS;
 	case FileFsAttributeInformation:
 		wr_u32(w, FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK | FILE_PERSISTENT_ACLS |
+			      FILE_SUPPORTS_SPARSE_FILES |
 			      (t->vfs->opts.case_sensitive ? FILE_CASE_SENSITIVE_SEARCH : 0));
 		wr_u32(w, 255);
 		wr_u32(w, 8);

@@ -135,6 +135,15 @@ struct vfs_ops {
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
+	/* Sets or clears the SPARSE_FILE attribute (MS-FSCC 2.3.64). Clearing it allocates the
+	   file's holes, as NTFS does, where the file system can. */
+	int (*set_sparse)(struct vfs_file *f, bool sparse);
+	/* Zeroes [off, off+len) without changing the end of file; dealloc frees the blocks
+	   (a hole) where the file system can, otherwise they stay allocated. */
+	int (*zero_range)(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc);
+	/* The first allocated (data) range at or after off: *start (>= off) and *end (the next
+	   hole or the end of file). -ENXIO when there is no data at or after off. */
+	int (*next_data)(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -220,6 +229,19 @@ static inline int vfs_set_times(struct vfs_file *f, uint64_t atime, uint64_t mti
 static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 {
 	return sh->ops->statfs(sh, out);
+}
+
+static inline int vfs_set_sparse(struct vfs_file *f, bool sparse)
+{
+	return f->sh->ops->set_sparse(f, sparse);
+}
+static inline int vfs_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc)
+{
+	return f->sh->ops->zero_range(f, off, len, dealloc);
+}
+static inline int vfs_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	return f->sh->ops->next_data(f, off, start, end);
 }
 
 /* The posix module's operations (vfs_share_open uses them). */

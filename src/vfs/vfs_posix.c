@@ -31,6 +31,7 @@
 #define ATTR_DIRECTORY 0x0010u
 #define ATTR_ARCHIVE 0x0020u
 #define ATTR_NORMAL 0x0080u
+#define ATTR_SPARSE 0x0200u /* set only through FSCTL_SET_SPARSE */
 /* the attributes a client may store; the rest are derived from the file */
 #define ATTR_SETTABLE 0x00003127u /* RO HIDDEN SYSTEM ARCHIVE TEMPORARY OFFLINE NOT_INDEXED */
 
@@ -105,7 +106,7 @@ static uint32_t compose_attrs(bool have_meta, uint32_t stored, bool is_dir)
 {
 	/* files never given attributes by a client (created locally) look archived, as they
 	   would on NTFS after a write */
-	uint32_t a = have_meta ? stored & ATTR_SETTABLE : (is_dir ? 0 : ATTR_ARCHIVE);
+	uint32_t a = have_meta ? stored & (ATTR_SETTABLE | ATTR_SPARSE) : (is_dir ? 0 : ATTR_ARCHIVE);
 	if (is_dir)
 		a |= ATTR_DIRECTORY;
 	return a ? a : ATTR_NORMAL;
@@ -689,7 +690,7 @@ static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 		b = st.btime;
 	}
 	if (attrs != VFS_ATTRS_KEEP)
-		a = attrs & ATTR_SETTABLE;
+		a = (attrs & ATTR_SETTABLE) | (a & ATTR_SPARSE);
 	if (btime)
 		b = btime;
 	uint8_t meta[VFS_META_LEN];
@@ -728,6 +729,82 @@ static int posix_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 	return 0;
 }
 
+/* ---- sparse files ---- */
+
+static int posix_set_sparse(struct vfs_file *f, bool sparse)
+{
+	struct posix_file *pf = PF(f);
+	if (f->is_dir)
+		return -EINVAL;
+	struct vfs_stat st;
+	int rc = posix_fstat(f, &st);
+	if (rc < 0)
+		return rc;
+	uint32_t a = st.attrs & (ATTR_SETTABLE | ATTR_SPARSE);
+	a = sparse ? a | ATTR_SPARSE : a & ~ATTR_SPARSE;
+	uint8_t meta[VFS_META_LEN];
+	vfs_meta_encode(meta, a, st.btime);
+	rc = meta_set_fd(pf, meta, sizeof(meta));
+	if (rc < 0)
+		return rc;
+	/* NTFS allocates a file's holes when it stops being sparse; the reservation is a hint
+	   (a full disk or a file system without fallocate keeps the holes) */
+	if (!sparse && st.size && !pf->opath && st.size <= INT64_MAX)
+		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)st.size);
+	return 0;
+}
+
+static int posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc)
+{
+	struct posix_file *pf = PF(f);
+	if (off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (!dealloc && fallocate(pf->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				  (off_t)len) == 0)
+		return 0;
+	if (fallocate(pf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) < 0) {
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		/* no hole punching here: write zeros up to the end of file */
+		struct vfs_stat st;
+		int rc = posix_fstat(f, &st);
+		if (rc < 0)
+			return rc;
+		static const uint8_t zeros[65536];
+		uint64_t end = off + len < st.size ? off + len : st.size;
+		for (uint64_t o = off; o < end;) {
+			size_t n = end - o < sizeof(zeros) ? (size_t)(end - o) : sizeof(zeros);
+			ssize_t w = posix_pwrite(f, zeros, n, o);
+			if (w < 0)
+				return (int)w;
+			o += (uint64_t)w;
+		}
+		return 0;
+	}
+	if (!dealloc)
+		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+	return 0;
+}
+
+static int posix_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	struct posix_file *pf = PF(f);
+	if (off > INT64_MAX)
+		return -ENXIO;
+	off_t d = lseek(pf->fd, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return -errno;
+	off_t h = lseek(pf->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*start = (uint64_t)d;
+	*end = (uint64_t)h;
+	return 0;
+}
+
 /* ---- shares ---- */
 
 const struct vfs_ops vfs_posix_ops = {
@@ -749,6 +826,9 @@ const struct vfs_ops vfs_posix_ops = {
     .set_meta = posix_set_meta,
     .set_times = posix_set_times,
     .statfs = posix_statfs,
+    .set_sparse = posix_set_sparse,
+    .zero_range = posix_zero_range,
+    .next_data = posix_next_data,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)
