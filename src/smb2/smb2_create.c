@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 #include "smb2/smb2_file.h"
+#include "smb2/smb2_stream.h"
 
 /* CreateDisposition (2.2.13) */
 enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
@@ -28,6 +29,7 @@ struct create_args {
 	uint32_t attrs, share, disposition, options;
 	struct rd name;
 	bool mxac, qfid;
+	bool data_suffix; /* the name ended in "::$DATA" */
 };
 
 NTSTATUS smb2_file_status(int err)
@@ -52,18 +54,12 @@ void smb2_put_times_sizes(struct wr *w, const struct vfs_stat *st)
 
 /* ---- names ---- */
 
-static bool strip_suffix_ci(char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	if (n < k || strcasecmp(s + n - k, suffix))
-		return false;
-	s[n - k] = '\0';
-	return true;
-}
-
-NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
+NTSTATUS smb2_wire_path_ex(const uint8_t *name, size_t nbytes, char **out, char **stream,
+			   bool *data_suffix)
 {
 	char *s = NULL;
+	*stream = NULL;
+	*data_suffix = false;
 	if (nbytes % 2)
 		return STATUS_INVALID_PARAMETER;
 	if (nbytes == 0) {
@@ -80,24 +76,46 @@ NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
 		free(s);
 		return STATUS_INVALID_PARAMETER;
 	}
-	/* the unnamed data stream is the file itself; named streams are not supported yet */
-	strip_suffix_ci(s, "::$DATA");
+	NTSTATUS st = smb2_stream_split(s, stream, data_suffix);
+	if (st) {
+		free(s);
+		return st;
+	}
 	size_t n = strlen(s);
 	if (n && s[n - 1] == '\\')
 		s[--n] = '\0';
 	for (char *p = s; *p; p++)
 		if (*p == '/') {
-			free(s);
-			return STATUS_OBJECT_NAME_INVALID;
+			st = STATUS_OBJECT_NAME_INVALID;
+			break;
 		} else if (*p == '\\') {
 			*p = '/';
 		}
-	if (vfs_path_check(s) < 0) {
+	if (!st && vfs_path_check(s) < 0)
+		st = STATUS_OBJECT_NAME_INVALID;
+	if (st) {
 		free(s);
-		return STATUS_OBJECT_NAME_INVALID;
+		free(*stream);
+		*stream = NULL;
+		return st;
 	}
 	*out = s;
 	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
+{
+	char *stream;
+	bool data;
+	NTSTATUS st = smb2_wire_path_ex(name, nbytes, out, &stream, &data);
+	if (!st && stream) {
+		/* a named stream where only a file name may stand */
+		free(stream);
+		free(*out);
+		*out = NULL;
+		return STATUS_OBJECT_NAME_INVALID;
+	}
+	return st;
 }
 
 /* ---- access ---- */
@@ -370,6 +388,10 @@ static NTSTATUS open_existing(struct smb2_req *req, const struct create_args *a,
 		return STATUS_FILE_IS_A_DIRECTORY;
 	if (overwrite && dir)
 		return STATUS_INVALID_PARAMETER;
+	/* a directory has no unnamed data stream */
+	if (a->data_suffix && dir)
+		return (a->options & FILE_DIRECTORY_FILE) ? STATUS_NOT_A_DIRECTORY
+							  : STATUS_FILE_IS_A_DIRECTORY;
 	bool ro = st->attrs & FILE_ATTRIBUTE_READONLY;
 	if ((a->options & FILE_DELETE_ON_CLOSE) && ro)
 		return STATUS_CANNOT_DELETE;
@@ -405,7 +427,7 @@ static NTSTATUS apply_overwrite(const struct create_args *a, struct vfs_file *f,
 	if (action != FILE_SUPERSEDED && action != FILE_OVERWRITTEN)
 		return STATUS_SUCCESS;
 	int rc = vfs_truncate(f, 0);
-	if (!rc)
+	if (!rc && !f->stream)
 		rc = vfs_set_meta(f, (a->attrs | FILE_ATTRIBUTE_ARCHIVE) & ~FILE_ATTRIBUTE_NORMAL,
 				  0);
 	if (!rc)
@@ -466,10 +488,104 @@ static NTSTATUS open_or_create(struct smb2_req *req, const struct create_args *a
 	return st == STATUS_OBJECT_NAME_EXISTS ? STATUS_OBJECT_NAME_COLLISION : st;
 }
 
+/* Opens the base file of a stream open (creating it when the disposition allows) and fills
+ * the access fields of cs from the file's permissions. */
+static NTSTATUS stream_base(struct smb2_req *req, const struct create_args *a, const char *path,
+			    struct create_state *cs, char **real, struct vfs_file **base)
+{
+	uint32_t d = a->disposition;
+	struct vfs_share *sh = req->tree->vfs;
+	int rc = vfs_lookup(sh, path, real, &cs->st);
+	unsigned acc = 0;
+	if (rc == -ENOENT) {
+		if (d == FILE_OPEN || d == FILE_OVERWRITE)
+			return STATUS_OBJECT_NAME_NOT_FOUND;
+		if (req->tree->read_only || !**real)
+			return STATUS_ACCESS_DENIED;
+		uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
+		rc = vfs_open(sh, *real, VFS_O_CREATE, attrs, base);
+		if (rc < 0)
+			return rc == -EEXIST ? STATUS_OBJECT_NAME_COLLISION : smb2_file_status(rc);
+		cs->created = true;
+		acc = VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE;
+		rc = vfs_fstat(*base, &cs->st);
+	} else if (rc == 0) {
+		bool ro = !S_ISDIR(cs->st.mode) && (cs->st.attrs & FILE_ATTRIBUTE_READONLY);
+		if ((a->options & FILE_DELETE_ON_CLOSE) && ro)
+			return STATUS_CANNOT_DELETE;
+		if (ro && (a->access & (FILE_WRITE_DATA | FILE_APPEND_DATA)))
+			return STATUS_ACCESS_DENIED;
+		if (req->tree->read_only && (a->access & WRITE_LIKE_ACCESS))
+			return STATUS_ACCESS_DENIED;
+		rc = vfs_open(sh, *real, 0, 0, base);
+	} else {
+		return rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : smb2_file_status(rc);
+	}
+	unsigned more = 0;
+	if (!rc)
+		rc = vfs_access(*base, &more);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	cs->maximal = max_access(req, acc | more, &cs->st);
+	if (a->access & ~cs->maximal & ~ALWAYS_GRANTED)
+		return STATUS_ACCESS_DENIED;
+	cs->granted = a->access | (a->max_allowed ? cs->maximal : 0);
+	return STATUS_SUCCESS;
+}
+
+/* CREATE of "file:stream": the stream's data lives with the file (vfs streams); access is the
+ * file's, the share mode the stream's own (finish_open keys it by the stream). */
+static NTSTATUS open_stream(struct smb2_req *req, const struct create_args *a, const char *path,
+			    const char *sname, struct create_state *cs, char **real)
+{
+	uint32_t d = a->disposition;
+	if (a->options & FILE_DIRECTORY_FILE)
+		return STATUS_NOT_A_DIRECTORY; /* a stream is never a directory */
+	struct vfs_file *base = NULL, *sf = NULL;
+	NTSTATUS st = stream_base(req, a, path, cs, real, &base);
+	int rc = st ? 0 : vfs_open_stream(base, sname, 0, &sf);
+	if (!st && rc == 0) {
+		bool overwrite = d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF;
+		if (d == FILE_CREATE)
+			st = STATUS_OBJECT_NAME_COLLISION;
+		cs->action = !overwrite		  ? FILE_OPENED
+			     : d == FILE_SUPERSEDE ? FILE_SUPERSEDED
+						   : FILE_OVERWRITTEN;
+	} else if (!st && rc == -ENOENT) {
+		if (d == FILE_OPEN || d == FILE_OVERWRITE)
+			st = STATUS_OBJECT_NAME_NOT_FOUND;
+		else if (req->tree->read_only)
+			st = STATUS_ACCESS_DENIED;
+		else if ((rc = vfs_open_stream(base, sname, VFS_O_CREATE, &sf)) < 0)
+			st = rc == -EEXIST ? STATUS_OBJECT_NAME_COLLISION : smb2_file_status(rc);
+		cs->action = FILE_CREATED;
+	} else if (!st) {
+		st = rc == -EINVAL ? STATUS_OBJECT_NAME_INVALID : smb2_file_status(rc);
+	}
+	if (!st && (rc = vfs_fstat(sf, &cs->st)) < 0)
+		st = smb2_file_status(rc);
+	if (st) {
+		vfs_close(sf);
+		/* a base file made for this open goes again */
+		if (cs->created && base)
+			vfs_unlink(base);
+		cs->created = false;
+		vfs_close(base);
+		return st;
+	}
+	/* the base file created here stays if the open fails later: the stream's removal on
+	   failure (below, cs->created) takes only the stream */
+	cs->created = cs->action == FILE_CREATED;
+	vfs_close(base);
+	cs->file = sf;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 			    struct create_state *cs, char *real)
 {
-	struct state_key key = {cs->st.dev, cs->st.ino};
+	struct vfs_file *f = cs->file;
+	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
 	struct smb2_open *op = smb2_open_new(req);
 	if (!op)
 		return STATUS_NO_MEMORY;
@@ -493,7 +609,7 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 		st = STATUS_NO_MEMORY;
 	if (st) {
 		if (cs->created)
-			vfs_unlink(op->file);
+			op->file->stream ? vfs_stream_delete(op->file) : vfs_unlink(op->file);
 		smb2_open_close(op);
 		return st;
 	}
@@ -516,19 +632,23 @@ NTSTATUS smb2_create(struct smb2_req *req)
 		return SMB2_ERR(req, st);
 	if (req->tree->is_ipc)
 		return SMB2_ERR(req, create_pipe(req, &a));
-	char *path = NULL, *real = NULL;
-	st = smb2_wire_path(a.name.p, a.name.len, &path);
+	char *path = NULL, *real = NULL, *stream = NULL;
+	st = smb2_wire_path_ex(a.name.p, a.name.len, &path, &stream, &a.data_suffix);
 	if (st)
 		return SMB2_ERR(req, st);
 	vfs_ident_apply(req->ident);
 	struct create_state cs = {0};
-	st = open_or_create(req, &a, path, &cs, &real);
+	if (stream)
+		st = open_stream(req, &a, path, stream, &cs, &real);
+	else
+		st = open_or_create(req, &a, path, &cs, &real);
 	free(path);
+	free(stream);
 	if (!st)
 		return finish_open(req, &a, &cs, real);
 	if (cs.file) {
 		if (cs.created)
-			vfs_unlink(cs.file);
+			cs.file->stream ? vfs_stream_delete(cs.file) : vfs_unlink(cs.file);
 		vfs_close(cs.file);
 	}
 	free(real);

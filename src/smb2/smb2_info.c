@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 #include "smb2/smb2_file.h"
+#include "smb2/smb2_stream.h"
 
 #define SMB2_0_INFO_FILE 1
 #define SMB2_0_INFO_FILESYSTEM 2
@@ -88,6 +89,68 @@ static void put_name(struct wr *w, const struct smb2_open *op, bool leading)
 	if (len > 0)
 		wr_utf16(w, s);
 	free(s);
+}
+
+/* FileStreamInformation (MS-FSCC 2.4.43): "::$DATA" for files, then each named stream as
+ * ":name:$DATA", every entry 8-byte aligned. */
+struct stream_walk {
+	struct wr *w;
+	size_t prev; /* offset of the previous entry's NextEntryOffset, or SIZE_MAX */
+};
+
+static void put_stream_entry(struct stream_walk *sw, const char *name, uint64_t size,
+			     uint64_t alloc)
+{
+	struct wr *w = sw->w;
+	if (sw->prev != SIZE_MAX) {
+		wr_align(w, 8);
+		wr_set_u32(w, sw->prev, (uint32_t)(w->len - sw->prev));
+	}
+	sw->prev = w->len;
+	long n = utf16_len(name);
+	wr_u32(w, 0);
+	wr_u32(w, n > 0 ? (uint32_t)n : 0);
+	wr_u64(w, size);
+	wr_u64(w, alloc);
+	if (n > 0)
+		wr_utf16(w, name);
+}
+
+static int stream_entry_cb(void *arg, const char *name, uint64_t size)
+{
+	struct stream_walk *sw = arg;
+	size_t n = strlen(name);
+	char *full = malloc(n + 8);
+	if (!full) {
+		sw->w->err = true;
+		return 1;
+	}
+	full[0] = ':';
+	memcpy(full + 1, name, n);
+	memcpy(full + 1 + n, ":$DATA", 7);
+	put_stream_entry(sw, full, size, (size + 7) & ~7ull);
+	free(full);
+	return 0;
+}
+
+static NTSTATUS put_streams(struct wr *w, struct smb2_open *op, const struct vfs_stat *st)
+{
+	struct stream_walk sw = {w, SIZE_MAX};
+	if (!S_ISDIR(st->mode)) {
+		struct vfs_stat data = *st;
+		/* a stream handle's stat is the stream's: the file's data size comes from a stat of
+		   the file itself */
+		if (op->file->stream) {
+			struct vfs_stat fs;
+			char *real = NULL;
+			if (vfs_lookup(op->file->sh, op->file->path, &real, &fs) == 0)
+				data = fs;
+			free(real);
+		}
+		put_stream_entry(&sw, "::$DATA", data.size, data.alloc);
+	}
+	int rc = vfs_stream_list(op->file, stream_entry_cb, &sw);
+	return rc < 0 ? smb2_file_status(rc) : STATUS_SUCCESS;
 }
 
 /* The fixed part of each class as Windows sizes it (the structure padded to its alignment): a
@@ -180,15 +243,12 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		   OBJECT_NAME_NOT_FOUND, but smbclient's allinfo gives up on anything other than
 		   NOT_SUPPORTED / NOT_IMPLEMENTED, and smbtorture skips NOT_IMPLEMENTED */
 		return STATUS_NOT_IMPLEMENTED;
-	case FileStreamInformation:
-		if (S_ISDIR(st.mode))
-			break; /* directories have no unnamed data stream */
-		wr_u32(w, 0);
-		wr_u32(w, 14);
-		wr_u64(w, st.size);
-		wr_u64(w, st.alloc);
-		wr_utf16(w, "::$DATA");
+	case FileStreamInformation: {
+		NTSTATUS sst = put_streams(w, op, &st);
+		if (sst)
+			return sst;
 		break;
+	}
 	case FileCompressionInformation:
 		wr_u64(w, st.size);
 		wr_u16(w, 0); /* COMPRESSION_FORMAT_NONE */
@@ -327,6 +387,39 @@ static NTSTATUS set_basic(struct smb2_open *op, struct rd *in)
 	return smb2_file_status(rc);
 }
 
+/* Renames the stream open op to ":name[:$DATA]" (MS-FSCC 2.4.42.2, MS-FSA 2.1.5.14.11). */
+static NTSTATUS rename_stream(struct smb2_open *op, const uint8_t *name, uint32_t nlen,
+			      bool replace)
+{
+	char *s = NULL, *stream = NULL;
+	bool data = false;
+	if (nlen % 2 || utf16le_to_utf8(name, nlen, &s) < 0)
+		return STATUS_OBJECT_NAME_INVALID;
+	/* the split wants a base name in front of the colon */
+	size_t n = strlen(s);
+	char *full = malloc(n + 2);
+	NTSTATUS st = full ? STATUS_SUCCESS : STATUS_NO_MEMORY;
+	if (full) {
+		full[0] = 'x';
+		memcpy(full + 1, s, n + 1);
+		st = smb2_stream_split(full, &stream, &data);
+	}
+	free(s);
+	free(full);
+	if (st)
+		return st;
+	if (!stream || !op->file->stream) {
+		/* between a named stream and the file's data: NTFS moves the data; not offered */
+		free(stream);
+		return op->file->stream ? STATUS_NOT_SUPPORTED : STATUS_INVALID_PARAMETER;
+	}
+	int rc = vfs_stream_rename(op->file, stream, replace);
+	free(stream);
+	if (rc == -EEXIST)
+		return STATUS_OBJECT_NAME_COLLISION;
+	return rc == -EINVAL ? STATUS_OBJECT_NAME_INVALID : smb2_file_status(rc);
+}
+
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */
 static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in)
 {
@@ -339,7 +432,9 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return STATUS_INFO_LENGTH_MISMATCH;
 	if (!(op->access & DELETE_ACCESS))
 		return STATUS_ACCESS_DENIED;
-	if (root_dir || !*op->name)
+	if (nlen >= 2 && name[0] == ':' && name[1] == 0)
+		return rename_stream(op, name, nlen, replace);
+	if (root_dir || !*op->name || op->file->stream)
 		return STATUS_INVALID_PARAMETER;
 	/* clients may send the path with a leading separator; it is still share-relative */
 	if (nlen >= 2 && name[0] == '\\' && name[1] == 0) {

@@ -111,15 +111,18 @@ static void release_file(struct smb2_open *op)
 	bool as_user = !(s->anonymous && s->ident.uid == 0);
 	if (as_user)
 		vfs_ident_apply(&s->ident);
-	bool del = state_share_remove(op->state_rec);
+	int del = state_share_remove(op->state_rec);
 	op->state_rec = NULL;
-	if (del) {
-		int rc = vfs_unlink(op->file);
-		/* a non-empty directory stays, as on Windows where the delete fails at close */
-		if (rc < 0)
-			LOG_INFO(LOG_SMB2, "delete on close of '%s': %s", op->file->path,
-				 strerror(-rc));
-	}
+	/* a stream open deletes its stream, or (the last open of a delete-pending file) the file
+	   with all its streams: vfs_unlink of a stream handle removes its file's name */
+	int rc = 0;
+	if (del == STATE_DELETE_STREAM)
+		rc = vfs_stream_delete(op->file);
+	else if (del == STATE_DELETE_FILE)
+		rc = vfs_unlink(op->file);
+	/* a non-empty directory stays, as on Windows where the delete fails at close */
+	if (rc < 0)
+		LOG_INFO(LOG_SMB2, "delete on close of '%s': %s", op->file->path, strerror(-rc));
 	vfs_close(op->file);
 	op->file = NULL;
 	if (as_user)

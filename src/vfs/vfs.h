@@ -144,6 +144,22 @@ struct vfs_ops {
 	/* The first allocated (data) range at or after off: *start (>= off) and *end (the next
 	   hole or the end of file). -ENXIO when there is no data at or after off. */
 	int (*next_data)(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end);
+	/* ---- alternate data streams (MS-FSCC 2.1.5.3) ----
+	   A stream is opened from an open of its file and is a vfs_file of its own whose data
+	   operations (pread, pwrite, fstat's size, truncate) reach the stream; the metadata
+	   operations (set_meta, set_times, access, unlink, rename) act on the file. Names match
+	   case-insensitively and keep the case they were created with (f->stream). */
+	/* Opens the stream name of file f; with VFS_O_CREATE creates it empty (-EEXIST when it
+	   exists). -ENOENT when missing. */
+	int (*open_stream)(struct vfs_file *f, const char *name, unsigned flags,
+			   struct vfs_file **out);
+	/* Calls cb for each named stream of f's file (size in bytes); non-zero stops. */
+	int (*stream_list)(struct vfs_file *f,
+			   int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+	/* Renames the opened stream s; -EEXIST when to exists and !replace. */
+	int (*stream_rename)(struct vfs_file *s, const char *to, bool replace);
+	/* Removes the opened stream s. */
+	int (*stream_delete)(struct vfs_file *s);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -155,7 +171,8 @@ struct vfs_share {
 struct vfs_file {
 	struct vfs_share *sh;
 	bool is_dir;
-	char *path; /* share-relative, kept current across renames */
+	char *path;   /* share-relative, kept current across renames */
+	char *stream; /* an alternate data stream of path (its stored name), or NULL */
 };
 
 /* The dispatching wrappers the SMB2 layer calls. */
@@ -244,6 +261,25 @@ static inline int vfs_next_data(struct vfs_file *f, uint64_t off, uint64_t *star
 	return f->sh->ops->next_data(f, off, start, end);
 }
 
+static inline int vfs_open_stream(struct vfs_file *f, const char *name, unsigned flags,
+				  struct vfs_file **out)
+{
+	return f->sh->ops->open_stream(f, name, flags, out);
+}
+static inline int vfs_stream_list(struct vfs_file *f,
+				  int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+{
+	return f->sh->ops->stream_list(f, cb, arg);
+}
+static inline int vfs_stream_rename(struct vfs_file *s, const char *to, bool replace)
+{
+	return s->sh->ops->stream_rename(s, to, replace);
+}
+static inline int vfs_stream_delete(struct vfs_file *s)
+{
+	return s->sh->ops->stream_delete(s);
+}
+
 /* The posix module's operations (vfs_share_open uses them). */
 extern const struct vfs_ops vfs_posix_ops;
 
@@ -259,6 +295,10 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 
 /* ---- the DOS metadata xattr (exposed for tests) ---- */
 #define VFS_META_XATTR "user.shoal.meta"
+/* Each alternate data stream is one xattr: this prefix and the stream's name; the value is the
+ * stream's data. A stream is therefore limited to what the file system allows in one xattr
+ * (about 4 KiB on ext4 without ea_inode); longer writes fail with -ENOSPC. */
+#define VFS_STREAM_XATTR_PREFIX "user.shoal.ads."
 #define VFS_META_LEN 16
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */
