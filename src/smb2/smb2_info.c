@@ -70,11 +70,14 @@ static void put_standard(struct wr *w, const struct smb2_open *op, const struct 
 	wr_u16(w, 0);
 }
 
-/* FileNameInformation: the path from the share root with a leading backslash. */
+/* FileNameInformation: the path from the share root with a leading backslash, and ":stream"
+ * (as stored) for an open of a stream. */
 static void put_name(struct wr *w, const struct smb2_open *op, bool leading)
 {
 	size_t n = strlen(op->name);
-	char *s = malloc(n + 2);
+	const char *stream = op->file ? op->file->stream : NULL;
+	size_t sn = stream ? strlen(stream) + 1 : 0;
+	char *s = malloc(n + sn + 2);
 	if (!s) {
 		w->err = true;
 		return;
@@ -82,8 +85,14 @@ static void put_name(struct wr *w, const struct smb2_open *op, bool leading)
 	size_t k = 0;
 	if (leading)
 		s[k++] = '\\';
-	for (size_t i = 0; i <= n; i++)
+	for (size_t i = 0; i < n; i++)
 		s[k++] = op->name[i] == '/' ? '\\' : op->name[i];
+	if (stream) {
+		s[k++] = ':';
+		memcpy(s + k, stream, sn - 1);
+		k += sn - 1;
+	}
+	s[k] = '\0';
 	long len = utf16_len(s);
 	wr_u32(w, len > 0 ? (uint32_t)len : 0);
 	if (len > 0)
@@ -384,6 +393,9 @@ static NTSTATUS set_basic(struct smb2_open *op, struct rd *in)
 				 t[0]);
 	if (!rc)
 		rc = vfs_set_times(op->file, t[1], t[2]);
+	/* last: setting the other times changes the inode's ctime */
+	if (!rc && t[3])
+		rc = vfs_set_ctime(op->file, t[3]);
 	return smb2_file_status(rc);
 }
 

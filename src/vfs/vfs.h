@@ -134,6 +134,10 @@ struct vfs_ops {
 	int (*set_meta)(struct vfs_file *f, uint32_t attrs, uint64_t btime);
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
+	/* Sets the ChangeTime reported for the file (a FILETIME, kept in the metadata xattr since
+	   POSIX ctime cannot be set). Writes through this handle leave it; data changes through
+	   other handles make the file report its own ctime again, as NTFS updates it. */
+	int (*set_ctime)(struct vfs_file *f, uint64_t ctime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
 	/* Sets or clears the SPARSE_FILE attribute (MS-FSCC 2.3.64). Clearing it allocates the
 	   file's holes, as NTFS does, where the file system can. */
@@ -243,6 +247,10 @@ static inline int vfs_set_times(struct vfs_file *f, uint64_t atime, uint64_t mti
 {
 	return f->sh->ops->set_times(f, atime, mtime);
 }
+static inline int vfs_set_ctime(struct vfs_file *f, uint64_t ctime)
+{
+	return f->sh->ops->set_ctime(f, ctime);
+}
 static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 {
 	return sh->ops->statfs(sh, out);
@@ -303,6 +311,19 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */
 void vfs_meta_encode(uint8_t out[VFS_META_LEN], uint32_t attrs, uint64_t btime);
+/* The whole record: flags bit 1 adds the ChangeTime a client set (MS-FSCC 2.4.7), 16 more
+ * bytes (ctime u64 LE, 8 reserved), VFS_META_LEN_MAX in all. A file changes ChangeTime by
+ * itself again once data is written through another handle (see vfs_posix.c). */
+#define VFS_META_LEN_MAX 32
+struct vfs_meta {
+	uint32_t attrs;
+	uint64_t btime; /* 0: not stored */
+	uint64_t ctime; /* 0: not stored (the inode's ctime is reported) */
+};
+/* Returns the encoded length (VFS_META_LEN or VFS_META_LEN_MAX). */
+size_t vfs_meta_pack(uint8_t out[VFS_META_LEN_MAX], const struct vfs_meta *m);
+/* 0, or -EINVAL for a short value, an unknown version or a ctime flag without its field. */
+int vfs_meta_unpack(const uint8_t *in, size_t len, struct vfs_meta *m);
 int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *btime);
 
 #endif

@@ -44,6 +44,7 @@ struct posix_file {
 	struct vfs_file base;
 	int fd;
 	bool opath; /* opened O_PATH (no read permission): xattrs and times go through /proc */
+	bool ctime_pinned; /* this handle set ChangeTime: its own writes leave it (as NTFS) */
 };
 
 static struct posix_share *PS(struct vfs_share *sh)
@@ -135,12 +136,13 @@ static void fill_stat(const struct statx *sx, const uint8_t *meta, ssize_t metal
 	st->mtime = ts_nt(sx->stx_mtime);
 	st->ctime = ts_nt(sx->stx_ctime);
 	st->btime = (sx->stx_mask & STATX_BTIME) ? ts_nt(sx->stx_btime) : st->mtime;
-	uint32_t attrs = 0;
-	uint64_t btime = 0;
-	bool have = metalen > 0 && vfs_meta_decode(meta, (size_t)metalen, &attrs, &btime) == 0;
-	if (have && btime)
-		st->btime = btime;
-	st->attrs = compose_attrs(have, attrs, is_dir);
+	struct vfs_meta m = {0};
+	bool have = metalen > 0 && vfs_meta_unpack(meta, (size_t)metalen, &m) == 0;
+	if (have && m.btime)
+		st->btime = m.btime;
+	if (have && m.ctime)
+		st->ctime = m.ctime;
+	st->attrs = compose_attrs(have, m.attrs, is_dir);
 }
 
 /* /proc/self/fd/N[/name]: the way to reach xattrs and times of an O_PATH descriptor or of a
@@ -173,6 +175,7 @@ static int meta_set_fd(struct posix_file *pf, const uint8_t *buf, size_t len)
 }
 
 static int stream_stat(struct posix_file *pf, struct vfs_stat *st);
+static void ctime_touch(struct posix_file *pf);
 
 static int statx_fd(int fd, struct statx *sx)
 {
@@ -539,12 +542,11 @@ static int new_file(struct vfs_share *sh, int fd, bool opath, const char *path,
 
 static int store_new_meta(struct posix_file *pf, uint32_t attrs)
 {
-	uint8_t meta[VFS_META_LEN];
-	uint32_t a = attrs & ATTR_SETTABLE;
+	uint8_t meta[VFS_META_LEN_MAX];
+	struct vfs_meta m = {.attrs = attrs & ATTR_SETTABLE, .btime = nttime_now()};
 	if (!pf->base.is_dir)
-		a |= ATTR_ARCHIVE; /* NTFS marks every new file for backup */
-	vfs_meta_encode(meta, a, nttime_now());
-	int rc = meta_set_fd(pf, meta, sizeof(meta));
+		m.attrs |= ATTR_ARCHIVE; /* NTFS marks every new file for backup */
+	int rc = meta_set_fd(pf, meta, vfs_meta_pack(meta, &m));
 	if (rc < 0)
 		LOG_INFO(LOG_VFS, "%s: cannot store DOS attributes: %s", pf->base.path,
 			 strerror(-rc));
@@ -661,6 +663,7 @@ static ssize_t posix_pwrite(struct vfs_file *f, const void *buf, size_t n, uint6
 	size_t done = 0;
 	if (off > INT64_MAX || n > INT64_MAX - off)
 		return -EINVAL;
+	ctime_touch(PF(f));
 	if (f->stream) {
 		int rc = stream_update(PF(f), buf, n, off, off + n, false);
 		return rc < 0 ? rc : (ssize_t)n;
@@ -688,6 +691,7 @@ static int posix_truncate(struct vfs_file *f, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EINVAL;
+	ctime_touch(PF(f));
 	if (f->stream)
 		return stream_update(PF(f), NULL, 0, 0, size, true);
 	return ftruncate(PF(f)->fd, (off_t)size) < 0 ? -errno : 0;
@@ -881,28 +885,72 @@ static int posix_unlink(struct vfs_file *f)
 
 /* ---- metadata updates ---- */
 
+/* The stored metadata of the file, or what a file without it looks like. */
+static int meta_load(struct posix_file *pf, struct vfs_meta *m)
+{
+	uint8_t cur[64];
+	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
+	if (n > 0 && vfs_meta_unpack(cur, (size_t)n, m) == 0)
+		return 0;
+	struct statx sx;
+	int rc = statx_fd(pf->fd, &sx);
+	if (rc < 0)
+		return rc;
+	struct vfs_stat st;
+	fill_stat(&sx, NULL, 0, &st);
+	m->attrs = S_ISDIR(sx.stx_mode) ? 0 : ATTR_ARCHIVE;
+	m->btime = st.btime;
+	m->ctime = 0;
+	return 0;
+}
+
+static int meta_store(struct posix_file *pf, const struct vfs_meta *m)
+{
+	uint8_t meta[VFS_META_LEN_MAX];
+	return meta_set_fd(pf, meta, vfs_meta_pack(meta, m));
+}
+
+/* Data changed through pf: unless pf set ChangeTime itself, the file reports its own ctime
+ * again (the stored one is dropped). */
+static void ctime_touch(struct posix_file *pf)
+{
+	if (pf->ctime_pinned)
+		return;
+	uint8_t cur[64];
+	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
+	struct vfs_meta m;
+	if (n <= 0 || vfs_meta_unpack(cur, (size_t)n, &m) < 0 || !m.ctime)
+		return;
+	m.ctime = 0;
+	(void)meta_store(pf, &m);
+}
+
 static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 {
 	struct posix_file *pf = PF(f);
-	uint8_t cur[64];
-	uint32_t a = 0;
-	uint64_t b = 0;
-	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
-	if (n <= 0 || vfs_meta_decode(cur, (size_t)n, &a, &b) < 0) {
-		struct vfs_stat st;
-		int rc = posix_fstat(f, &st);
-		if (rc < 0)
-			return rc;
-		a = f->is_dir ? 0 : ATTR_ARCHIVE;
-		b = st.btime;
-	}
+	struct vfs_meta m;
+	int rc = meta_load(pf, &m);
+	if (rc < 0)
+		return rc;
 	if (attrs != VFS_ATTRS_KEEP)
-		a = (attrs & ATTR_SETTABLE) | (a & ATTR_SPARSE);
+		m.attrs = (attrs & ATTR_SETTABLE) | (m.attrs & ATTR_SPARSE);
 	if (btime)
-		b = btime;
-	uint8_t meta[VFS_META_LEN];
-	vfs_meta_encode(meta, a, b);
-	return meta_set_fd(pf, meta, sizeof(meta));
+		m.btime = btime;
+	return meta_store(pf, &m);
+}
+
+static int posix_set_ctime(struct vfs_file *f, uint64_t ctime)
+{
+	struct posix_file *pf = PF(f);
+	struct vfs_meta m;
+	int rc = meta_load(pf, &m);
+	if (rc < 0 || !ctime)
+		return rc;
+	m.ctime = ctime;
+	rc = meta_store(pf, &m);
+	if (rc == 0)
+		pf->ctime_pinned = true;
+	return rc;
 }
 
 static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
@@ -947,11 +995,13 @@ static int posix_set_sparse(struct vfs_file *f, bool sparse)
 	int rc = posix_fstat(f, &st);
 	if (rc < 0)
 		return rc;
-	uint32_t a = st.attrs & (ATTR_SETTABLE | ATTR_SPARSE);
-	a = sparse ? a | ATTR_SPARSE : a & ~ATTR_SPARSE;
-	uint8_t meta[VFS_META_LEN];
-	vfs_meta_encode(meta, a, st.btime);
-	rc = meta_set_fd(pf, meta, sizeof(meta));
+	struct vfs_meta m;
+	rc = meta_load(pf, &m);
+	if (rc < 0)
+		return rc;
+	m.attrs = st.attrs & (ATTR_SETTABLE | ATTR_SPARSE);
+	m.attrs = sparse ? m.attrs | ATTR_SPARSE : m.attrs & ~ATTR_SPARSE;
+	rc = meta_store(pf, &m);
 	if (rc < 0)
 		return rc;
 	/* NTFS allocates a file's holes when it stops being sparse; the reservation is a hint
@@ -968,6 +1018,7 @@ static int posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool
 		return -EINVAL;
 	if (!len)
 		return 0;
+	ctime_touch(pf);
 	if (f->stream) {
 		struct vfs_stat st;
 		int rc = posix_fstat(f, &st);
@@ -1182,6 +1233,7 @@ const struct vfs_ops vfs_posix_ops = {
     .allocate = posix_allocate,
     .set_meta = posix_set_meta,
     .set_times = posix_set_times,
+    .set_ctime = posix_set_ctime,
     .statfs = posix_statfs,
     .set_sparse = posix_set_sparse,
     .zero_range = posix_zero_range,

@@ -362,6 +362,25 @@ static void test_streams_sparse(void **state)
 	assert_int_equal(vfs_open(fx->sh, "Dir", VFS_O_DIR, 0, &f), 0);
 	assert_int_equal(vfs_set_sparse(f, true), -EINVAL);
 	vfs_close(f);
+
+	/* ChangeTime: a set value is reported, kept by the setting handle's writes and attribute
+	   changes, and dropped when another handle writes */
+	struct vfs_file *g;
+	assert_int_equal(vfs_open(fx->sh, "sp", VFS_O_READ | VFS_O_WRITE, 0, &f), 0);
+	assert_int_equal(vfs_open(fx->sh, "sp", VFS_O_READ | VFS_O_WRITE, 0, &g), 0);
+	const uint64_t ct = 130000000000000000ull;
+	assert_int_equal(vfs_set_ctime(f, ct), 0);
+	assert_int_equal(vfs_set_meta(f, A_RO, 0), 0);
+	assert_int_equal(vfs_set_times(f, ct, ct), 0);
+	assert_int_equal(vfs_pwrite(f, "y", 1, 0), 1);
+	assert_int_equal(vfs_fstat(g, &st), 0);
+	assert_int_equal(st.ctime, ct);
+	assert_int_equal(st.attrs & A_RO, A_RO);
+	assert_int_equal(vfs_pwrite(g, "z", 1, 0), 1);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_true(st.ctime > ct);
+	vfs_close(g);
+	vfs_close(f);
 }
 
 static void test_statfs_ident(void **state)
