@@ -173,6 +173,7 @@ struct smb2_req {
 	bool no_response;  /* CANCEL: send nothing */
 	bool encrypted;    /* the request arrived in a transform message */
 	bool disconnect;   /* drop the connection after this request (e.g. VALIDATE_NEGOTIATE) */
+	bool session_failed; /* the session or tree of the request could not be resolved */
 	NTSTATUS chain_status; /* status of the previous request in a compound chain */
 };
 

@@ -18,6 +18,8 @@
 #define FSCTL_QUERY_ALLOCATED_RANGES 0x000940CFu
 #define FSCTL_GET_COMPRESSION 0x0009003Cu
 #define FSCTL_SET_COMPRESSION 0x0009C040u
+#define FSCTL_CREATE_OR_GET_OBJECT_ID 0x000900C0u
+#define FSCTL_GET_OBJECT_ID 0x0009009Cu
 
 /* Server-side copy limits (MS-SMB2 3.3.3: ServerSideCopyMaxNumberofChunks,
  * ServerSideCopyMaxChunkSize, ServerSideCopyMaxDataSize), the values Windows uses. */

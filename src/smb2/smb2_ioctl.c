@@ -117,7 +117,9 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 	case FSCTL_SET_ZERO_DATA:
 	case FSCTL_QUERY_ALLOCATED_RANGES:
 	case FSCTL_GET_COMPRESSION:
-	case FSCTL_SET_COMPRESSION: {
+	case FSCTL_SET_COMPRESSION:
+	case FSCTL_CREATE_OR_GET_OBJECT_ID:
+	case FSCTL_GET_OBJECT_ID: {
 		struct smb2_open *op;
 		NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
 		if (st)

@@ -1,6 +1,7 @@
 /* FSCTLs on a file's data layout: FSCTL_SET_SPARSE, FSCTL_SET_ZERO_DATA,
  * FSCTL_QUERY_ALLOCATED_RANGES (MS-FSCC 2.3.64, 2.3.67, 2.3.49; MS-FSA 2.1.5.10.x) and the
- * compression FSCTLs of a file system without compression (2.3.19, 2.3.67).
+ * compression FSCTLs of a file system without compression (2.3.19, 2.3.67), and the object id
+ * FSCTLs (2.3.3, 2.3.21).
  *
  * The SPARSE_FILE attribute lives with the DOS attributes in the metadata xattr. Zeroing a
  * range of a sparse file punches a hole; of any other file it zeroes the range and keeps it
@@ -102,6 +103,29 @@ static NTSTATUS query_ranges(struct smb2_req *req, struct smb2_open *op, struct 
 	return st;
 }
 
+/* FILE_OBJECTID_BUFFER (MS-FSCC 2.1.3): the object id is derived from the file's identity
+ * (inode and device), so it is stable for the file's life without being stored; the birth ids
+ * are the same (the file has not moved), the domain id is zero. */
+static NTSTATUS object_id(struct smb2_open *op, uint32_t max_out, struct wr *out)
+{
+	if (max_out < 64)
+		return STATUS_BUFFER_TOO_SMALL;
+	struct vfs_stat vs;
+	int rc = vfs_fstat(op->file, &vs);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	uint8_t id[16], vol[16];
+	put_le64(id, vs.ino);
+	put_le64(id + 8, vs.dev);
+	put_le64(vol, vs.dev);
+	put_le64(vol + 8, 0);
+	wr_bytes(out, id, 16);
+	wr_bytes(out, vol, 16);
+	wr_bytes(out, id, 16);
+	wr_zero(out, 16);
+	return STATUS_SUCCESS;
+}
+
 NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
 			 struct rd in, uint32_t max_out, struct wr *out)
 {
@@ -115,6 +139,9 @@ NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ct
 		return zero_data(op, in);
 	case FSCTL_QUERY_ALLOCATED_RANGES:
 		return query_ranges(req, op, in, max_out, out);
+	case FSCTL_CREATE_OR_GET_OBJECT_ID:
+	case FSCTL_GET_OBJECT_ID:
+		return object_id(op, max_out, out);
 	case FSCTL_GET_COMPRESSION:
 		/* no compression on this file system: every file reports NONE (like WS2016) */
 		if (max_out < 2)
