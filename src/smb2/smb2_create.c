@@ -30,7 +30,18 @@ struct create_args {
 	struct rd name;
 	bool mxac, qfid;
 	bool data_suffix; /* the name ended in "::$DATA" */
+	bool has_alloc;   /* AlSi: AllocationSize for a created or overwritten file */
+	uint64_t alloc_size;
+	bool twrp;        /* TWrp: open a previous version (none are offered) */
 };
+
+/* CreateOptions bits Windows refuses as reserved (INVALID_PARAMETER) and the ones it does not
+ * support (FILE_CREATE_TREE_CONNECTION, FILE_RESERVE_OPFILTER) */
+#define CREATE_OPTIONS_RESERVED 0xFF000000u
+#define CREATE_OPTIONS_NOT_SUPPORTED 0x00100080u
+/* FileAttributes a CREATE may carry (MS-FSCC 2.6; VOLUME, DEVICE, INTEGRITY_STREAM and
+ * undefined bits are invalid) */
+#define CREATE_ATTRS_VALID 0x00007FB7u
 
 NTSTATUS smb2_file_status(int err)
 {
@@ -182,7 +193,8 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 		struct rd whole = rd_sub(&ctx, off, clen);
 		struct rd name = rd_sub(&whole, noff, nlen);
 		struct rd data = rd_sub(&whole, doff, dlen);
-		if (!rd_ok(&name) || nlen == 0 || (dlen && !rd_ok(&data)))
+		/* every defined tag has 4 bytes; Windows refuses shorter ones */
+		if (!rd_ok(&name) || nlen < 4 || (dlen && !rd_ok(&data)))
 			return STATUS_INVALID_PARAMETER;
 		if (nlen == 4 && !memcmp(name.p, "MxAc", 4)) {
 			if (dlen != 0 && dlen != 8)
@@ -190,6 +202,15 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 			a->mxac = true;
 		} else if (nlen == 4 && !memcmp(name.p, "QFid", 4)) {
 			a->qfid = true;
+		} else if (nlen == 4 && !memcmp(name.p, "AlSi", 4)) {
+			if (dlen != 8)
+				return STATUS_INVALID_PARAMETER;
+			a->has_alloc = true;
+			a->alloc_size = rd_u64(&data);
+		} else if (nlen == 4 && !memcmp(name.p, "TWrp", 4)) {
+			if (dlen != 8)
+				return STATUS_INVALID_PARAMETER;
+			a->twrp = true;
 		}
 		if (!next)
 			break;
@@ -223,8 +244,13 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 	if (a->disposition > FILE_OVERWRITE_IF || a->share & ~7u ||
 	    ((a->options & FILE_DIRECTORY_FILE) && (a->options & FILE_NON_DIRECTORY_FILE)))
 		return STATUS_INVALID_PARAMETER;
+	/* the access mask is checked before the attributes and options (as Windows) */
 	if (desired & ACCESS_INVALID_BITS || desired == 0)
 		return STATUS_ACCESS_DENIED;
+	if ((a->options & CREATE_OPTIONS_RESERVED) || (a->attrs & ~CREATE_ATTRS_VALID))
+		return STATUS_INVALID_PARAMETER;
+	if (a->options & CREATE_OPTIONS_NOT_SUPPORTED)
+		return STATUS_NOT_SUPPORTED;
 	if (desired & ACCESS_SYSTEM_SECURITY)
 		return STATUS_PRIVILEGE_NOT_HELD;
 	if (a->options & FILE_OPEN_BY_FILE_ID)
@@ -448,6 +474,12 @@ static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, co
 	bool dir = a->options & FILE_DIRECTORY_FILE;
 	if ((a->options & FILE_DELETE_ON_CLOSE) && (a->attrs & FILE_ATTRIBUTE_READONLY))
 		return STATUS_CANNOT_DELETE;
+	/* no file encryption here: refuse rather than create it in the clear (as a standalone
+	   Windows server without EFS) */
+	if (a->attrs & FILE_ATTRIBUTE_ENCRYPTED)
+		return STATUS_ACCESS_DENIED;
+	if (dir && (a->attrs & FILE_ATTRIBUTE_TEMPORARY))
+		return STATUS_INVALID_PARAMETER; /* MS-FSA 2.1.5.1.2.1 */
 	uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
 	unsigned flags =
 	    data_flags(a, a->max_allowed ? FILE_READ_DATA | FILE_WRITE_DATA : a->access, dir) |
@@ -601,6 +633,15 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	NTSTATUS st = smb2_file_status(rc);
 	if (!st)
 		st = apply_overwrite(a, op->file, cs->action, &cs->st);
+	if (!st && a->has_alloc && !op->is_dir &&
+	    (cs->action == FILE_CREATED || cs->action == FILE_OVERWRITTEN ||
+	     cs->action == FILE_SUPERSEDED)) {
+		/* 2.2.13.2.6: reserve AllocationSize for the new content */
+		int arc = a->alloc_size > INT64_MAX ? -EINVAL : vfs_allocate(op->file, a->alloc_size);
+		if (!arc)
+			arc = vfs_fstat(op->file, &cs->st);
+		st = arc == -EINVAL ? STATUS_INVALID_PARAMETER : smb2_file_status(arc);
+	}
 	if (!st && (a->options & FILE_DELETE_ON_CLOSE)) {
 		op->delete_on_close = true;
 		state_open_set_delete_on_close(op->state_rec, true);
@@ -632,6 +673,8 @@ NTSTATUS smb2_create(struct smb2_req *req)
 		return SMB2_ERR(req, st);
 	if (req->tree->is_ipc)
 		return SMB2_ERR(req, create_pipe(req, &a));
+	if (a.twrp)
+		return SMB2_ERR(req, STATUS_OBJECT_NAME_NOT_FOUND); /* no previous versions kept */
 	char *path = NULL, *real = NULL, *stream = NULL;
 	st = smb2_wire_path_ex(a.name.p, a.name.len, &path, &stream, &a.data_suffix);
 	if (st)

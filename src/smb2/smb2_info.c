@@ -384,6 +384,9 @@ static NTSTATUS set_basic(struct smb2_open *op, struct rd *in)
 			t[i] = 0;
 	if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !op->is_dir)
 		return STATUS_INVALID_PARAMETER;
+	/* MS-FSA 2.1.5.14.2: a directory cannot be temporary */
+	if ((attrs & FILE_ATTRIBUTE_TEMPORARY) && op->is_dir)
+		return STATUS_INVALID_PARAMETER;
 	int rc = 0;
 	if (attrs || t[0])
 		rc =
