@@ -245,6 +245,9 @@ int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOM
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);
+/* Whether any open of the server (any connection) lies beneath the directory open dir on the
+ * same share: 1, 0 or -ENOMEM. Takes the locks itself (call with none held). */
+int smb2_opens_below(struct smb2_server *srv, const struct smb2_open *dir);
 /* Writes the 16-byte FileId. */
 void smb2_write_fileid(struct wr *w, const struct smb2_open *op);
 

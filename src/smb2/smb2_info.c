@@ -435,6 +435,38 @@ static NTSTATUS rename_stream(struct smb2_open *op, const uint8_t *name, uint32_
 	return rc == -EINVAL ? STATUS_OBJECT_NAME_INVALID : smb2_file_status(rc);
 }
 
+/* Before a rename (as Windows): a directory with opens beneath it cannot move; the target
+ * directory gets an entry added, which the share modes of its own opens must allow (an open
+ * of it holding DELETE, or sharing nothing with writers, refuses). */
+static NTSTATUS rename_checks(struct smb2_req *req, struct smb2_open *op, const char *target)
+{
+	if (op->is_dir) {
+		int below = smb2_opens_below(req->srv, op);
+		if (below < 0)
+			return STATUS_NO_MEMORY;
+		if (below)
+			return STATUS_ACCESS_DENIED;
+	}
+	const char *slash = strrchr(target, '/');
+	char *parent = slash ? strndup(target, (size_t)(slash - target)) : strdup("");
+	if (!parent)
+		return STATUS_NO_MEMORY;
+	char *real = NULL;
+	struct vfs_stat pst;
+	int rc = vfs_lookup(op->tree->vfs, parent, &real, &pst);
+	free(parent);
+	free(real);
+	if (rc < 0)
+		return rc == -ENOENT || rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
+						       : smb2_file_status(rc);
+	struct state_key key = {pst.dev, pst.ino, 0};
+	rc = state_share_probe(req->srv->state, &key, STATE_FILE_WRITE_DATA,
+			       STATE_SHARE_READ | STATE_SHARE_WRITE);
+	if (rc == -EBUSY)
+		return STATUS_SHARING_VIOLATION;
+	return rc == -EIDRM ? STATUS_DELETE_PENDING : STATUS_SUCCESS;
+}
+
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */
 static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in)
 {
@@ -462,6 +494,14 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return st;
 	struct vfs_stat tst, mine;
 	int rc = vfs_lookup(op->tree->vfs, to, &real, &tst);
+	if (rc == 0 || rc == -ENOENT) {
+		st = rename_checks(req, op, real);
+		if (st) {
+			free(to);
+			free(real);
+			return st;
+		}
+	}
 	if (rc == 0 && vfs_fstat(op->file, &mine) == 0 && tst.ino == mine.ino &&
 	    tst.dev == mine.dev) {
 		/* the same file: a change of case only, to the name as the client wrote it */

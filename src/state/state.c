@@ -164,6 +164,22 @@ int state_share_check_add(struct state_db *db, const struct state_key *key, uint
 	return 0;
 }
 
+int state_share_probe(struct state_db *db, const struct state_key *key, uint32_t access,
+		      uint32_t share_access)
+{
+	int rc = 0;
+	pthread_mutex_lock(&db->lock);
+	struct state_file *f = find_file(db, key, NULL);
+	if (f && f->delete_pending)
+		rc = -EIDRM;
+	for (struct state_open *o = f ? f->opens : NULL; o && !rc; o = o->next)
+		if (o->stream == key->stream &&
+		    !state_share_compatible(access, share_access, o->access, o->share_access))
+			rc = -EBUSY;
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
 void state_open_set_delete_on_close(struct state_open *h, bool on)
 {
 	pthread_mutex_lock(&h->db->lock);

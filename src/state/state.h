@@ -53,6 +53,11 @@ bool state_share_compatible(uint32_t access, uint32_t share, uint32_t access2, u
 int state_share_check_add(struct state_db *db, const struct state_key *key, uint32_t access,
 			  uint32_t share_access, struct state_open **out);
 
+/* The share-mode check of state_share_check_add without adding an open: 0, -EBUSY or -EIDRM.
+ * (A rename checks the target directory as if it opened it to add an entry.) */
+int state_share_probe(struct state_db *db, const struct state_key *key, uint32_t access,
+		      uint32_t share_access);
+
 /* Marks the open delete-on-close (FILE_DELETE_ON_CLOSE at create): when it is closed the file
  * becomes delete pending. */
 void state_open_set_delete_on_close(struct state_open *h, bool on);

@@ -115,6 +115,17 @@ static void test_stream_sharing(void **state)
 	assert_int_equal(state_share_remove(a), 0);
 	assert_int_equal(state_share_remove(b), STATE_DELETE_STREAM);
 	assert_int_equal(state_share_remove(c), 0);
+
+	/* probing (a rename's check of its target directory) adds nothing */
+	struct state_key dir = {1, 50, 0};
+	assert_int_equal(state_share_probe(db, &dir, STATE_FILE_WRITE_DATA, 3), 0);
+	assert_int_equal(state_share_check_add(db, &dir, STATE_FILE_READ_DATA, 7, &a), 0);
+	assert_int_equal(state_share_probe(db, &dir, STATE_FILE_WRITE_DATA, 3), 0);
+	assert_int_equal(state_share_check_add(db, &dir, STATE_DELETE, 7, &b), 0);
+	assert_int_equal(state_share_probe(db, &dir, STATE_FILE_WRITE_DATA, 3), -EBUSY);
+	assert_int_equal(state_share_remove(b), 0);
+	assert_int_equal(state_open_count(a), 1);
+	assert_int_equal(state_share_remove(a), 0);
 	state_db_free(db);
 }
 
