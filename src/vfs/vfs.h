@@ -135,6 +135,18 @@ struct vfs_ops {
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
+	/* The NT security descriptor record kept with the file (VFS_NTACL_XATTR; the SMB layer
+	   owns its format). Read and written with the server's own identity: the SMB layer has
+	   checked READ_CONTROL / WRITE_DAC against the descriptor itself, and a descriptor that
+	   denies the owner everything (mode 000) must still be readable. get_ntacl returns the
+	   length, -ENODATA when there is none, -ERANGE when len is too small; set_ntacl with len 0
+	   removes it. */
+	ssize_t (*get_ntacl)(struct vfs_file *f, void *buf, size_t len);
+	int (*set_ntacl)(struct vfs_file *f, const void *buf, size_t len);
+	/* Sets the permission bits (mode & 07777) and owner/group (UINT32_MAX = unchanged) with
+	   the server's identity: the mapping of a descriptor a client set, after the SMB layer
+	   checked WRITE_DAC / WRITE_OWNER. */
+	int (*set_perms)(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -222,6 +234,19 @@ static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 	return sh->ops->statfs(sh, out);
 }
 
+static inline ssize_t vfs_get_ntacl(struct vfs_file *f, void *buf, size_t len)
+{
+	return f->sh->ops->get_ntacl(f, buf, len);
+}
+static inline int vfs_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
+{
+	return f->sh->ops->set_ntacl(f, buf, len);
+}
+static inline int vfs_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	return f->sh->ops->set_perms(f, mode, uid, gid);
+}
+
 /* The posix module's operations (vfs_share_open uses them). */
 extern const struct vfs_ops vfs_posix_ops;
 
@@ -237,6 +262,9 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 
 /* ---- the DOS metadata xattr (exposed for tests) ---- */
 #define VFS_META_XATTR "user.shoal.meta"
+/* The NT security descriptor record (a user.* name: trusted.* and security.* need root for
+   every access, and the share may live on a file system mounted without them) */
+#define VFS_NTACL_XATTR "user.shoal.ntacl"
 #define VFS_META_LEN 16
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */

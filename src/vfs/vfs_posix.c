@@ -697,6 +697,72 @@ static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 	return meta_set_fd(pf, meta, sizeof(meta));
 }
 
+/* ---- the NT security descriptor record and its POSIX mapping (server identity) ---- */
+
+static ssize_t posix_get_ntacl(struct vfs_file *f, void *buf, size_t len)
+{
+	struct posix_file *pf = PF(f);
+	struct vfs_ident saved;
+	vfs_ident_get(&saved);
+	vfs_ident_apply(NULL);
+	ssize_t n;
+	if (!pf->opath) {
+		n = fgetxattr(pf->fd, VFS_NTACL_XATTR, buf, len);
+	} else {
+		char p[64];
+		proc_path(p, sizeof(p), pf->fd, NULL);
+		n = getxattr(p, VFS_NTACL_XATTR, buf, len);
+	}
+	int e = errno;
+	vfs_ident_apply(&saved);
+	if (n >= 0)
+		return n;
+	return e == ENOTSUP ? -ENODATA : -e;
+}
+
+static int posix_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
+{
+	struct posix_file *pf = PF(f);
+	char p[64];
+	proc_path(p, sizeof(p), pf->fd, NULL);
+	struct vfs_ident saved;
+	vfs_ident_get(&saved);
+	vfs_ident_apply(NULL);
+	int rc;
+	if (len == 0)
+		rc = pf->opath ? removexattr(p, VFS_NTACL_XATTR)
+			       : fremovexattr(pf->fd, VFS_NTACL_XATTR);
+	else
+		rc = pf->opath ? setxattr(p, VFS_NTACL_XATTR, buf, len, 0)
+			       : fsetxattr(pf->fd, VFS_NTACL_XATTR, buf, len, 0);
+	int e = errno;
+	vfs_ident_apply(&saved);
+	if (rc < 0 && len == 0 && e == ENODATA)
+		return 0;
+	return rc < 0 ? -e : 0;
+}
+
+static int posix_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct posix_file *pf = PF(f);
+	struct vfs_ident saved;
+	vfs_ident_get(&saved);
+	vfs_ident_apply(NULL);
+	int rc = 0;
+	/* chown first: it clears set-id bits that the mode then restores as wanted */
+	if (uid != UINT32_MAX || gid != UINT32_MAX)
+		rc = fchownat(pf->fd, "", uid, gid, AT_EMPTY_PATH);
+	if (!rc && mode != UINT32_MAX) {
+		char p[64];
+		proc_path(p, sizeof(p), pf->fd, NULL);
+		/* fchmod refuses O_PATH descriptors; the /proc link reaches the same inode */
+		rc = pf->opath ? chmod(p, mode & 07777) : fchmod(pf->fd, mode & 07777);
+	}
+	int e = errno;
+	vfs_ident_apply(&saved);
+	return rc < 0 ? -e : 0;
+}
+
 static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
 {
 	struct posix_file *pf = PF(f);
@@ -749,6 +815,9 @@ const struct vfs_ops vfs_posix_ops = {
     .set_meta = posix_set_meta,
     .set_times = posix_set_times,
     .statfs = posix_statfs,
+    .get_ntacl = posix_get_ntacl,
+    .set_ntacl = posix_set_ntacl,
+    .set_perms = posix_set_perms,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)
