@@ -68,6 +68,11 @@ int smb2_secdesc_open_access(struct smb2_req *req, struct vfs_file *f, const str
 /* CREATE of a new file or directory at path: the parent's stored descriptor must grant
  * ADD_FILE / ADD_SUBDIRECTORY (the POSIX check happens when the file is made). */
 NTSTATUS smb2_secdesc_check_create(struct smb2_req *req, const char *path, bool dir);
+/* Access-based enumeration: may the user read the entry at path (FILE_READ_DATA,
+ * FILE_READ_ATTRIBUTES and FILE_READ_EA by its stored descriptor, else read permission)? */
+bool smb2_secdesc_can_read(struct smb2_req *req, const char *path);
+/* 2.2.10 ShareFlags: entries the user cannot read are left out of directory listings */
+#define SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM 0x00000800u
 /* CREATE made f: gives it the descriptor inherited from its parent or supplied by the client
  * (creator, may be NULL), stored and mapped onto its mode. */
 NTSTATUS smb2_secdesc_new_file(struct smb2_req *req, struct vfs_file *f,

@@ -507,3 +507,28 @@ NTSTATUS smb2_secdesc_new_file(struct smb2_req *req, struct vfs_file *f,
 	sec_desc_free(sd);
 	return status;
 }
+
+bool smb2_secdesc_can_read(struct smb2_req *req, const char *path)
+{
+	const uint32_t need = FILE_READ_DATA | FILE_READ_ATTRIBUTES | FILE_READ_EA;
+	struct vfs_file *f;
+	if (vfs_open(req->tree->vfs, path, 0, 0, &f) < 0)
+		return false;
+	struct vfs_stat st;
+	unsigned acc = 0;
+	bool ok = false;
+	if (vfs_fstat(f, &st) == 0 && vfs_access(f, &acc) == 0) {
+		struct sec_desc *sd;
+		int rc = load_stored(f, &st, &sd);
+		if (rc == 1) {
+			struct sec_token t;
+			token_of(req, &t);
+			ok = (sec_access_maximal(sd, &t) & need) == need;
+			sec_desc_free(sd);
+		} else if (rc == 0) {
+			ok = acc & VFS_ACC_READ;
+		}
+	}
+	vfs_close(f);
+	return ok;
+}
