@@ -321,6 +321,9 @@ static int take_acl(struct sec_desc *dst, const struct sec_desc *src, bool dacl)
 	sec_acl_map_generic(acl);
 	uint16_t c = (uint16_t)(dst->control & ~bits);
 	c |= src->control & keep;
+	/* a DACL set without the PRESENT bit is a NULL DACL, as on Windows */
+	if (dacl)
+		c |= SE_DACL_PRESENT;
 	if ((src->control & (req_bit | inh)) == (req_bit | inh))
 		c |= inh;
 	dst->control = c;
