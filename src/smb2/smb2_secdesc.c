@@ -4,18 +4,23 @@
  *
  * Where a descriptor comes from:
  *  - A descriptor set by a client (SET_INFO, the SecD create context) or inherited at creation is
- *    stored with the file in the VFS_NTACL_XATTR record: version, the file's mode, uid and gid as
- *    they were right after the store, then the self-relative descriptor.
- *  - Otherwise, and when the recorded mode/uid/gid no longer match the file (a chmod or chown on
- *    the server since), the descriptor is derived from the POSIX owner, group and mode: owner,
- *    group and Everyone allow ACEs. So a change on the POSIX side shows as a changed DACL.
+ *    stored with the file in the VFS_NTACL_XATTR record: version, the file's mode, uid, gid and
+ *    a fingerprint of its POSIX ACL as they were right after the store, then the self-relative
+ *    descriptor.
+ *  - Otherwise, and when the recorded mode/uid/gid/ACL no longer match the file (a chmod, chown
+ *    or setfacl on the server since), the descriptor is derived from the POSIX owner, group,
+ *    mode and ACL: allow ACEs for the owner, each named user and group of the ACL (limited by
+ *    its mask), the owning group and Everyone. So a change on the POSIX side shows in the DACL.
  *
  * POSIX follows NT: storing a descriptor maps its DACL onto the mode bits (the rights the DACL
  * gives the owner, the group and everyone become r/w/x of user, group and other; directories get
  * x with any right, as Windows users traverse without a check) and its owner/group onto uid/gid
- * when the SIDs map to POSIX ids (the user database and the S-1-22 SIDs of the idmap). Rights a
- * DACL grants to other individual users or groups are not mapped yet: that needs POSIX ACL
- * entries (libacl), which this server does not write yet.
+ * when the SIDs map to POSIX ids (the user database and the S-1-22 SIDs of the idmap); every
+ * other SID of an effective ACE that maps to a uid or gid becomes a named entry of the POSIX
+ * access ACL with the rights the DACL gives that SID (with Everyone's). So a local user gets
+ * the read/write/execute a client gave him. Not mapped: inheritable ACEs (no default ACL is
+ * written), rights other than r/w/x (delete, change permissions...), deny ACEs for a group
+ * (POSIX cannot take rights from a group's members who are named nowhere else).
  *
  * Access checks (the choice of issue 5): where a current descriptor is stored, CREATE checks the
  * desired access against it (MS-DTYP AccessCheck with MAXIMUM_ALLOWED, the owner's implicit
@@ -38,7 +43,7 @@
 #include "smb2/smb2_file.h"
 
 #define NTACL_VERSION 1
-#define NTACL_HDR_LEN 16
+#define NTACL_HDR_LEN 20
 
 /* ---- SIDs of the request's user and of POSIX ids ---- */
 
@@ -123,8 +128,14 @@ static int add_allow(struct sec_acl *acl, uint32_t mask, const struct sid *sid)
 }
 
 /* The descriptor a file without a (current) stored one shows. */
-static struct sec_desc *derive(struct smb2_req *req, const struct vfs_stat *st)
+static struct sec_desc *derive(struct smb2_req *req, struct vfs_file *f, const struct vfs_stat *st)
 {
+	struct vfs_posix_acl pa;
+	if (!f || vfs_get_posix_acl(f, &pa) < 0) {
+		memset(&pa, 0, sizeof(pa));
+		pa.group_obj = (st->mode >> 3) & 7;
+		pa.mask = 7;
+	}
 	struct sec_desc *sd = calloc(1, sizeof(*sd));
 	if (!sd || !(sd->dacl = calloc(1, sizeof(*sd->dacl)))) {
 		free(sd);
@@ -138,9 +149,20 @@ static struct sec_desc *derive(struct smb2_req *req, const struct vfs_stat *st)
 	uint32_t owner = rwx_mask((st->mode >> 6) & 7) | SEC_STD_READ_CONTROL | SEC_STD_WRITE_DAC |
 			 SEC_STD_WRITE_OWNER | SEC_FILE_READ_ATTRIBUTES |
 			 SEC_FILE_WRITE_ATTRIBUTES | SEC_STD_SYNCHRONIZE;
-	if (add_allow(sd->dacl, owner, &sd->owner) < 0 ||
-	    add_allow(sd->dacl, rwx_mask((st->mode >> 3) & 7), &sd->group) < 0 ||
-	    add_allow(sd->dacl, rwx_mask(st->mode & 7), &sec_sid_world) < 0) {
+	int rc = add_allow(sd->dacl, owner, &sd->owner);
+	for (int i = 0; i < pa.n && !rc; i++) {
+		struct sid sid;
+		if (pa.e[i].group)
+			idmap_gid_to_sid(req->srv->idmap, pa.e[i].id, &sid);
+		else
+			owner_sid_of(req, pa.e[i].id, &sid);
+		rc = add_allow(sd->dacl, rwx_mask(pa.e[i].perm & pa.mask), &sid);
+	}
+	if (!rc)
+		rc = add_allow(sd->dacl, rwx_mask(pa.group_obj & pa.mask), &sd->group);
+	if (!rc)
+		rc = add_allow(sd->dacl, rwx_mask(st->mode & 7), &sec_sid_world);
+	if (rc < 0) {
 		sec_desc_free(sd);
 		return NULL;
 	}
@@ -185,6 +207,68 @@ static uint32_t dacl_to_mode(struct smb2_req *req, const struct sec_desc *sd, ui
 	       rights_rwx(sec_access_maximal(sd, &o), dir);
 }
 
+/* ---- POSIX ACL <-> DACL ---- */
+
+/* FNV-1a over what the ACL says: the record's fingerprint of it (0 without ACL support). */
+static uint32_t acl_print(struct vfs_file *f)
+{
+	struct vfs_posix_acl a;
+	if (vfs_get_posix_acl(f, &a) < 0)
+		return 0;
+	uint32_t h = 2166136261u;
+	uint8_t head[2] = {a.group_obj, a.mask};
+	for (int i = 0; i < 2; i++)
+		h = (h ^ head[i]) * 16777619u;
+	for (int i = 0; i < a.n; i++) {
+		uint8_t b[6] = {a.e[i].group, a.e[i].perm};
+		put_le32(b + 2, a.e[i].id);
+		for (int k = 0; k < 6; k++)
+			h = (h ^ b[k]) * 16777619u;
+	}
+	return h;
+}
+
+/* The named entries that give each other mapped SID of the DACL its rights. */
+static void dacl_to_named(struct smb2_req *req, const struct sec_desc *sd, uint32_t uid,
+			  uint32_t gid, bool dir, struct vfs_posix_acl *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!(sd->control & SE_DACL_PRESENT) || !sd->dacl)
+		return;
+	for (int i = 0; i < sd->dacl->count && out->n < VFS_ACL_MAX; i++) {
+		const struct sec_ace *a = &sd->dacl->aces[i];
+		uint32_t id;
+		bool group = false;
+		if (a->flags & SEC_ACE_INHERIT_ONLY)
+			continue;
+		if (a->type != SEC_ACE_ALLOWED && a->type != SEC_ACE_DENIED)
+			continue;
+		if (sid_to_id(req, &a->sid, false, &id) == 0) {
+			if (id == uid)
+				continue;
+		} else if (sid_to_id(req, &a->sid, true, &id) == 0) {
+			if (id == gid)
+				continue;
+			group = true;
+		} else {
+			continue;
+		}
+		bool dup = false;
+		for (int k = 0; k < out->n; k++)
+			dup |= out->e[k].group == group && out->e[k].id == id;
+		if (dup)
+			continue;
+		struct sec_token t = {0};
+		sec_token_add(&t, &a->sid);
+		sec_token_add(&t, &sec_sid_world);
+		sec_token_add(&t, &sec_sid_authenticated_users);
+		out->e[out->n].group = group;
+		out->e[out->n].id = id;
+		out->e[out->n].perm = (uint8_t)rights_rwx(sec_access_maximal(sd, &t), dir);
+		out->n++;
+	}
+}
+
 /* ---- the stored record ---- */
 
 /* 1 and *out: a current stored descriptor; 0: none (or stale, or unreadable); -ENOMEM. */
@@ -203,7 +287,8 @@ static int load_stored(struct vfs_file *f, const struct vfs_stat *st, struct sec
 	int rc = 0;
 	if (n >= NTACL_HDR_LEN && buf[0] == NTACL_VERSION) {
 		uint32_t mode = get_le32(buf + 4), uid = get_le32(buf + 8), gid = get_le32(buf + 12);
-		if (mode == (st->mode & 07777) && uid == st->uid && gid == st->gid) {
+		if (mode == (st->mode & 07777) && uid == st->uid && gid == st->gid &&
+		    get_le32(buf + 16) == acl_print(f)) {
 			rc = sec_desc_decode(buf + NTACL_HDR_LEN, (size_t)n - NTACL_HDR_LEN, out);
 			if (rc == -EINVAL)
 				LOG_INFO(LOG_SMB2, "%s: malformed stored descriptor ignored", f->path);
@@ -224,7 +309,7 @@ int smb2_secdesc_load(struct smb2_req *req, struct vfs_file *f, const struct vfs
 	if (rc < 0)
 		return rc;
 	*stored = rc == 1;
-	if (!*stored && !(*out = derive(req, st)))
+	if (!*stored && !(*out = derive(req, f, st)))
 		return -ENOMEM;
 	return 0;
 }
@@ -243,18 +328,24 @@ static NTSTATUS store(struct smb2_req *req, struct vfs_file *f, const struct sec
 	if (sd->has_group && sid_to_id(req, &sd->group, true, &id) == 0 && id != st.gid &&
 	    req->session && in_groups(req->session, id))
 		gid = id;
-	uint32_t mode = (st.mode & 07000) |
-			dacl_to_mode(req, sd, uid != UINT32_MAX ? uid : st.uid,
-				     gid != UINT32_MAX ? gid : st.gid, S_ISDIR(st.mode));
-	if (mode == (st.mode & 07777))
-		mode = UINT32_MAX;
-	if (mode != UINT32_MAX || uid != UINT32_MAX || gid != UINT32_MAX) {
-		rc = vfs_set_perms(f, mode, uid, gid);
-		if (!rc)
-			rc = vfs_fstat(f, &st);
-		if (rc < 0)
-			return smb2_file_status(rc);
+	uint32_t nuid = uid != UINT32_MAX ? uid : st.uid, ngid = gid != UINT32_MAX ? gid : st.gid;
+	bool dir = S_ISDIR(st.mode);
+	uint32_t mode = (st.mode & 07000) | dacl_to_mode(req, sd, nuid, ngid, dir);
+	struct vfs_posix_acl named;
+	dacl_to_named(req, sd, nuid, ngid, dir, &named);
+	if (uid != UINT32_MAX || gid != UINT32_MAX)
+		rc = vfs_set_perms(f, UINT32_MAX, uid, gid);
+	if (!rc)
+		rc = vfs_set_posix_acl(f, mode, &named);
+	if (rc == -EOPNOTSUPP) {
+		/* no POSIX ACLs here: owner, group and others still get their rights */
+		LOG_DBG(LOG_SMB2, "%s: no POSIX ACLs, %d named entries not mapped", f->path, named.n);
+		rc = vfs_set_perms(f, mode, UINT32_MAX, UINT32_MAX);
 	}
+	if (!rc)
+		rc = vfs_fstat(f, &st);
+	if (rc < 0)
+		return smb2_file_status(rc);
 	struct wr w;
 	wr_init(&w, NTACL_HDR_LEN + sec_desc_encoded_len(sd, SEC_INFO_ALL));
 	wr_u8(&w, NTACL_VERSION);
@@ -262,6 +353,7 @@ static NTSTATUS store(struct smb2_req *req, struct vfs_file *f, const struct sec
 	wr_u32(&w, st.mode & 07777);
 	wr_u32(&w, st.uid);
 	wr_u32(&w, st.gid);
+	wr_u32(&w, acl_print(f));
 	sec_desc_encode(sd, SEC_INFO_ALL, &w);
 	rc = wr_ok(&w) ? vfs_set_ntacl(f, w.p, w.len) : -ENOMEM;
 	wr_free(&w);
@@ -496,7 +588,7 @@ NTSTATUS smb2_secdesc_new_file(struct smb2_req *req, struct vfs_file *f,
 	sec_desc_free(psd);
 	if (rc == 0 && creator && (creator->has_owner || creator->has_group)) {
 		/* an owner or group without a DACL: the default DACL with them */
-		if (!(sd = derive(req, &st)))
+		if (!(sd = derive(req, f, &st)))
 			return STATUS_NO_MEMORY;
 		if (creator->has_owner)
 			sd->owner = creator->owner;

@@ -97,6 +97,20 @@ struct vfs_fsstat {
 /* Called once per directory entry name ("." and ".." excluded); non-zero stops the walk. */
 typedef int (*vfs_dir_cb)(void *arg, const char *name);
 
+/* The named entries of a POSIX access ACL ("user:ID:rwx", "group:ID:rwx"): the owner, owning
+ * group and others are the mode's. perm is rwx as in a mode (4 2 1). */
+#define VFS_ACL_MAX 64
+struct vfs_posix_acl {
+	int n;
+	struct {
+		bool group;
+		uint32_t id;
+		uint8_t perm;
+	} e[VFS_ACL_MAX];
+	uint8_t group_obj; /* the owning group's own entry (the mode's group bits show the mask) */
+	uint8_t mask;	   /* the mask entry; 7 when there are no named entries */
+};
+
 /* A module's operations. Every function runs under the calling thread's identity (see
  * vfs_ident_apply); paths are share-relative (see the top of this file). */
 struct vfs_ops {
@@ -147,6 +161,14 @@ struct vfs_ops {
 	   the server's identity: the mapping of a descriptor a client set, after the SMB layer
 	   checked WRITE_DAC / WRITE_OWNER. */
 	int (*set_perms)(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid);
+	/* The file's POSIX access ACL (see struct vfs_posix_acl): -EOPNOTSUPP where the file
+	   system has none. Read with the server's identity, like the descriptor record. */
+	int (*get_posix_acl)(struct vfs_file *f, struct vfs_posix_acl *out);
+	/* Sets the permission bits (mode & 0777 for owner, owning group and others) and the named
+	   entries of acl (none: the extended ACL is removed, a plain chmod), with the server's
+	   identity; the mask becomes the union of the group class. -EOPNOTSUPP where the file
+	   system has no POSIX ACLs and acl has named entries. */
+	int (*set_posix_acl)(struct vfs_file *f, uint32_t mode, const struct vfs_posix_acl *acl);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -245,6 +267,16 @@ static inline int vfs_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
 static inline int vfs_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid)
 {
 	return f->sh->ops->set_perms(f, mode, uid, gid);
+}
+
+static inline int vfs_get_posix_acl(struct vfs_file *f, struct vfs_posix_acl *out)
+{
+	return f->sh->ops->get_posix_acl(f, out);
+}
+static inline int vfs_set_posix_acl(struct vfs_file *f, uint32_t mode,
+				    const struct vfs_posix_acl *acl)
+{
+	return f->sh->ops->set_posix_acl(f, mode, acl);
 }
 
 /* The posix module's operations (vfs_share_open uses them). */

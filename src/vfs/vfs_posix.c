@@ -21,6 +21,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <sys/acl.h>
+#include <acl/libacl.h>
+
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "lib/utf16.h"
@@ -763,6 +766,126 @@ static int posix_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint
 	return rc < 0 ? -e : 0;
 }
 
+static uint8_t perm_bits(acl_entry_t e)
+{
+	acl_permset_t ps;
+	if (acl_get_permset(e, &ps) < 0)
+		return 0;
+	return (uint8_t)((acl_get_perm(ps, ACL_READ) == 1 ? 4 : 0) |
+			 (acl_get_perm(ps, ACL_WRITE) == 1 ? 2 : 0) |
+			 (acl_get_perm(ps, ACL_EXECUTE) == 1 ? 1 : 0));
+}
+
+static int read_acl(acl_t acl, struct vfs_posix_acl *out)
+{
+	acl_entry_t e;
+	bool have_mask = false;
+	for (int w = ACL_FIRST_ENTRY; acl_get_entry(acl, w, &e) == 1; w = ACL_NEXT_ENTRY) {
+		acl_tag_t tag;
+		if (acl_get_tag_type(e, &tag) < 0)
+			return -errno;
+		if (tag == ACL_GROUP_OBJ) {
+			out->group_obj = perm_bits(e);
+		} else if (tag == ACL_MASK) {
+			out->mask = perm_bits(e);
+			have_mask = true;
+		} else if ((tag == ACL_USER || tag == ACL_GROUP) && out->n < VFS_ACL_MAX) {
+			uint32_t *q = acl_get_qualifier(e);
+			if (!q)
+				return -errno;
+			out->e[out->n].group = tag == ACL_GROUP;
+			out->e[out->n].id = *q;
+			out->e[out->n].perm = perm_bits(e);
+			out->n++;
+			acl_free(q);
+		}
+	}
+	if (!have_mask)
+		out->mask = 7;
+	return 0;
+}
+
+static int posix_get_posix_acl(struct vfs_file *f, struct vfs_posix_acl *out)
+{
+	struct posix_file *pf = PF(f);
+	char p[64];
+	proc_path(p, sizeof(p), pf->fd, NULL);
+	memset(out, 0, sizeof(*out));
+	struct vfs_ident saved;
+	vfs_ident_get(&saved);
+	vfs_ident_apply(NULL);
+	acl_t acl = acl_get_file(p, ACL_TYPE_ACCESS);
+	int rc = acl ? read_acl(acl, out) : -errno;
+	if (acl)
+		acl_free(acl);
+	vfs_ident_apply(&saved);
+	return rc == -ENOTSUP ? -EOPNOTSUPP : rc;
+}
+
+static int add_entry(acl_t *acl, acl_tag_t tag, const uint32_t *id, unsigned perm)
+{
+	acl_entry_t e;
+	acl_permset_t ps;
+	if (acl_create_entry(acl, &e) < 0 || acl_set_tag_type(e, tag) < 0 ||
+	    (id && acl_set_qualifier(e, id) < 0) || acl_get_permset(e, &ps) < 0 ||
+	    acl_clear_perms(ps) < 0)
+		return -errno;
+	if (((perm & 4) && acl_add_perm(ps, ACL_READ) < 0) ||
+	    ((perm & 2) && acl_add_perm(ps, ACL_WRITE) < 0) ||
+	    ((perm & 1) && acl_add_perm(ps, ACL_EXECUTE) < 0))
+		return -errno;
+	return 0;
+}
+
+static int build_acl(uint32_t mode, const struct vfs_posix_acl *in, acl_t *out)
+{
+	acl_t acl = acl_init(in->n + 4);
+	if (!acl)
+		return -errno;
+	unsigned mask = (mode >> 3) & 7;
+	int rc = add_entry(&acl, ACL_USER_OBJ, NULL, (mode >> 6) & 7);
+	if (!rc)
+		rc = add_entry(&acl, ACL_GROUP_OBJ, NULL, (mode >> 3) & 7);
+	if (!rc)
+		rc = add_entry(&acl, ACL_OTHER, NULL, mode & 7);
+	for (int i = 0; i < in->n && !rc; i++) {
+		rc = add_entry(&acl, in->e[i].group ? ACL_GROUP : ACL_USER, &in->e[i].id,
+			       in->e[i].perm);
+		mask |= in->e[i].perm;
+	}
+	if (!rc && in->n)
+		rc = add_entry(&acl, ACL_MASK, NULL, mask);
+	if (!rc && acl_valid(acl) < 0)
+		rc = -EINVAL; /* duplicate ids */
+	if (rc) {
+		acl_free(acl);
+		return rc;
+	}
+	*out = acl;
+	return 0;
+}
+
+static int posix_set_posix_acl(struct vfs_file *f, uint32_t mode, const struct vfs_posix_acl *in)
+{
+	struct posix_file *pf = PF(f);
+	char p[64];
+	proc_path(p, sizeof(p), pf->fd, NULL);
+	acl_t acl;
+	int rc = build_acl(mode, in, &acl);
+	if (rc < 0)
+		return rc;
+	struct vfs_ident saved;
+	vfs_ident_get(&saved);
+	vfs_ident_apply(NULL);
+	rc = acl_set_file(p, ACL_TYPE_ACCESS, acl) < 0 ? -errno : 0;
+	/* without POSIX ACLs on the file system a plain mode still maps owner, group, others */
+	if ((rc == -ENOTSUP || rc == -EOPNOTSUPP) && in->n == 0)
+		rc = chmod(p, mode & 07777) < 0 ? -errno : 0;
+	vfs_ident_apply(&saved);
+	acl_free(acl);
+	return rc == -ENOTSUP ? -EOPNOTSUPP : rc;
+}
+
 static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
 {
 	struct posix_file *pf = PF(f);
@@ -818,6 +941,8 @@ const struct vfs_ops vfs_posix_ops = {
     .get_ntacl = posix_get_ntacl,
     .set_ntacl = posix_set_ntacl,
     .set_perms = posix_set_perms,
+    .get_posix_acl = posix_get_posix_acl,
+    .set_posix_acl = posix_set_posix_acl,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)
