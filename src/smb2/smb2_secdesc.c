@@ -4,7 +4,8 @@
  *
  * Where a descriptor comes from:
  *  - A descriptor set by a client (SET_INFO, the SecD create context) or inherited at creation is
- *    stored with the file in the VFS_NTACL_XATTR record: version, the file's mode, uid, gid and
+ *    stored with the file in the descriptor record (an xattr, trusted.* when the server runs as
+ *    root so that local users can neither read nor forge it, see vfs.h): version, the file's mode, uid, gid and
  *    a fingerprint of its POSIX ACL as they were right after the store, then the self-relative
  *    descriptor.
  *  - Otherwise, and when the recorded mode/uid/gid/ACL no longer match the file (a chmod, chown
@@ -445,6 +446,8 @@ NTSTATUS smb2_secdesc_set(struct smb2_req *req, struct smb2_open *op, uint32_t a
 		need |= ACCESS_SYSTEM_SECURITY;
 	if ((op->access & need) != need || req->tree->read_only)
 		return STATUS_ACCESS_DENIED;
+	if (!(addinfo & SEC_INFO_ALL))
+		return STATUS_SUCCESS; /* nothing this server keeps (labels, attributes) */
 	struct sec_desc *nsd, *cur;
 	int rc = sec_desc_decode(in->p, in->len, &nsd);
 	if (rc < 0)

@@ -149,8 +149,8 @@ struct vfs_ops {
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
-	/* The NT security descriptor record kept with the file (VFS_NTACL_XATTR; the SMB layer
-	   owns its format). Read and written with the server's own identity: the SMB layer has
+	/* The NT security descriptor record kept with the file (VFS_NTACL_XATTR_ROOT or
+	   VFS_NTACL_XATTR; the SMB layer owns its format). Read and written with the server's own identity: the SMB layer has
 	   checked READ_CONTROL / WRITE_DAC against the descriptor itself, and a descriptor that
 	   denies the owner everything (mode 000) must still be readable. get_ntacl returns the
 	   length, -ENODATA when there is none, -ERANGE when len is too small; set_ntacl with len 0
@@ -294,9 +294,10 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 
 /* ---- the DOS metadata xattr (exposed for tests) ---- */
 #define VFS_META_XATTR "user.shoal.meta"
-/* The NT security descriptor record (a user.* name: trusted.* and security.* need root for
-   every access, and the share may live on a file system mounted without them) */
+/* The NT security descriptor record: in trusted.* when the server runs as root (local users can
+   neither read nor forge it), else in user.* (the server's own files) */
 #define VFS_NTACL_XATTR "user.shoal.ntacl"
+#define VFS_NTACL_XATTR_ROOT "trusted.shoal.ntacl"
 #define VFS_META_LEN 16
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */

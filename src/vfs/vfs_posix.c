@@ -702,22 +702,39 @@ static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 
 /* ---- the NT security descriptor record and its POSIX mapping (server identity) ---- */
 
+/* A server running as root keeps the record in the trusted.* namespace, which only
+ * CAP_SYS_ADMIN can read or write: a local user who may write a file must not be able to forge
+ * the descriptor that SMB access checks trust (and, say, grant himself WRITE_OWNER). A server
+ * running as an ordinary user owns all its files anyway and uses user.*. */
+static const char *ntacl_name(void)
+{
+	return geteuid() == 0 ? VFS_NTACL_XATTR_ROOT : VFS_NTACL_XATTR;
+}
+
+static ssize_t ntacl_read(struct posix_file *pf, void *buf, size_t len)
+{
+	if (!pf->opath)
+		return fgetxattr(pf->fd, ntacl_name(), buf, len);
+	char p[64];
+	proc_path(p, sizeof(p), pf->fd, NULL);
+	return getxattr(p, ntacl_name(), buf, len);
+}
+
 static ssize_t posix_get_ntacl(struct vfs_file *f, void *buf, size_t len)
 {
 	struct posix_file *pf = PF(f);
-	struct vfs_ident saved;
-	vfs_ident_get(&saved);
-	vfs_ident_apply(NULL);
-	ssize_t n;
-	if (!pf->opath) {
-		n = fgetxattr(pf->fd, VFS_NTACL_XATTR, buf, len);
-	} else {
-		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
-		n = getxattr(p, VFS_NTACL_XATTR, buf, len);
-	}
+	/* every CREATE asks: try as the user first, and switch to the server's identity only when
+	   the permissions (a user.* xattr needs read permission) refuse */
+	ssize_t n = ntacl_read(pf, buf, len);
 	int e = errno;
-	vfs_ident_apply(&saved);
+	if (n < 0 && (e == EACCES || e == EPERM)) {
+		struct vfs_ident saved;
+		vfs_ident_get(&saved);
+		vfs_ident_apply(NULL);
+		n = ntacl_read(pf, buf, len);
+		e = errno;
+		vfs_ident_apply(&saved);
+	}
 	if (n >= 0)
 		return n;
 	return e == ENOTSUP ? -ENODATA : -e;
@@ -733,11 +750,10 @@ static int posix_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
 	vfs_ident_apply(NULL);
 	int rc;
 	if (len == 0)
-		rc = pf->opath ? removexattr(p, VFS_NTACL_XATTR)
-			       : fremovexattr(pf->fd, VFS_NTACL_XATTR);
+		rc = pf->opath ? removexattr(p, ntacl_name()) : fremovexattr(pf->fd, ntacl_name());
 	else
-		rc = pf->opath ? setxattr(p, VFS_NTACL_XATTR, buf, len, 0)
-			       : fsetxattr(pf->fd, VFS_NTACL_XATTR, buf, len, 0);
+		rc = pf->opath ? setxattr(p, ntacl_name(), buf, len, 0)
+			       : fsetxattr(pf->fd, ntacl_name(), buf, len, 0);
 	int e = errno;
 	vfs_ident_apply(&saved);
 	if (rc < 0 && len == 0 && e == ENODATA)

@@ -183,6 +183,11 @@ def main():
         check("stored DACL as set", lambda: expect(
             a == {owner: (0, FILE_ALL), other: (0, FILE_GENERIC_READ)}, f"aces {a}"))
     if ROOT:
+        def record_protected():
+            names = os.listxattr(path)
+            return expect("trusted.shoal.ntacl" in names and "user.shoal.ntacl" not in names,
+                          f"xattrs {names}")
+        check("descriptor record in trusted.* (local users cannot forge it)", record_protected)
         os.chmod(SHARE_DIR, 0o755)  # let the local users walk to the file
         check("local user named in the DACL can read",
               lambda: expect(local_read(OTHER_UID, path), "denied"))
