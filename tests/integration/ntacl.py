@@ -34,6 +34,7 @@ USER = os.environ["SMB_USER"]
 PASS = os.environ["SMB_PASS"]
 SHARE_DIR = os.environ["SHARE_DIR"]
 ROOT = os.geteuid() == 0
+SHOAL = os.environ.get("SHOAL_TEST_SERVER", "shoal") == "shoal"  # else the reference smbd
 OTHER_UID = 4243  # a local user named in the DACL (no account needed: S-1-22-1-uid)
 THIRD_UID = 4244
 
@@ -74,9 +75,9 @@ def query_sd(conn, tid, fid, info=OWNER | GROUP | DACL):
 
 
 def aces(sd):
-    """{sid: (type, mask)} of the DACL."""
+    """{sid: (type, mask)} of the DACL, without ACEs that grant nothing (Samba shows those)."""
     return {a["Ace"]["Sid"].formatCanonical(): (a["AceType"], a["Ace"]["Mask"]["Mask"])
-            for a in sd["Dacl"].aces}
+            for a in sd["Dacl"].aces if a["Ace"]["Mask"]["Mask"]}
 
 
 def make_sd(entries):
@@ -180,14 +181,17 @@ def main():
     sd = check("stored DACL read back", lambda: query_sd(conn, tid, fid))
     if sd:
         a = aces(sd)
+        # Samba's POSIX mapping shows the same holders with slightly different masks
         check("stored DACL as set", lambda: expect(
-            a == {owner: (0, FILE_ALL), other: (0, FILE_GENERIC_READ)}, f"aces {a}"))
-    if ROOT:
+            a == {owner: (0, FILE_ALL), other: (0, FILE_GENERIC_READ)} or
+            (not SHOAL and set(a) == {owner, other}), f"aces {a}"))
+    if ROOT and SHOAL:
         def record_protected():
             names = os.listxattr(path)
             return expect("trusted.shoal.ntacl" in names and "user.shoal.ntacl" not in names,
                           f"xattrs {names}")
         check("descriptor record in trusted.* (local users cannot forge it)", record_protected)
+    if ROOT:
         os.chmod(SHARE_DIR, 0o755)  # let the local users walk to the file
         check("local user named in the DACL can read",
               lambda: expect(local_read(OTHER_UID, path), "denied"))
@@ -202,15 +206,16 @@ def main():
     if sd:
         a = aces(sd)
         check("stale stored DACL replaced by the mode's",
-              lambda: expect(other not in a and "S-1-1-0" not in a and owner in a, f"aces {a}"))
+              lambda: expect(other not in a and "S-1-1-0" not in a, f"aces {a}"))
     if ROOT:
         check("the chmod also took the named user's access (mask)",
               lambda: expect(not local_read(OTHER_UID, path), "allowed"))
 
     # errors
+    bad = b"\x01\x00\x04\x80" + b"\x00" * 12 + b"\xff\x00\x00\x00"  # DACL past the end
+    st = status_of(lambda: set_sd(conn, tid, fid, bad))
     check("malformed descriptor refused", lambda: expect(
-        status_of(lambda: set_sd(conn, tid, fid, b"\x01\x00\x04\x80" + b"\x00" * 12 + b"\xff\x00\x00\x00"))
-        == STATUS_INVALID_SECURITY_DESCR, "not STATUS_INVALID_SECURITY_DESCR"))
+        st == STATUS_INVALID_SECURITY_DESCR or (not SHOAL and st), f"status {st:#x}"))
     check("SACL query without ACCESS_SYSTEM_SECURITY denied", lambda: expect(
         status_of(lambda: query_sd(conn, tid, fid, SACL)) == STATUS_ACCESS_DENIED,
         "not STATUS_ACCESS_DENIED"))
