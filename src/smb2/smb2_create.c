@@ -473,8 +473,17 @@ static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, co
 		rc = vfs_fstat(cs->file, &cs->st);
 	if (rc < 0)
 		return smb2_file_status(rc);
-	/* the creator owns the new file: it gets what it asked for */
-	cs->maximal = max_access(req, acc | VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE, &cs->st);
+	/* the creator gets what it asked for; MxAc tells what the new descriptor grants, where
+	   one was inherited or given, else what the owner of the new file may do */
+	uint32_t sd_max;
+	rc = smb2_secdesc_open_access(req, cs->file, &cs->st, acc, &sd_max);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	if (rc == 1)
+		cs->maximal = limit_access(req, sd_max, &cs->st);
+	else
+		cs->maximal =
+		    max_access(req, acc | VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE, &cs->st);
 	cs->granted = a->max_allowed ? cs->maximal | a->access : a->access;
 	cs->action = FILE_CREATED;
 	return STATUS_SUCCESS;
