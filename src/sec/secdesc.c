@@ -76,8 +76,8 @@ static int ace_decode(struct rd *acl, struct sec_ace *a)
 		a->mask = rd_u32(&b);
 		if (ace_is_object(a->type)) {
 			a->obj_flags = rd_u32(&b);
-			if (a->obj_flags & ~(SEC_ACE_OBJECT_TYPE_PRESENT |
-					     SEC_ACE_INHERITED_OBJECT_TYPE_PRESENT))
+			if (a->obj_flags &
+			    ~(SEC_ACE_OBJECT_TYPE_PRESENT | SEC_ACE_INHERITED_OBJECT_TYPE_PRESENT))
 				return -EINVAL;
 			if (a->obj_flags & SEC_ACE_OBJECT_TYPE_PRESENT)
 				rd_bytes(&b, a->obj_type, 16);
@@ -205,8 +205,7 @@ static int acl_decode(const struct rd *d, uint32_t off, struct sec_acl **out)
 	rd_skip(&h, 1);
 	uint16_t size = rd_u16(&h), count = rd_u16(&h);
 	rd_skip(&h, 2);
-	if (!rd_ok(&h) || (rev != 2 && rev != 4) || size < ACL_HEADER_LEN ||
-	    size > d->len - off)
+	if (!rd_ok(&h) || (rev != 2 && rev != 4) || size < ACL_HEADER_LEN || size > d->len - off)
 		return -EINVAL;
 	/* an ACE needs at least 4 bytes: a count the size cannot hold is malformed */
 	if ((size_t)count * ACE_HEADER_LEN > (size_t)(size - ACL_HEADER_LEN))
@@ -460,9 +459,8 @@ uint32_t sec_access_maximal(const struct sec_desc *sd, const struct sec_token *t
 		if (!match)
 			continue;
 		uint32_t m = sec_map_generic(a->mask);
-		if (a->type == SEC_ACE_ALLOWED ||
-		    (a->type == SEC_ACE_ALLOWED_OBJECT &&
-		     !(a->obj_flags & SEC_ACE_OBJECT_TYPE_PRESENT)))
+		if (a->type == SEC_ACE_ALLOWED || (a->type == SEC_ACE_ALLOWED_OBJECT &&
+						   !(a->obj_flags & SEC_ACE_OBJECT_TYPE_PRESENT)))
 			granted |= m & ~denied;
 		else if (is_deny(a->type))
 			denied |= m & ~granted;
@@ -501,8 +499,8 @@ static int add_propagating(struct sec_acl *acl, const struct sec_ace *a, uint8_t
 	return sec_acl_add(acl, &e);
 }
 
-static int inherit_aces(const struct sec_acl *p, bool is_dir, uint8_t inh,
-			const struct sid *owner, const struct sid *group, struct sec_acl *out)
+static int inherit_aces(const struct sec_acl *p, bool is_dir, uint8_t inh, const struct sid *owner,
+			const struct sid *group, struct sec_acl *out)
 {
 	int rc = 0;
 	for (int i = 0; i < p->count && !rc; i++) {

@@ -220,4 +220,18 @@ uint32_t sec_access_maximal(const struct sec_desc *sd, const struct sec_token *t
 int sec_inherit(const struct sec_desc *parent, const struct sec_desc *creator, bool is_dir,
 		const struct sid *owner, const struct sid *group, struct sec_desc **out);
 
+/* ---- POSIX permissions (secmap.c) ---- */
+/* rwx (4 2 1) -> the rights Windows shows for them: FILE_ALL_ACCESS for rwx, else generic read,
+ * write (with DELETE) and execute rights. */
+uint32_t sec_rwx_rights(unsigned rwx);
+/* rights -> rwx: r = FILE_READ_DATA, w = FILE_WRITE_DATA, x = FILE_EXECUTE; a directory gets x
+ * with any of them (Windows users bypass traverse checks). */
+unsigned sec_rights_rwx(uint32_t rights, bool dir);
+/* The permission bits (0777) that give the file's owner class, group class and others what the
+ * DACL of sd gives the owner (owner: its SIDs), the owning group (group: its SIDs) and anyone;
+ * Everyone and Authenticated Users are added to each. Exact for modes whose owner bits include
+ * the group's and the group's include the others' (NT adds Everyone's rights to everybody). */
+unsigned sec_dacl_mode(const struct sec_desc *sd, const struct sec_token *owner,
+		       const struct sec_token *group, bool dir);
+
 #endif

@@ -5,9 +5,9 @@
  * Where a descriptor comes from:
  *  - A descriptor set by a client (SET_INFO, the SecD create context) or inherited at creation is
  *    stored with the file in the descriptor record (an xattr, trusted.* when the server runs as
- *    root so that local users can neither read nor forge it, see vfs.h): version, the file's mode, uid, gid and
- *    a fingerprint of its POSIX ACL as they were right after the store, then the self-relative
- *    descriptor.
+ *    root so that local users can neither read nor forge it, see vfs.h): version, the file's mode,
+ * uid, gid and a fingerprint of its POSIX ACL as they were right after the store, then the
+ * self-relative descriptor.
  *  - Otherwise, and when the recorded mode/uid/gid/ACL no longer match the file (a chmod, chown
  *    or setfacl on the server since), the descriptor is derived from the POSIX owner, group,
  *    mode and ACL: allow ACEs for the owner, each named user and group of the ACL (limited by
@@ -107,21 +107,6 @@ static bool in_groups(const struct smb2_session *s, uint32_t gid)
 
 /* ---- mode <-> DACL ---- */
 
-/* rwx bits -> file rights, as Windows shows POSIX permissions */
-static uint32_t rwx_mask(unsigned rwx)
-{
-	if ((rwx & 7) == 7)
-		return SEC_FILE_ALL_ACCESS;
-	uint32_t m = 0;
-	if (rwx & 4)
-		m |= SEC_FILE_GENERIC_READ;
-	if (rwx & 2)
-		m |= SEC_FILE_GENERIC_WRITE | SEC_STD_DELETE;
-	if (rwx & 1)
-		m |= SEC_FILE_GENERIC_EXECUTE;
-	return m;
-}
-
 static int add_allow(struct sec_acl *acl, uint32_t mask, const struct sid *sid)
 {
 	struct sec_ace a = {.type = SEC_ACE_ALLOWED, .mask = mask, .sid = *sid};
@@ -147,8 +132,8 @@ static struct sec_desc *derive(struct smb2_req *req, struct vfs_file *f, const s
 	owner_sid_of(req, st->uid, &sd->owner);
 	idmap_gid_to_sid(req->srv->idmap, st->gid, &sd->group);
 	sd->dacl->revision = 2;
-	uint32_t owner = rwx_mask((st->mode >> 6) & 7) | SEC_STD_READ_CONTROL | SEC_STD_WRITE_DAC |
-			 SEC_STD_WRITE_OWNER | SEC_FILE_READ_ATTRIBUTES |
+	uint32_t owner = sec_rwx_rights((st->mode >> 6) & 7) | SEC_STD_READ_CONTROL |
+			 SEC_STD_WRITE_DAC | SEC_STD_WRITE_OWNER | SEC_FILE_READ_ATTRIBUTES |
 			 SEC_FILE_WRITE_ATTRIBUTES | SEC_STD_SYNCHRONIZE;
 	int rc = add_allow(sd->dacl, owner, &sd->owner);
 	for (int i = 0; i < pa.n && !rc; i++) {
@@ -157,12 +142,12 @@ static struct sec_desc *derive(struct smb2_req *req, struct vfs_file *f, const s
 			idmap_gid_to_sid(req->srv->idmap, pa.e[i].id, &sid);
 		else
 			owner_sid_of(req, pa.e[i].id, &sid);
-		rc = add_allow(sd->dacl, rwx_mask(pa.e[i].perm & pa.mask), &sid);
+		rc = add_allow(sd->dacl, sec_rwx_rights(pa.e[i].perm & pa.mask), &sid);
 	}
 	if (!rc)
-		rc = add_allow(sd->dacl, rwx_mask(pa.group_obj & pa.mask), &sd->group);
+		rc = add_allow(sd->dacl, sec_rwx_rights(pa.group_obj & pa.mask), &sd->group);
 	if (!rc)
-		rc = add_allow(sd->dacl, rwx_mask(st->mode & 7), &sec_sid_world);
+		rc = add_allow(sd->dacl, sec_rwx_rights(st->mode & 7), &sec_sid_world);
 	if (rc < 0) {
 		sec_desc_free(sd);
 		return NULL;
@@ -170,26 +155,11 @@ static struct sec_desc *derive(struct smb2_req *req, struct vfs_file *f, const s
 	return sd;
 }
 
-static unsigned rights_rwx(uint32_t m, bool dir)
-{
-	unsigned b = 0;
-	if (m & SEC_FILE_READ_DATA)
-		b |= 4;
-	if (m & SEC_FILE_WRITE_DATA)
-		b |= 2;
-	if (m & SEC_FILE_EXECUTE)
-		b |= 1;
-	/* Windows users have "bypass traverse checking": any right in a directory reaches it */
-	if (dir && b)
-		b |= 1;
-	return b;
-}
-
 /* Permission bits that give the owner, the group and others what the DACL gives them. */
 static uint32_t dacl_to_mode(struct smb2_req *req, const struct sec_desc *sd, uint32_t uid,
 			     uint32_t gid, bool dir)
 {
-	struct sec_token u = {0}, g = {0}, o = {0};
+	struct sec_token u = {0}, g = {0};
 	struct sid s;
 	sec_token_add(&u, &sd->owner);
 	idmap_uid_to_sid(req->srv->idmap, uid, &s);
@@ -198,14 +168,7 @@ static uint32_t dacl_to_mode(struct smb2_req *req, const struct sec_desc *sd, ui
 		sec_token_add(&g, &sd->group);
 	idmap_gid_to_sid(req->srv->idmap, gid, &s);
 	sec_token_add(&g, &s);
-	struct sec_token *all[3] = {&u, &g, &o};
-	for (int i = 0; i < 3; i++) {
-		sec_token_add(all[i], &sec_sid_world);
-		sec_token_add(all[i], &sec_sid_authenticated_users);
-	}
-	return rights_rwx(sec_access_maximal(sd, &u), dir) << 6 |
-	       rights_rwx(sec_access_maximal(sd, &g), dir) << 3 |
-	       rights_rwx(sec_access_maximal(sd, &o), dir);
+	return sec_dacl_mode(sd, &u, &g, dir);
 }
 
 /* ---- POSIX ACL <-> DACL ---- */
@@ -265,7 +228,7 @@ static void dacl_to_named(struct smb2_req *req, const struct sec_desc *sd, uint3
 		sec_token_add(&t, &sec_sid_authenticated_users);
 		out->e[out->n].group = group;
 		out->e[out->n].id = id;
-		out->e[out->n].perm = (uint8_t)rights_rwx(sec_access_maximal(sd, &t), dir);
+		out->e[out->n].perm = (uint8_t)sec_rights_rwx(sec_access_maximal(sd, &t), dir);
 		out->n++;
 	}
 }
@@ -287,12 +250,14 @@ static int load_stored(struct vfs_file *f, const struct vfs_stat *st, struct sec
 	}
 	int rc = 0;
 	if (n >= NTACL_HDR_LEN && buf[0] == NTACL_VERSION) {
-		uint32_t mode = get_le32(buf + 4), uid = get_le32(buf + 8), gid = get_le32(buf + 12);
+		uint32_t mode = get_le32(buf + 4), uid = get_le32(buf + 8),
+			 gid = get_le32(buf + 12);
 		if (mode == (st->mode & 07777) && uid == st->uid && gid == st->gid &&
 		    get_le32(buf + 16) == acl_print(f)) {
 			rc = sec_desc_decode(buf + NTACL_HDR_LEN, (size_t)n - NTACL_HDR_LEN, out);
 			if (rc == -EINVAL)
-				LOG_INFO(LOG_SMB2, "%s: malformed stored descriptor ignored", f->path);
+				LOG_INFO(LOG_SMB2, "%s: malformed stored descriptor ignored",
+					 f->path);
 			rc = rc == 0 ? 1 : rc == -ENOMEM ? -ENOMEM : 0;
 		}
 	} else if (n > 0) {
@@ -340,7 +305,8 @@ static NTSTATUS store(struct smb2_req *req, struct vfs_file *f, const struct sec
 		rc = vfs_set_posix_acl(f, mode, &named);
 	if (rc == -EOPNOTSUPP) {
 		/* no POSIX ACLs here: owner, group and others still get their rights */
-		LOG_DBG(LOG_SMB2, "%s: no POSIX ACLs, %d named entries not mapped", f->path, named.n);
+		LOG_DBG(LOG_SMB2, "%s: no POSIX ACLs, %d named entries not mapped", f->path,
+			named.n);
 		rc = vfs_set_perms(f, mode, UINT32_MAX, UINT32_MAX);
 	}
 	if (!rc)
@@ -543,8 +509,9 @@ int smb2_secdesc_open_access(struct smb2_req *req, struct vfs_file *f, const str
 	rc = parent_stored(req, f->path, &psd);
 	if (rc < 0)
 		return rc;
-	uint32_t pm = psd ? sec_access_maximal(psd, &t)
-			  : FILE_LIST_DIRECTORY | ((posix_acc & VFS_ACC_DELETE) ? FILE_DELETE_CHILD : 0);
+	uint32_t pm =
+	    psd ? sec_access_maximal(psd, &t)
+		: FILE_LIST_DIRECTORY | ((posix_acc & VFS_ACC_DELETE) ? FILE_DELETE_CHILD : 0);
 	sec_desc_free(psd);
 	if (*f->path && (pm & FILE_DELETE_CHILD))
 		m |= DELETE_ACCESS;

@@ -11,21 +11,21 @@
 
 #include "sec/secdesc.h"
 
-static struct sid S(const char *s)
-{
+static struct sid S(const char *s) {
 	struct sid sid;
 	assert_int_equal(sid_parse(s, &sid), 0);
 	return sid;
 }
 
-static struct sec_ace ACE(uint8_t type, uint8_t flags, uint32_t mask, const char *sid)
-{
+static struct sec_ace
+ACE(uint8_t type, uint8_t flags, uint32_t mask, const char *sid) {
 	struct sec_ace a = {.type = type, .flags = flags, .mask = mask};
 	a.sid = S(sid);
 	return a;
 }
 
-static struct sec_desc *new_sd(const char *owner, const char *group, uint16_t control)
+static struct sec_desc *
+new_sd(const char *owner, const char *group, uint16_t control)
 {
 	struct sec_desc *sd = calloc(1, sizeof(*sd));
 	assert_non_null(sd);
@@ -61,9 +61,9 @@ static void encode(const struct sec_desc *sd, struct wr *w)
  * opaque (compound) and attribute ACEs. */
 static struct sec_desc *rich_sd(void)
 {
-	struct sec_desc *sd = new_sd("S-1-5-21-1-2-3-1000", "S-1-22-2-100",
-				     SE_DACL_PRESENT | SE_SACL_PRESENT | SE_DACL_AUTO_INHERITED |
-					 SE_DACL_PROTECTED);
+	struct sec_desc *sd =
+	    new_sd("S-1-5-21-1-2-3-1000", "S-1-22-2-100",
+		   SE_DACL_PRESENT | SE_SACL_PRESENT | SE_DACL_AUTO_INHERITED | SE_DACL_PROTECTED);
 	sd->dacl = new_acl();
 	sd->sacl = new_acl();
 	struct sec_ace a = ACE(SEC_ACE_DENIED, 0, SEC_FILE_WRITE_DATA, "S-1-1-0");
@@ -303,7 +303,8 @@ static void test_inherit(void **state)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct sec_desc *p = new_sd(OWNER, NULL, SE_DACL_PRESENT), *c;
 		p->dacl = new_acl();
-		struct sec_ace a = ACE(SEC_ACE_ALLOWED, t[i].parent, SEC_FILE_WRITE_DATA, "S-1-3-0");
+		struct sec_ace a =
+		    ACE(SEC_ACE_ALLOWED, t[i].parent, SEC_FILE_WRITE_DATA, "S-1-3-0");
 		sec_acl_add(p->dacl, &a);
 		a = ACE(SEC_ACE_ALLOWED, 0, SEC_FILE_ALL_ACCESS, "S-1-1-0");
 		sec_acl_add(p->dacl, &a);
@@ -376,12 +377,64 @@ static void test_inherit(void **state)
 	sec_desc_free(p);
 }
 
+/* mode -> the DACL Windows would show -> mode, for every mode POSIX and NT can both express:
+ * owner bits include the group's, which include the others' (NT adds Everyone's rights to
+ * everybody), and on directories a class with any right has x (traverse is never checked). */
+static void test_mode_map(void **state)
+{
+	struct sid owner = S(OWNER), group = S("S-1-22-2-100");
+	struct sec_token ot = {0}, gt = {0};
+	sec_token_add(&ot, &owner);
+	sec_token_add(&gt, &group);
+	int checked = 0;
+	for (int dir = 0; dir < 2; dir++)
+		for (unsigned mode = 0; mode <= 0777; mode++) {
+			unsigned u = mode >> 6, g = (mode >> 3) & 7, o = mode & 7;
+			if ((u & g) != g || (g & o) != o)
+				continue;
+			if (dir && ((u && !(u & 1)) || (g && !(g & 1)) || (o && !(o & 1))))
+				continue;
+			struct sec_desc *sd = new_sd(OWNER, "S-1-22-2-100", SE_DACL_PRESENT);
+			sd->dacl = new_acl();
+			struct sec_ace a = {.type = SEC_ACE_ALLOWED};
+			a.mask = sec_rwx_rights(u) | SEC_STD_READ_CONTROL | SEC_STD_WRITE_DAC;
+			a.sid = owner;
+			if (u)
+				sec_acl_add(sd->dacl, &a);
+			a.mask = sec_rwx_rights(g);
+			a.sid = group;
+			if (g)
+				sec_acl_add(sd->dacl, &a);
+			a.mask = sec_rwx_rights(o);
+			a.sid = sec_sid_world;
+			if (o)
+				sec_acl_add(sd->dacl, &a);
+			assert_int_equal(sec_dacl_mode(sd, &ot, &gt, dir), mode);
+			sec_desc_free(sd);
+			checked++;
+		}
+	assert_int_equal(checked,
+			 64 + 30); /* the monotone modes: 64 for files, 30 for directories */
+	/* rights beyond r/w/x do not show; a NULL DACL is everything; deny ACEs take away */
+	assert_int_equal(sec_rights_rwx(SEC_STD_DELETE | SEC_STD_WRITE_DAC, false), 0);
+	assert_int_equal(sec_rights_rwx(SEC_FILE_WRITE_DATA, true), 3);
+	struct sec_desc *sd = new_sd(OWNER, NULL, SE_DACL_PRESENT);
+	assert_int_equal(sec_dacl_mode(sd, &ot, &gt, false), 0777);
+	sd->dacl = new_acl();
+	struct sec_ace a = ACE(SEC_ACE_DENIED, 0, SEC_FILE_WRITE_DATA, OWNER);
+	sec_acl_add(sd->dacl, &a);
+	a = ACE(SEC_ACE_ALLOWED, 0, SEC_FILE_ALL_ACCESS, "S-1-1-0");
+	sec_acl_add(sd->dacl, &a);
+	assert_int_equal(sec_dacl_mode(sd, &ot, &gt, false), 0577);
+	sec_desc_free(sd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_round_trip), cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_round_trip),	cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_generic_map), cmocka_unit_test(test_access),
-	    cmocka_unit_test(test_inherit),
+	    cmocka_unit_test(test_inherit),	cmocka_unit_test(test_mode_map),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
