@@ -9,6 +9,7 @@
 #include "smb2/smb2.h"
 
 #define SMB2_SHAREFLAG_NO_CACHING 0x00000030u
+#define SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM 0x00000800u
 #define SMB2_SHAREFLAG_ENCRYPT_DATA 0x00008000u
 #define SMB2_TREE_CONNECT_FLAG_EXTENSION_PRESENT 0x0004
 #define MAX_ACCESS_READ 0x001200A9u /* read data/EA/attributes, execute, read control, sync */
@@ -141,6 +142,9 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 		t->share_flags |= SMB2_SHAREFLAG_NO_CACHING;
 		return STATUS_SUCCESS;
 	}
+	/* "hide unreadable": access-based enumeration (smb2_dir.c filters the entries) */
+	if (sh->hide_unreadable)
+		t->share_flags |= SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM;
 	struct vfs_share_opts o = {
 		.read_only = sh->read_only,
 		.case_sensitive = sh->case_sensitive,
