@@ -285,7 +285,8 @@ void smb2_conn_free(struct smb2_conn *c);
  * writer holding SMB2_OUT_HEADROOM bytes; the response chain (if any) is appended after them and,
  * when encrypted, its transform header written in the headroom. *start receives the offset in out
  * where the message to frame begins (the transport writes the 4-byte session header in front).
- * Returns 0, or -1 when the connection must be dropped (a protocol violation). */
+ * Returns 0, or -1 when the connection must be dropped (a protocol violation); out is then
+ * left as it came, so nothing is sent. */
 int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
 		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */

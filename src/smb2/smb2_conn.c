@@ -521,8 +521,8 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 	return rc;
 }
 
-int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
-		    size_t *start)
+static int conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		      size_t *start)
 {
 	struct rd f = rd_make(frame, len);
 	struct rd p = f;
@@ -549,4 +549,19 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 	if (proto != SMB2_PROTOCOL_ID)
 		return -1;
 	return run_chain(c, &f, len, out, &ch);
+}
+
+/* A frame that ends in a disconnect gets no response at all: the chain built so far may hold a
+ * reserved header that was never written (heap bytes) and, on an encrypted session, plaintext
+ * responses that were never encrypted. */
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		    size_t *start)
+{
+	size_t base = out->len;
+	int rc = conn_input(c, frame, len, out, start);
+	if (rc < 0) {
+		out->len = base;
+		*start = SMB2_OUT_HEADROOM;
+	}
+	return rc;
 }
