@@ -19,8 +19,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -30,6 +32,7 @@
 #define MAX_LISTENERS 32
 #define READ_BUDGET (1u << 20)        /* bytes read per connection per loop turn */
 #define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
+#define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
 
 struct frame {
 	struct frame *next;
@@ -50,6 +53,7 @@ struct nconn {
 	struct loop *loop;
 	struct smb2_conn *sc;
 	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
+	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
 	/* input being assembled: loop thread only */
 	uint8_t hdr[4];
 	size_t hdr_got;
@@ -74,6 +78,7 @@ struct loop {
 	int epfd;
 	int stopfd;
 	struct nconn *conns;
+	time_t next_sweep;
 };
 
 struct net {
@@ -89,6 +94,8 @@ struct net {
 	struct job *j_head, *j_tail;
 	bool j_stop;
 	bool started;
+	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
+	time_t last_refusal_log;
 };
 
 /* ---- worker pool ---- */
@@ -360,6 +367,57 @@ static int read_input(struct loop *l, struct nconn *c)
 	return 0;
 }
 
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* "max connections": a connection past the limit is closed as soon as it is accepted (the
+ * backlog must not fill up with it), the others are not affected. */
+static bool conn_limit_reached(struct net *n)
+{
+	struct shoal_conf *conf = smb2_server_conf(n->srv);
+	int max = conf->max_connections > 0 ? conf->max_connections : n->fd_limit_conns;
+	conf_put(conf);
+	if (atomic_load(&n->srv->nconns) < max)
+		return false;
+	time_t now = mono_now();
+	if (now != n->last_refusal_log) { /* at most one line a second (races are harmless) */
+		n->last_refusal_log = now;
+		LOG_WARN(LOG_CORE, "max connections (%d) reached: refusing connections", max);
+	}
+	return true;
+}
+
+/* "handshake timeout": ends the loop's connections that have not authenticated a session in
+ * time, so an idle or slowloris client cannot hold a connection (and its memory) for ever.
+ * Frames are read by the loop and only complete ones reach a worker, so a slow client never
+ * holds a worker. */
+static void sweep_handshakes(struct loop *l)
+{
+	time_t now = mono_now();
+	if (now < l->next_sweep)
+		return;
+	l->next_sweep = now + SWEEP_MS / 1000;
+	struct shoal_conf *conf = smb2_server_conf(l->net->srv);
+	int limit = conf->handshake_timeout;
+	conf_put(conf);
+	if (limit <= 0)
+		return;
+	struct nconn *c = l->conns;
+	while (c) {
+		struct nconn *next = c->next;
+		if (now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
+			LOG_INFO(LOG_CORE, "%s: no session after %d s: disconnecting", c->sc->peer,
+				 limit);
+			conn_dead(l, c);
+		}
+		c = next;
+	}
+}
+
 static void accept_conns(struct loop *l, int lfd)
 {
 	for (;;) {
@@ -368,6 +426,10 @@ static void accept_conns(struct loop *l, int lfd)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		if (conn_limit_reached(l->net)) {
+			close(fd);
+			continue;
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		char host[INET6_ADDRSTRLEN] = "?", peer[64];
@@ -393,6 +455,7 @@ static void accept_conns(struct loop *l, int lfd)
 		pthread_mutex_init(&c->lock, NULL);
 		c->fd = fd;
 		c->loop = l;
+		c->accepted = mono_now();
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			smb2_conn_free(c->sc);
@@ -424,7 +487,7 @@ static void *loop_main(void *arg)
 	struct loop *l = arg;
 	struct epoll_event evs[64];
 	for (;;) {
-		int k = epoll_wait(l->epfd, evs, 64, -1);
+		int k = epoll_wait(l->epfd, evs, 64, SWEEP_MS);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -460,6 +523,8 @@ static void *loop_main(void *arg)
 					conn_dead(l, c);
 			}
 		}
+		/* after the events: none of them may name a connection the sweep ends */
+		sweep_handshakes(l);
 	}
 }
 
@@ -545,6 +610,12 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		return NULL;
 	}
 	n->srv = srv;
+	struct rlimit rl;
+	n->fd_limit_conns = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t half = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur / 2;
+		n->fd_limit_conns = half < 16 ? 16 : half > (1u << 20) ? (1 << 20) : (int)half;
+	}
 	pthread_mutex_init(&n->jlock, NULL);
 	pthread_cond_init(&n->jcond, NULL);
 	for (int p = 0; p < conf->nports; p++) {

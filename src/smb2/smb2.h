@@ -133,6 +133,9 @@ struct smb2_conn {
 	/* sessions */
 	struct smb2_session **sessions;
 	int nsessions, sessions_cap;
+	/* set once a session of this connection has authenticated; read by the transport (any
+	   thread) for "handshake timeout" */
+	atomic_bool authenticated;
 	/* the event loop's part lives in server/, reached through these */
 	void *loop_priv;
 	bool dead; /* set when the connection must be torn down */
@@ -227,6 +230,8 @@ NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t vo
 			  struct smb2_open **out);
 /* Reads a 16-byte FileId from the body cursor and looks it up. */
 NTSTATUS smb2_open_from_body(struct smb2_req *req, struct rd *r, struct smb2_open **out);
+/* STATUS_TOO_MANY_OPENED_FILES when the session holds "max open files" opens already. */
+NTSTATUS smb2_open_limit(struct smb2_req *req);
 /* Allocates an open in the request's session/tree with fresh ids (not yet visible to lookups
  * until smb2_open_publish). */
 struct smb2_open *smb2_open_new(struct smb2_req *req);

@@ -512,6 +512,8 @@ NTSTATUS smb2_create(struct smb2_req *req)
 	/* a failed CREATE must not leave an earlier one's id for related requests */
 	*req->compound_fid_valid = false;
 	NTSTATUS st = parse_create(req, &a);
+	if (!st)
+		st = smb2_open_limit(req);
 	if (st)
 		return SMB2_ERR(req, st);
 	if (req->tree->is_ipc)
