@@ -471,8 +471,15 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 {
 	struct state_key key = {cs->st.dev, cs->st.ino};
 	struct smb2_open *op = smb2_open_new(req);
-	if (!op)
+	if (!op) {
+		/* the file is still the create's: undo it as smb2_create would */
+		if (cs->created)
+			vfs_unlink(cs->file);
+		vfs_close(cs->file);
+		cs->file = NULL;
+		free(real);
 		return STATUS_NO_MEMORY;
+	}
 	op->file = cs->file;
 	op->name = real;
 	op->access = cs->granted;
