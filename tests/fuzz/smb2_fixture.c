@@ -179,6 +179,8 @@ static void check_response(const uint8_t *p, size_t len)
 	}
 }
 
+void (*smb2_fz_input_hook)(bool entering);
+
 /* Runs one frame; the response (without headroom) is left in *resp when resp is given. */
 static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
 		  struct wr *resp)
@@ -198,7 +200,11 @@ static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t 
 	wr_init(&out, 512);
 	wr_space(&out, SMB2_OUT_HEADROOM);
 	size_t start = SMB2_OUT_HEADROOM;
+	if (smb2_fz_input_hook)
+		smb2_fz_input_hook(true);
 	int rc = smb2_conn_input(f->c, copy, len, &out, &start);
+	if (smb2_fz_input_hook)
+		smb2_fz_input_hook(false);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	if (wr_ok(&out) && out.len > SMB2_OUT_HEADROOM) {
 		FUZZ_CHECK(start <= SMB2_OUT_HEADROOM && start >= 4);
@@ -216,6 +222,12 @@ static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t 
 int smb2_fz_input(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status)
 {
 	return fz_run(f, frame, len, status, NULL);
+}
+
+int smb2_fz_input_resp(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
+		       struct wr *resp)
+{
+	return fz_run(f, frame, len, status, resp);
 }
 
 void smb2_fz_patch_session(const struct smb2_fz *f, uint8_t *frame, size_t len)
