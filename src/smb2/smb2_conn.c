@@ -427,17 +427,22 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	req.chain_status = ch->status;
 	req.out = out;
 	req.encrypted = ch->enc != NULL;
-	if (ch->enc && req.session_id != ch->enc->id && !req.related)
-		return -1; /* 3.3.5.2.1.1: the inner SessionId must be the transform's */
+	/* 3.3.5.2.1.1: the inner SessionId must be the transform's; a related message takes the
+	   chain's, except the first, which has none to take */
+	if (ch->enc && req.session_id != ch->enc->id &&
+	    (!req.related || ch->prev_hdr_off == SIZE_MAX))
+		return -1;
 	if (req.cmd >= SMB2_NCMDS)
 		return -1; /* 3.3.5.2.6: an unknown command drops the connection */
 	if (req.related) {
 		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
-			/* the first request of a chain cannot be related */
+			/* the first request of a chain cannot be related; its error response keeps
+			   its own ids, there being none to inherit */
 			req.status = STATUS_INVALID_PARAMETER;
+		} else {
+			req.session_id = ch->session_id;
+			req.tree_id = ch->tree_id;
 		}
-		req.session_id = ch->session_id;
-		req.tree_id = ch->tree_id;
 	}
 	if (req.cmd == SMB2_CANCEL) {
 		/* CANCEL takes no credit and gets no response; requests run to completion before
