@@ -181,6 +181,21 @@ static void check_response(const uint8_t *p, size_t len)
 
 void (*smb2_fz_input_hook)(bool entering);
 
+void smb2_fz_check_chain(const uint8_t *p, size_t len, uint64_t session_id)
+{
+	FUZZ_CHECK(get_le32(p) == SMB2_PROTOCOL_ID);
+	check_response(p, len);
+	for (size_t off = 0;;) {
+		/* an error response to a message with another SessionId would name that id; a
+		   decrypted chain carries only the transform's session (3.3.5.2.1.1) */
+		FUZZ_CHECK(get_le64(p + off + HDR_OFF_SESSION_ID) == session_id);
+		uint32_t next = get_le32(p + off + HDR_OFF_NEXT_COMMAND);
+		if (!next)
+			break;
+		off += next;
+	}
+}
+
 /* Runs one frame; the response (without headroom) is left in *resp when resp is given. */
 static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
 		  struct wr *resp)

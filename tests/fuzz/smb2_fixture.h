@@ -42,6 +42,9 @@ int smb2_fz_input(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t 
  * frees with wr_free (empty when there was none). */
 int smb2_fz_input_resp(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
 		       struct wr *resp);
+/* Checks a plaintext response chain as smb2_fz_input does, and that each message carries
+ * session_id (for chains that arrived in a transform). Aborts when a check fails. */
+void smb2_fz_check_chain(const uint8_t *p, size_t len, uint64_t session_id);
 /* A 3.1.1 NEGOTIATE with preauth, encryption, signing contexts; true on success. */
 bool smb2_fz_negotiate(struct smb2_fz *f);
 /* NEGOTIATE, SESSION_SETUP (NTLMv2 through SPNEGO), two TREE_CONNECTs and three CREATEs. */
