@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -95,6 +96,8 @@ struct net {
 	bool j_stop;
 	bool started;
 	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
+	int spare_fd;       /* held for shed_connection; -1 when not available */
+	pthread_mutex_t spare_lock;
 	time_t last_refusal_log;
 };
 
@@ -418,14 +421,37 @@ static void sweep_handshakes(struct loop *l)
 	}
 }
 
+/* Out of descriptors: the pending connection would keep the listener readable and the loop
+ * spinning. The spare descriptor is given up to accept and close it, then taken back. */
+static void shed_connection(struct net *n, int lfd)
+{
+	pthread_mutex_lock(&n->spare_lock);
+	if (n->spare_fd >= 0) {
+		close(n->spare_fd);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	pthread_mutex_unlock(&n->spare_lock);
+	time_t now = mono_now();
+	if (now != n->last_refusal_log) {
+		n->last_refusal_log = now;
+		LOG_WARN(LOG_CORE, "out of file descriptors: refusing connections");
+	}
+}
+
 static void accept_conns(struct loop *l, int lfd)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				shed_connection(l->net, lfd);
 			return;
+		}
 		if (conn_limit_reached(l->net)) {
 			close(fd);
 			continue;
@@ -610,6 +636,8 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		return NULL;
 	}
 	n->srv = srv;
+	n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_init(&n->spare_lock, NULL);
 	struct rlimit rl;
 	n->fd_limit_conns = 512;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -706,6 +734,9 @@ void net_free(struct net *n)
 		return;
 	for (int i = 0; i < n->nlfds; i++)
 		close(n->lfds[i]);
+	if (n->spare_fd >= 0)
+		close(n->spare_fd);
+	pthread_mutex_destroy(&n->spare_lock);
 	if (n->loops)
 		for (int i = 0; i < n->nloops; i++) {
 			if (n->loops[i].epfd > 0)

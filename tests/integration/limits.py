@@ -10,6 +10,10 @@
                                   after a CLOSE it works again; another session is not affected
   handshake timeout = 3           a connection that sends nothing, or trickles one byte a second,
                                   is closed after about 3 s
+  RLIMIT_NOFILE = 64              with every descriptor in use by opens, a new connection is
+                                  accepted and closed at once (the loop does not spin on the
+                                  listener), CREATE fails cleanly, and all is well once files
+                                  are closed
   worker threads = 1              a slowloris client (one byte a second) does not hold the only
                                   worker: another client's requests are answered meanwhile
 Also: a frame longer than the connection's limit disconnects, and the credit window refuses
@@ -25,6 +29,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 
+FD_LIMIT = 64
+
+if os.environ.get("SHOAL_TEST_SERVER", "shoal") != "shoal":
+    print("skip %s (%s)" % (os.path.basename(__file__), "the caps are shoald's smb.conf parameters"))
+    sys.exit(0)
+
 if "SMB_PORT" not in os.environ:
     os.environ["EXTRA_GLOBAL"] = "\n".join([
         "  max connections = 6",
@@ -34,6 +44,9 @@ if "SMB_PORT" not in os.environ:
         "  worker threads = 1",
         "  log level = " + os.environ.get("LIMITS_LOG", "1"),
     ])
+    # few descriptors, so that test_fd_exhaustion can run shoald out of them
+    import resource
+    resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
     lib = os.path.join(HERE, "lib.sh")
     os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3",
                            os.path.abspath(__file__)])
@@ -282,8 +295,54 @@ def test_frame_and_credits():
     other.close()
 
 
+def server_cpu_ticks():
+    pid = int(os.environ["SERVER_PID"])
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_fd_exhaustion():
+    conns, opens, status = [], [], 0
+    try:
+        while status == 0 and len(conns) < 5:
+            c = session()
+            conns.append(c)
+            for i in range(12):
+                status, fid = c.create("fd-%d-%d.txt" % (len(conns), i))
+                if status:
+                    break
+                opens.append((c, fid))
+        check("CREATE refused when shoald is out of descriptors",
+              status == smbraw.STATUS_TOO_MANY_OPENED_FILES,
+              "%d opens, last status %#x" % (len(opens), status))
+        t0 = time.time()
+        ticks0 = server_cpu_ticks()
+        shed = 0
+        for _ in range(3):
+            s = socket.create_connection((HOST, PORT))
+            if closed_by_server(_wrap(s), 3):
+                shed += 1
+            s.close()
+        time.sleep(1)
+        busy = (server_cpu_ticks() - ticks0) / os.sysconf("SC_CLK_TCK") / (time.time() - t0)
+        check("connections shed while out of descriptors", shed == 3, "%d of 3 closed" % shed)
+        print("    shoald CPU while shedding: %.0f%% of a core" % (100 * busy), flush=True)
+        check("no busy loop on the listener meanwhile", busy < 0.2,
+              "shoald used %.0f%% of a core" % (100 * busy))
+        check("open connections still answer", all(alive(c) for c in conns))
+        for c, fid in opens[:20]:
+            c.close_file(fid)
+        again = session()
+        check("new connections work once descriptors are free", alive(again))
+        again.close()
+    finally:
+        for c in conns:
+            c.close()
+
+
 for t in (test_connections, test_sessions, test_open_files, test_handshake_timeout,
-          test_slowloris, test_frame_and_credits):
+          test_slowloris, test_frame_and_credits, test_fd_exhaustion):
     try:
         t()
     except Exception as e:  # noqa: BLE001
