@@ -26,6 +26,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tools"))
 
+if os.environ.get("SHOAL_TEST_SERVER", "shoal") != "shoal":
+    print("skip %s (%s)" % (os.path.basename(__file__), "measures shoald's descriptors and memory"))
+    sys.exit(0)
+
 if "SMB_PORT" not in os.environ:
     # a small quarantine, so that memory measured after the run means what the server holds
     os.environ.setdefault(
