@@ -33,6 +33,7 @@
 #define MAX_LISTENERS 32
 #define READ_BUDGET (1u << 20)        /* bytes read per connection per loop turn */
 #define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
+#define OUTPUT_QUEUE_LIMIT (32u << 20) /* stop running requests past this many unsent bytes */
 #define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
 
 struct frame {
@@ -66,6 +67,8 @@ struct nconn {
 	size_t q_bytes;
 	bool busy, dead, paused, want_out;
 	struct outbuf *o_head, *o_tail;
+	size_t o_bytes;   /* unsent bytes in the output queue */
+	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
 };
 
 struct job {
@@ -141,6 +144,7 @@ static void free_outq(struct nconn *c)
 		free(o);
 	}
 	c->o_tail = NULL;
+	c->o_bytes = 0;
 }
 
 /* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error. */
@@ -155,6 +159,7 @@ static int flush_locked(struct nconn *c)
 			return errno == EAGAIN ? 0 : -1;
 		}
 		o->off += (size_t)w;
+		c->o_bytes -= (size_t)w;
 		if (o->off < o->len)
 			return 0;
 		c->o_head = o->next;
@@ -179,6 +184,7 @@ static void send_response(struct nconn *c, struct wr *w, size_t start)
 	o->off = start;
 	o->buf = wr_take(w, &o->len);
 	pthread_mutex_lock(&c->lock);
+	c->o_bytes += o->len - o->off;
 	if (c->o_tail)
 		c->o_tail->next = o;
 	else
@@ -231,10 +237,40 @@ static void conn_free(struct nconn *c)
 	free(c);
 }
 
+/* Back-pressure on a client that does not read its responses (called with c->lock held by
+ * the worker about to run the next request): past OUTPUT_QUEUE_LIMIT unsent bytes it stops and
+ * gives the connection up; the loop resubmits it once the socket has taken half of that
+ * (output_drained_locked). Input queues up behind it until reading pauses too. */
+static bool output_backlogged_locked(struct nconn *c)
+{
+	if (c->dead || c->o_bytes <= OUTPUT_QUEUE_LIMIT)
+		return false;
+	c->out_blocked = true;
+	c->busy = false;
+	return true;
+}
+
+/* The loop flushed output (c->lock held): true when the stopped worker job must be
+ * resubmitted, in which case the connection is marked busy for it. */
+static bool output_drained_locked(struct nconn *c)
+{
+	if (!c->out_blocked || c->o_bytes > OUTPUT_QUEUE_LIMIT / 2)
+		return false;
+	c->out_blocked = false;
+	if (c->busy || !c->q_head)
+		return false;
+	c->busy = true;
+	return true;
+}
+
 static void run_job(struct net *n, struct nconn *c)
 {
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
+		if (output_backlogged_locked(c)) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
 		struct frame *f = c->q_head;
 		if (!f) {
 			bool dead = c->dead;
@@ -538,7 +574,10 @@ static void *loop_main(void *arg)
 					c->want_out = false;
 					update_events(c);
 				}
+				bool resume = rc == 0 && output_drained_locked(c);
 				pthread_mutex_unlock(&c->lock);
+				if (resume)
+					submit(l->net, c);
 				if (rc < 0) {
 					conn_dead(l, c);
 					continue;

@@ -302,6 +302,51 @@ def server_cpu_ticks():
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def server_rss_mb():
+    with open("/proc/%s/status" % os.environ["SERVER_PID"]) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def test_unread_responses():
+    """A client that sends READs and does not read the answers: the server stops running its
+    requests once 32 MiB of responses wait (memory stays bounded, the only worker is not held),
+    and when the client reads at last it gets every response, in order."""
+    c = session()
+    st, fid = c.create("unread.bin", disposition=5)
+    for i in range(16):
+        c.write(fid, i * 65536, b"u" * 65536)
+    base = server_rss_mb()
+    n = 400  # 400 MiB of responses
+    first = c.mid
+    for _ in range(n):
+        c.send_frame(smbraw.header(smbraw.SMB2_READ, c.next_mid(), c.sid, c.tid) +
+                     smbraw.read_body(fid, 0, 1 << 20))
+    time.sleep(3)
+    grown = server_rss_mb() - base
+    check("memory bounded while a client does not read (%d MiB pending)" % n, grown < 160,
+          "RSS grew by %d MiB" % grown)
+    other = session()
+    check("other client served meanwhile (worker threads = 1)", alive(other))
+    other.close()
+    got, bad = 0, None
+    try:
+        for i in range(n):
+            r = c.recv_response(timeout=20)
+            mid = struct.unpack_from("<Q", r, 24)[0]
+            if smbraw.status_of(r) != 0 or mid != first + i or len(r) < (1 << 20):
+                bad = (i, mid, hex(smbraw.status_of(r)), len(r))
+                break
+            got += 1
+    except (Closed, Timeout) as e:
+        bad = repr(e)
+    check("every response delivered in order once the client reads", got == n and not bad,
+          "%d of %d, then %r" % (got, n, bad))
+    c.close()
+
+
 def test_fd_exhaustion():
     conns, opens, status = [], [], 0
     try:
@@ -342,7 +387,7 @@ def test_fd_exhaustion():
 
 
 for t in (test_connections, test_sessions, test_open_files, test_handshake_timeout,
-          test_slowloris, test_frame_and_credits, test_fd_exhaustion):
+          test_slowloris, test_frame_and_credits, test_unread_responses, test_fd_exhaustion):
     try:
         t()
     except Exception as e:  # noqa: BLE001

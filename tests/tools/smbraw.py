@@ -91,18 +91,20 @@ class Conn:
             raise Closed(str(e))
 
     def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
             try:
-                chunk = self.sock.recv(n - len(buf))
+                k = self.sock.recv_into(view[got:], n - got)
             except socket.timeout:
                 raise Timeout()
             except OSError as e:
                 raise Closed(str(e))
-            if not chunk:
+            if not k:
                 raise Closed("EOF")
-            buf += chunk
-        return buf
+            got += k
+        return bytes(buf)
 
     def recv_frame(self, timeout=None):
         self.sock.settimeout(timeout if timeout is not None else self.timeout)
