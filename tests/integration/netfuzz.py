@@ -189,6 +189,7 @@ class Stats:
         self.lock = threading.Lock()
         self.sent = self.answered = self.dropped = self.stalled = self.setup_fail = 0
         self.errors = []
+        self.stalls = []
 
     def add(self, **kw):
         with self.lock:
@@ -202,7 +203,8 @@ def fuzz_client(idx, deadline, stats):
     while time.time() < deadline:
         if c is None:
             try:
-                c, fid, dfid = setup("%d" % idx)
+                # a fresh name now and then: fuzzed SET_INFOs can make a file read-only
+                c, fid, dfid = setup("%d-%d" % (idx, stats.setup_fail))
             except (Closed, Timeout, RuntimeError, OSError) as e:
                 stats.add(setup_fail=1)
                 if len(stats.errors) < 5:
@@ -241,6 +243,8 @@ def fuzz_client(idx, deadline, stats):
         except Timeout:
             # no answer (a request that goes pending, or a mutated CANCEL): start afresh
             stats.add(stalled=1)
+            if len(stats.stalls) < 5:
+                stats.stalls.append(msg[:200].hex())
             c.close()
             c = None
     if c:
@@ -377,6 +381,8 @@ def main():
            warm.sent), flush=True)
     for e in stats.errors:
         print("    setup error: " + e, flush=True)
+    for m in stats.stalls:
+        print("    no answer within 5 s to: " + m, flush=True)
     check("server survived the fuzzing", server_alive())
     if not server_alive():
         return
