@@ -1,8 +1,9 @@
 /* Allocation-failure sweep over a scripted session (issue 8, item 3): NEGOTIATE (3.1.1 with
  * contexts), SESSION_SETUP (SPNEGO/NTLMv2, two rounds), two TREE_CONNECTs, three CREATEs (file,
- * directory, pipe), then WRITE, READ, QUERY_INFO, QUERY_DIRECTORY, a compound CREATE+CLOSE, and
- * CLOSE, run once to count the allocations of the request path, then once for every N with the
- * N-th allocation failing. Each run must end in an error status or a dropped connection, or go
+ * directory, pipe), then WRITE, READ (plain and encrypted), DCE/RPC BIND and NetrShareEnum on
+ * the srvsvc pipe, QUERY_INFO, QUERY_DIRECTORY, a compound CREATE+CLOSE, and CLOSE, run once
+ * to count the allocations of the request path, then once for every N with the N-th
+ * allocation failing. Each run must end in an error status or a dropped connection, or go
  * through whole when what failed could be done without; never a crash (ASan), a badly framed
  * response (the fixture checks every response) or READ data other than what was written. The
  * connection is then torn down and LeakSanitizer, at exit, finds nothing left.
@@ -110,6 +111,99 @@ static void fid(struct wr *w, const uint64_t id[2])
 
 static const char payload[] = "fault injection: these bytes must come back as written";
 
+/* DCE/RPC (C706 12.6.4.3, MS-RPCE 2.2.2.13) on the srvsvc pipe: BIND to srvsvc 3.0 with NDR,
+ * then NetrShareEnum (MS-SRVS 3.1.4.8) level 1 for \\SHOAL. */
+static const uint8_t rpc_bind[] = {
+	0x05, 0x00, 0x0b, 0x03, 0x10, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x00, 0x00, 0xb8, 0x10, 0xb8, 0x10, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0xc8, 0x4f, 0x32, 0x4b,
+	0x70, 0x16, 0xd3, 0x01, 0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88,
+	0x03, 0x00, 0x00, 0x00, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+	0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 0x02, 0x00, 0x00, 0x00,
+};
+static const uint8_t rpc_share_enum[] = {
+	0x05, 0x00, 0x00, 0x03, 0x10, 0x00, 0x00, 0x00, 0x58, 0x00, 0x00, 0x00,
+	0x02, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0f, 0x00,
+	0x00, 0x00, 0x02, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x08, 0x00, 0x00, 0x00, 0x5c, 0x00, 0x5c, 0x00, 0x53, 0x00, 0x48, 0x00,
+	0x4f, 0x00, 0x41, 0x00, 0x4c, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x00, 0x00, 0x00, 0x04, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00,
+};
+
+static uint32_t send_req(struct smb2_fz *f, struct wr *w);
+
+/* WRITE (2.2.21) of data at offset 0. */
+static void write_req(struct wr *w, struct smb2_fz *f, uint32_t tid, const uint64_t id[2],
+		      const void *data, uint32_t len)
+{
+	wr_init(w, 256);
+	hdr(w, SMB2_WRITE, f->mid++, f->session_id, tid, 0);
+	wr_u16(w, 49);
+	wr_u16(w, 64 + 48);
+	wr_u32(w, len);
+	wr_u64(w, 0);
+	fid(w, id);
+	wr_zero(w, 16);
+	wr_bytes(w, data, len);
+}
+
+/* READ (2.2.19) of up to 4096 bytes at offset 0. */
+static void read_req(struct wr *w, struct smb2_fz *f, uint32_t tid, const uint64_t id[2])
+{
+	wr_init(w, 256);
+	hdr(w, SMB2_READ, f->mid++, f->session_id, tid, 0);
+	wr_u16(w, 49);
+	wr_u8(w, 0);
+	wr_u8(w, 0);
+	wr_u32(w, 4096);
+	wr_u64(w, 0);
+	fid(w, id);
+	wr_zero(w, 16);
+	wr_u8(w, 0);
+}
+
+/* The pipe: BIND then a call, each a WRITE and a READ of the reply; the replies must be the
+ * right PDU types (bind_ack 12, response 2) with the call's id. */
+static bool pipe_calls(struct smb2_fz *f)
+{
+	static const struct {
+		const uint8_t *pdu;
+		uint32_t len;
+		uint8_t reply_type;
+	} calls[] = {{rpc_bind, sizeof(rpc_bind), 12}, {rpc_share_enum, sizeof(rpc_share_enum), 2}};
+	for (size_t i = 0; i < 2; i++) {
+		struct wr w, r;
+		write_req(&w, f, SMB2_FZ_TREE_IPC, f->pipe_id, calls[i].pdu, calls[i].len);
+		if (send_req(f, &w) != STATUS_SUCCESS)
+			return false;
+		read_req(&w, f, SMB2_FZ_TREE_IPC, f->pipe_id);
+		uint32_t st = UINT32_MAX;
+		int rc = wr_ok(&w) ? smb2_fz_input_resp(f, w.p, w.len, &st, &r) : -1;
+		wr_free(&w);
+		bool ok = rc == 0 && (st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW);
+		if (ok) {
+			assert_true(r.len >= 64 + 16 + 16);
+			uint8_t doff = r.p[64 + 2];
+			assert_true((size_t)doff + 16 <= r.len);
+			uint8_t type = r.p[doff + 2];
+			/* a FAULT (3) is the RPC way to report the failed allocation (the NDR
+			   string decoder reports it as nca_s_fault_ndr) */
+			if (type == 3 && fail_at)
+				ok = false;
+			else if (type != calls[i].reply_type)
+				fail_msg("run %lu: reply type %u, status 0x%x", fail_at, type,
+					 get_le32(r.p + doff + 24));
+			assert_int_equal(get_le32(r.p + doff + 12), get_le32(calls[i].pdu + 12));
+		}
+		wr_free(&r);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /* One request; returns its status, or UINT32_MAX when the connection was dropped (rc -1) or
  * there was no response. A successful READ's data is checked against payload. */
 static uint32_t send_req(struct smb2_fz *f, struct wr *w)
@@ -120,50 +214,85 @@ static uint32_t send_req(struct smb2_fz *f, struct wr *w)
 	return rc < 0 ? UINT32_MAX : st;
 }
 
+/* Sends a READ request of the disk file (plain, or inside a transform under the session's
+ * key) and checks its data; false on an error status or a disconnect. */
+static bool read_back(struct smb2_fz *f, struct wr *w, bool encrypt)
+{
+	uint8_t *frame = NULL;
+	size_t len = w->len;
+	uint8_t enc_key[32];
+	enum smb2_cipher cipher = f->c->cipher;
+	if (encrypt) {
+		if (f->c->nsessions != 1 || !smb2_conn_can_encrypt(f->c)) {
+			wr_free(w);
+			return false;
+		}
+		struct smb2_session *s = f->c->sessions[0];
+		memcpy(enc_key, s->enc_key, sizeof(enc_key));
+		/* 2.2.41 transform header: nonce, OriginalMessageSize, Flags = Encrypted, SessionId */
+		frame = calloc(1, 52 + w->len);
+		assert_non_null(frame);
+		put_le32(frame, SMB2_TRANSFORM_ID);
+		put_le64(frame + 20, f->mid);
+		put_le32(frame + 36, (uint32_t)w->len);
+		put_le16(frame + 42, 1);
+		put_le64(frame + 44, f->session_id);
+		memcpy(frame + 52, w->p, w->len);
+		struct iovec iov = {frame + 52, w->len};
+		assert_int_equal(smb2_aead_encrypt(cipher, s->dec_key, frame + 20, frame + 20, 32,
+						   &iov, 1, frame + 4),
+				 0);
+		len += 52;
+	}
+	struct wr r;
+	uint32_t st = UINT32_MAX;
+	int rc = wr_ok(w) ? smb2_fz_input_resp(f, frame ? frame : w->p, len, &st, &r) : -1;
+	wr_free(w);
+	free(frame);
+	const uint8_t *m = r.p;
+	size_t mlen = r.len;
+	if (encrypt && rc == 0 && r.len > 52) {
+		/* the response came in a transform: it must decrypt */
+		assert_int_equal(get_le32(r.p), SMB2_TRANSFORM_ID);
+		struct iovec riov = {r.p + 52, r.len - 52};
+		assert_int_equal(smb2_aead_decrypt(cipher, enc_key, r.p + 20, r.p + 20, 32, &riov,
+						   1, r.p + 4),
+				 0);
+		m = r.p + 52;
+		mlen = r.len - 52;
+		st = get_le32(m + HDR_OFF_STATUS);
+	}
+	if (rc == 0 && st == STATUS_SUCCESS) {
+		/* 2.2.20: DataOffset (from the header) and DataLength */
+		assert_true(mlen >= 64 + 16);
+		uint8_t doff = m[64 + 2];
+		uint32_t dlen = get_le32(m + 64 + 4);
+		assert_int_equal(dlen, sizeof(payload));
+		assert_true((size_t)doff + dlen <= mlen);
+		assert_memory_equal(m + doff, payload, sizeof(payload));
+	}
+	wr_free(&r);
+	return rc == 0 && st == STATUS_SUCCESS;
+}
+
 /* false when the script cannot go on (an error status or a disconnect). */
 static bool script(struct smb2_fz *f)
 {
 	uint32_t tid = SMB2_FZ_TREE_DISK;
 	struct wr w;
-	/* WRITE (2.2.21) at offset 0 */
-	wr_init(&w, 256);
-	hdr(&w, SMB2_WRITE, f->mid++, f->session_id, tid, 0);
-	wr_u16(&w, 49);
-	wr_u16(&w, 64 + 48);
-	wr_u32(&w, sizeof(payload));
-	wr_u64(&w, 0);
-	fid(&w, f->file_id);
-	wr_zero(&w, 16);
-	wr_bytes(&w, payload, sizeof(payload));
+	/* WRITE, then READ back: the data is what was written, never something else */
+	write_req(&w, f, tid, f->file_id, payload, sizeof(payload));
 	if (send_req(f, &w) != STATUS_SUCCESS)
 		return false;
-	/* READ (2.2.19) back, checked here with the fixture's response copy */
-	wr_init(&w, 256);
-	hdr(&w, SMB2_READ, f->mid++, f->session_id, tid, 0);
-	wr_u16(&w, 49);
-	wr_u8(&w, 0);
-	wr_u8(&w, 0);
-	wr_u32(&w, 4096);
-	wr_u64(&w, 0);
-	fid(&w, f->file_id);
-	wr_zero(&w, 16);
-	wr_u8(&w, 0);
-	struct wr r;
-	uint32_t st = UINT32_MAX;
-	int rc = wr_ok(&w) ? smb2_fz_input_resp(f, w.p, w.len, &st, &r) : -1;
-	wr_free(&w);
-	if (rc == 0 && st == STATUS_SUCCESS) {
-		/* 2.2.20: DataOffset (from the header) and DataLength; the data is what was
-		   written, never something else */
-		assert_true(r.len >= 64 + 16);
-		uint8_t doff = r.p[64 + 2];
-		uint32_t dlen = get_le32(r.p + 64 + 4);
-		assert_int_equal(dlen, sizeof(payload));
-		assert_true((size_t)doff + dlen <= r.len);
-		assert_memory_equal(r.p + doff, payload, sizeof(payload));
-	}
-	wr_free(&r);
-	if (rc < 0 || st != STATUS_SUCCESS)
+	read_req(&w, f, tid, f->file_id);
+	if (!read_back(f, &w, false))
+		return false;
+	/* the same READ encrypted (3.1.1 negotiated AES-128-GCM): decryption, the chain behind
+	   it and the encryption of the response */
+	read_req(&w, f, tid, f->file_id);
+	if (!read_back(f, &w, true))
+		return false;
+	if (!pipe_calls(f))
 		return false;
 	/* QUERY_INFO (2.2.37) FileAllInformation */
 	wr_init(&w, 256);
