@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,7 +102,7 @@ struct net {
 	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
 	int spare_fd;       /* held for shed_connection; -1 when not available */
 	pthread_mutex_t spare_lock;
-	time_t last_refusal_log;
+	atomic_llong last_refusal_log; /* second of the last refusal logged, any loop */
 };
 
 /* ---- worker pool ---- */
@@ -422,11 +423,9 @@ static bool conn_limit_reached(struct net *n)
 	conf_put(conf);
 	if (atomic_load(&n->srv->nconns) < max)
 		return false;
-	time_t now = mono_now();
-	if (now != n->last_refusal_log) { /* at most one line a second (races are harmless) */
-		n->last_refusal_log = now;
+	long long now = mono_now();
+	if (atomic_exchange(&n->last_refusal_log, now) != now) /* at most one line a second */
 		LOG_WARN(LOG_CORE, "max connections (%d) reached: refusing connections", max);
-	}
 	return true;
 }
 
@@ -470,11 +469,9 @@ static void shed_connection(struct net *n, int lfd)
 		n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	pthread_mutex_unlock(&n->spare_lock);
-	time_t now = mono_now();
-	if (now != n->last_refusal_log) {
-		n->last_refusal_log = now;
+	long long now = mono_now();
+	if (atomic_exchange(&n->last_refusal_log, now) != now)
 		LOG_WARN(LOG_CORE, "out of file descriptors: refusing connections");
-	}
 }
 
 static void accept_conns(struct loop *l, int lfd)
