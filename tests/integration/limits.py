@@ -8,6 +8,7 @@
                                   can still log in
   max open files = 12             the 13th CREATE of a session gets STATUS_TOO_MANY_OPENED_FILES;
                                   after a CLOSE it works again; another session is not affected
+  (fixed) 1024 trees per session  the 1025th TREE_CONNECT gets STATUS_INSUFFICIENT_RESOURCES
   handshake timeout = 3           a connection that sends nothing, or trickles one byte a second,
                                   is closed after about 3 s
   RLIMIT_NOFILE = 64              with every descriptor in use by opens, a new connection is
@@ -203,6 +204,18 @@ def test_open_files():
     b.close()
 
 
+def test_trees():
+    """A fixed cap of 1024 trees per session (the table is searched on every request)."""
+    c = session(tree=False)
+    statuses = [c.tree_connect(HOST, "IPC$") for _ in range(1025)]
+    check("1024 tree connects in one session", statuses[:1024] == [0] * 1024,
+          "first failure %r" % next((hex(x) for x in statuses if x), None))
+    check("tree connect 1025: STATUS_INSUFFICIENT_RESOURCES",
+          statuses[1024] == smbraw.STATUS_INSUFFICIENT_RESOURCES, hex(statuses[1024]))
+    check("session still usable", alive(c))
+    c.close()
+
+
 def test_handshake_timeout():
     idle = socket.create_connection((HOST, PORT))
     t0 = time.time()
@@ -386,7 +399,7 @@ def test_fd_exhaustion():
             c.close()
 
 
-for t in (test_connections, test_sessions, test_open_files, test_handshake_timeout,
+for t in (test_connections, test_sessions, test_open_files, test_trees, test_handshake_timeout,
           test_slowloris, test_frame_and_credits, test_unread_responses, test_fd_exhaustion):
     try:
         t()
