@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Whole-server fuzzing and socket faults (issue 8, items 2 and 3) against the ASan shoald.
 
-Several clients at once each negotiate, log on, connect the test share and open a file, then
+Several clients at once each negotiate (2.0.2 to 3.0.2, unsigned), log on, connect the test share and open a file, then
 send random mutations of valid later requests (CREATE, WRITE, READ, FLUSH, CLOSE, QUERY_INFO,
 SET_INFO, QUERY_DIRECTORY, IOCTL, LOCK, CHANGE_NOTIFY, ECHO, TREE_DISCONNECT, LOGOFF, also
 compounded): bit flips, interesting integers at random offsets, truncation, growth, header
@@ -94,9 +94,12 @@ def server_alive():
         return False
 
 
-def setup(conn_name):
+DIALECTS = [(0x0202,), (0x0202, 0x0210), (0x0202, 0x0210, 0x0300), (0x0300, 0x0302)]
+
+
+def setup(conn_name, dialects=(0x0202, 0x0210)):
     c = smbraw.Conn(HOST, PORT, timeout=10)
-    st, _ = c.negotiate()
+    st, _ = c.negotiate(dialects)
     if st:
         raise RuntimeError("negotiate %#x" % st)
     st = c.login(USER, PASS)
@@ -204,7 +207,7 @@ def fuzz_client(idx, deadline, stats):
         if c is None:
             try:
                 # a fresh name now and then: fuzzed SET_INFOs can make a file read-only
-                c, fid, dfid = setup("%d-%d" % (idx, stats.setup_fail))
+                c, fid, dfid = setup("%d-%d" % (idx, stats.setup_fail), rnd.choice(DIALECTS))
             except (Closed, Timeout, RuntimeError, OSError) as e:
                 stats.add(setup_fail=1)
                 if len(stats.errors) < 5:
