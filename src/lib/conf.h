@@ -70,7 +70,8 @@ struct shoal_conf {
 	char *passdb;           /* "passdb file", default STATE_DIR/users.db */
 	/* Limits (docs/ARCHITECTURE.md, Robustness); 0 lifts the last three. */
 	int max_connections;    /* "max connections": accepted connections at once, default 0 =
-				   half the descriptor limit (RLIMIT_NOFILE) of shoald */
+				   half the descriptor limit (RLIMIT_NOFILE, whose soft
+				   limit shoald raises to the hard one) */
 	int max_sessions_per_conn; /* "max sessions per connection", default 64; past it
 				      SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES */
 	int max_open_files;     /* "max open files": opens per session, default 16384; past it
