@@ -7,7 +7,7 @@ SET_INFO, QUERY_DIRECTORY, IOCTL, LOCK, CHANGE_NOTIFY, ECHO, TREE_DISCONNECT, LO
 compounded): bit flips, interesting integers at random offsets, truncation, growth, header
 fields. A client whose connection is dropped starts a new one. Then the socket faults: frames
 sent byte by byte (the responses must be right), a frame's length announced and the
-connection reset mid-PDU, a connection half-closed mid-frame. Afterwards the server must
+connection reset mid-PDU, a connection half-closed mid-frame; and mutated HTTP requests to the REST API. Afterwards the server must
 still run, answer a fresh smbclient correctly, hold as many descriptors as before and about the
 same memory, and (lib.sh, at exit) have written no sanitizer report.
 
@@ -178,7 +178,7 @@ def mutate(buf, rnd, hdr_ok):
             if i + width <= len(b):
                 b[i:i + width] = (v & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
         elif op == 4:
-            del b[rnd.randrange(max(lo, 64), len(b) + 1):]
+            del b[rnd.randrange(min(max(lo, 64), len(b)), len(b) + 1):]
         elif op == 5:
             b += os.urandom(rnd.randrange(1, 64))
         else:
@@ -355,6 +355,64 @@ def test_socket_faults():
     check("fifty connections reset at once, server still up", server_alive())
 
 
+# ---- the REST API (src/mgmt behind libmicrohttpd) ----
+
+HTTP_SEEDS = [
+    b"GET /rest/status/sessions HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n",
+    b"GET /rest/status/sessions?format=xml HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /rest/status/sessions?format=csv&x=%00%ff HTTP/1.0\r\n\r\n",
+    b"HEAD /rest/status/sessions HTTP/1.1\r\nHost: x\r\nAccept: text/yaml, */*\r\n\r\n",
+    b"POST /rest/status/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    b"GET /rest/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /rest/status/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\nhello\r\nffffffff\r\n",
+]
+
+
+def rest_get(port, path="/rest/status/sessions"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET " + path.encode() + b" HTTP/1.0\r\nHost: x\r\n\r\n")
+    data = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
+def test_rest_garbage(rnd):
+    port = int(os.environ.get("MGMT_PORT") or 0)
+    if not port:
+        print("skip rest-garbage (no management port)", flush=True)
+        return
+    sent = 0
+    for i in range(300):
+        req = rnd.choice(HTTP_SEEDS)
+        if i % 3:
+            req = mutate(req, rnd, hdr_ok=True)
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+            s.settimeout(5)
+            while s.recv(65536):
+                pass
+            sent += 1
+        except OSError:
+            pass
+        finally:
+            s.close()
+    check("server survived %d mutated HTTP requests to the REST API" % sent, server_alive())
+    try:
+        body = rest_get(port)
+        good = body.startswith(b"HTTP/1.") and b" 200 " in body.split(b"\r\n", 1)[0]
+    except OSError as e:
+        good, body = False, repr(e).encode()
+    check("REST API still answers GET /rest/status/sessions", good, body[:300])
+
+
 def closed_or_silent(c):
     """After a half-close mid-frame the server sends nothing and closes (True)."""
     try:
@@ -393,6 +451,9 @@ def main():
           "only %d answered" % stats.answered)
     test_socket_faults()
     check("server survived the socket faults", server_alive())
+    if not server_alive():
+        return
+    test_rest_garbage(random.Random(SEED))
     if not server_alive():
         return
     good, out = smbclient_ok("after")
