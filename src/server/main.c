@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,6 +240,18 @@ static int serve(struct smb2_server *srv, struct net *net, const struct opts *o,
 	return 0;
 }
 
+/* Every connection and every open file is a descriptor: take all the hard limit allows (the
+ * soft limit is often 1024). "max connections" defaults to half of what this leaves. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			LOG_WARN(LOG_CORE, "cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
@@ -259,6 +272,7 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	raise_fd_limit();
 	char err[512];
 	struct smb2_server *srv = smb2_server_new(conf, err, sizeof(err));
 	if (!srv) {

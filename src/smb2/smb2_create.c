@@ -661,8 +661,15 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	struct vfs_file *f = cs->file;
 	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
 	struct smb2_open *op = smb2_open_new(req);
-	if (!op)
+	if (!op) {
+		/* the file is still the create's: undo it as smb2_create would */
+		if (cs->created)
+			vfs_unlink(cs->file);
+		vfs_close(cs->file);
+		cs->file = NULL;
+		free(real);
 		return STATUS_NO_MEMORY;
+	}
 	op->file = cs->file;
 	op->name = real;
 	op->access = cs->granted;
@@ -713,6 +720,8 @@ NTSTATUS smb2_create(struct smb2_req *req)
 	/* a failed CREATE must not leave an earlier one's id for related requests */
 	*req->compound_fid_valid = false;
 	NTSTATUS st = parse_create(req, &a);
+	if (!st)
+		st = smb2_open_limit(req);
 	if (!st && req->tree->is_ipc)
 		st = create_pipe(req, &a);
 	else if (!st && a.twrp)

@@ -79,9 +79,17 @@ static NTSTATUS check_access(struct smb2_session *s, const struct conf_share *sh
 	return ok ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
 }
 
+/* Trees per session: far more than any client uses (one per share it maps); the table is
+ * searched linearly on every request, so it must not grow without bound. */
+#define SMB2_MAX_TREES_PER_SESSION 1024
+
 static NTSTATUS add_tree(struct smb2_session *s, struct smb2_tree *t)
 {
 	pthread_mutex_lock(&s->lock);
+	if (s->ntrees >= SMB2_MAX_TREES_PER_SESSION) {
+		pthread_mutex_unlock(&s->lock);
+		return STATUS_INSUFFICIENT_RESOURCES;
+	}
 	if (s->ntrees == s->trees_cap) {
 		int ncap = s->trees_cap ? s->trees_cap * 2 : 4;
 		void *n = realloc(s->trees, sizeof(*s->trees) * (size_t)ncap);

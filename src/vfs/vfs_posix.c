@@ -48,6 +48,7 @@ struct posix_file {
 	int fd;
 	bool opath; /* opened O_PATH (no read permission): xattrs and times go through /proc */
 	bool ctime_pinned; /* this handle set ChangeTime: its own writes leave it (as NTFS) */
+	bool new_entry; /* created by this open; its directory entry not yet fsynced */
 };
 
 static struct posix_share *PS(struct vfs_share *sh)
@@ -556,6 +557,28 @@ static int store_new_meta(struct posix_file *pf, uint32_t attrs)
 	return 0; /* a file system without user xattrs still serves files */
 }
 
+/* fsyncs the directory holding a file this open created, so that after a FLUSH (or a
+ * write-through create) the name survives a crash along with the data. A parent that cannot be
+ * opened for reading (write and search permission only) is left alone. */
+static int sync_parent(struct posix_file *pf)
+{
+	if (!pf->new_entry)
+		return 0;
+	char *parent;
+	const char *last;
+	if (split_parent(pf->base.path, &parent, &last) < 0)
+		return -ENOMEM;
+	int dfd = beneath_open(PS(pf->base.sh), parent, O_RDONLY | O_DIRECTORY, 0);
+	free(parent);
+	if (dfd < 0)
+		return dfd == -EACCES ? 0 : dfd;
+	int rc = fsync(dfd) < 0 ? -errno : 0;
+	close(dfd);
+	if (rc == 0)
+		pf->new_entry = false;
+	return rc;
+}
+
 static int create_obj(struct posix_share *ps, const char *path, unsigned flags, uint32_t attrs,
 		      struct vfs_file **out)
 {
@@ -595,8 +618,13 @@ static int create_obj(struct posix_share *ps, const char *path, unsigned flags, 
 	if (fd < 0)
 		return fd;
 	int rc = new_file(&ps->base, fd, false, path, out);
-	if (rc == 0)
+	if (rc == 0) {
 		store_new_meta(PF(*out), attrs);
+		PF(*out)->new_entry = true;
+		/* write-through: the new name is as durable as the data written through it */
+		if (flags & VFS_O_SYNC)
+			sync_parent(PF(*out));
+	}
 	return rc;
 }
 
@@ -687,7 +715,9 @@ static ssize_t posix_pwrite(struct vfs_file *f, const void *buf, size_t n, uint6
 
 static int posix_fsync(struct vfs_file *f)
 {
-	return fsync(PF(f)->fd) < 0 ? -errno : 0;
+	if (fsync(PF(f)->fd) < 0)
+		return -errno;
+	return sync_parent(PF(f));
 }
 
 static int posix_truncate(struct vfs_file *f, uint64_t size)

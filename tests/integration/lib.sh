@@ -9,8 +9,8 @@
 #
 #     tests/integration/lib.sh serve -- /usr/bin/python3 test.py
 #
-# which exports SMB_HOST, SMB_PORT, SMB_SHARE, SMB_USER, SMB_PASS, SHARE_DIR, TEST_TMP and
-# SHOAL_TEST_SERVER to it.
+# which exports SMB_HOST, SMB_PORT, SMB_SHARE, SMB_USER, SMB_PASS, SHARE_DIR, TEST_TMP,
+# SHOAL_TEST_SERVER, SERVER_PID, SERVER_OUT and MGMT_PORT (shoal) to it.
 #
 # Two servers can be tested with the same scripts (SHOAL_TEST_SERVER):
 #   shoal (default)  build-test/shoald (ASan+UBSan build; SHOAL_BUILD_TEST overrides the folder)
@@ -451,7 +451,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	[ "$1" = "$PY" ] && [ $# -ge 2 ] && T_NAME="server of $(basename "$2")"
 	start_server
 	export SMB_HOST SMB_PORT SMB_SHARE SMB_USER SMB_PASS SHARE_DIR TEST_TMP SHOAL_TEST_SERVER
-	export SMB_CONF=$CONF SMB_CLIENT_CONF=$CLIENT_CONF
+	export SMB_CONF=$CONF SMB_CLIENT_CONF=$CLIENT_CONF SERVER_PID SERVER_OUT MGMT_PORT
 	# the program reports its own checks; its exit status becomes ours (tests/run counts a
 	# non-zero exit without any FAIL line as one failure)
 	"$@"
