@@ -149,24 +149,24 @@ def plot(results, out):
             f.write('%d "%s" %.4f %d\n' % (i, x["workload"], x["ratio"],
                                           0 if x["ratio"] >= 1 else 1))
     h = max(480, 22 * len(data) + 120)
+    lo = min(min(x["ratio"] for x in data) / 1.5, 0.5)
+    hi = max(max(x["ratio"] for x in data) * 2.5, 2)
     script = """
 set terminal pngcairo size 900,%d font "sans,9"
 set output "%s"
-set title "shoal / Samba (ratio of medians; > 1: shoal is better)"
-set style fill solid 0.8 border -1
-set yrange [-1:%d] reverse
+set title "shoal / Samba, ratio of the medians (> 1: shoal is better; memory: Samba / shoal)"
+set style fill solid 0.85 border -1
+set yrange [%d:-1]
 set ytics nomirror
 set xlabel "ratio (log scale)"
 set logscale x 2
-set xrange [0.0625:16]
+set xrange [%g:%g]
 set grid xtics
 set key off
 set arrow from 1, graph 0 to 1, graph 1 nohead lw 2 lc rgb "black"
-set palette defined (0 "#2e8b57", 1 "#c0392b")
-unset colorbox
-plot "%s" using (1):1:($3 < 1 ? $3 : 1):($3 < 1 ? 1 : $3):($1 - 0.35):($1 + 0.35):4:ytic(2) with boxxyerror lc palette, \\
-     "%s" using ($3 * 1.08 + 0.01):1:(sprintf("%%.2f", $3)) with labels left font "sans,8"
-""" % (h, os.path.join(out, "ratios.png"), len(data), dat, dat)
+plot "%s" using (1):1:($3 < 1 ? $3 : 1):($3 < 1 ? 1 : $3):($1 - 0.35):($1 + 0.35):($4 > 0 ? 0xc0392b : 0x2e8b57):ytic(2) with boxxyerror lc rgb variable, \\
+     "%s" using ($3 < 1 ? 1.06 : $3 * 1.06):1:(sprintf("%%.2f", $3)) with labels left font "sans,8"
+""" % (h, os.path.join(out, "ratios.png"), len(data), lo, hi, dat, dat)
     r = subprocess.run([gp], input=script, text=True, capture_output=True)
     if r.returncode:
         print("(plot failed: %s)" % r.stderr.strip())

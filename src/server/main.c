@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -242,6 +243,13 @@ static int serve(struct smb2_server *srv, struct net *net, const struct opts *o,
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
+	/* READ and WRITE move up to 8 MiB per request through buffers freed once the response is
+	 * sent. By default glibc hands such chunks back to the kernel (munmap above the dynamic mmap
+	 * threshold, madvise when it trims a worker thread's heap), so every request faulted its
+	 * pages in again, which cost more server CPU than copying the data (docs/PERFORMANCE.md).
+	 * Fixed thresholds keep freed memory in the heap for the next request. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	struct shoal_conf *conf;
