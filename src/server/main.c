@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <malloc.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,7 +274,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shoald: %s\n", err);
 		return 1;
 	}
+	/* one loop per CPU this process may run on (taskset, cpusets), not per CPU of the machine:
+	 * more loops and workers than CPUs only add wake-ups and lock hand-offs */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0)
+		ncpu = CPU_COUNT(&cpus);
 	int nloops = ncpu > 0 ? (int)ncpu : 1;
 	int nworkers = conf->worker_threads > 0 ? conf->worker_threads : 2 * nloops;
 	struct net *net = net_new(srv, conf, nloops, nworkers, err, sizeof(err));
