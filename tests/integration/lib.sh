@@ -301,14 +301,18 @@ setup_server() {
 	[ "$(id -u)" -ne 0 ] || chown -R "$SMB_UID:$SMB_GID" "$SHARE_DIR"
 }
 
-# launch_server: starts the server in the background without waiting for it.
+# launch_server: starts the server in the background without waiting for it. SERVER_CPUS (a
+# taskset CPU list, e.g. "1") pins it and everything it starts to those CPUs (bench/run).
 launch_server() {
+	local pin=()
+	[ -z "${SERVER_CPUS:-}" ] || pin=(taskset -c "$SERVER_CPUS")
 	SERVER_EXIT=
-		if [ "$SHOAL_TEST_SERVER" = shoal ]; then
-		"$SHOALD" -c "$CONF" -F >>"$SERVER_OUT" 2>&1 </dev/null &
+	if [ "$SHOAL_TEST_SERVER" = shoal ]; then
+		"${pin[@]}" "$SHOALD" -c "$CONF" -F >>"$SERVER_OUT" 2>&1 </dev/null &
 	else
 		# its own session, so that stopping it also reaches samba-dcerpcd and its helpers
-		setsid smbd --foreground --no-process-group --debug-stdout -s "$CONF" \
+		# (bench/run also counts the session's processes as the server's)
+		setsid "${pin[@]}" smbd --foreground --no-process-group --debug-stdout -s "$CONF" \
 			>>"$SERVER_OUT" 2>&1 </dev/null &
 	fi
 	SERVER_PID=$!
