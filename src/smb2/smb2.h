@@ -70,6 +70,11 @@ struct smb2_open {
 	char *name;             /* path relative to the share root, '/' separated, "" = root */
 	uint64_t position;      /* FilePositionInformation */
 	uint32_t mode;          /* FileModeInformation */
+	/* Open.IsResilient / Open.IsDurable (MS-SMB2 3.3.1.10): LOCK verifies LockSequence on such
+	   opens (smb2_lock.c); set by FSCTL_LMR_REQUEST_RESILIENCY and the durable-handle create
+	   contexts once those exist (issue 6) */
+	bool is_resilient;
+	bool is_durable;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };

@@ -1,7 +1,7 @@
 /* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and the commands whose real
- * implementation belongs to later work: LOCK, CHANGE_NOTIFY and OPLOCK_BREAK answer
- * STATUS_NOT_SUPPORTED, which clients treat as "feature absent", until the state layer grows
- * byte-range locks, leases and change notification (issue 6). */
+ * implementation belongs to later work: CHANGE_NOTIFY answers STATUS_NOT_SUPPORTED, which
+ * clients treat as "feature absent", and OPLOCK_BREAK refuses every acknowledgment until the
+ * state layer grows leases and change notification (issue 6). LOCK is in smb2_lock.c. */
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
@@ -19,11 +19,6 @@ NTSTATUS smb2_cancel(struct smb2_req *req)
 	   CANCEL itself is never answered (3.3.5.16). */
 	req->no_response = true;
 	return STATUS_SUCCESS;
-}
-
-NTSTATUS smb2_lock(struct smb2_req *req)
-{
-	return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
 }
 
 NTSTATUS smb2_change_notify(struct smb2_req *req)
