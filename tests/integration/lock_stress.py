@@ -29,6 +29,7 @@ import struct
 import sys
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -37,7 +38,8 @@ if "SMB_PORT" not in os.environ:
     os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3", os.path.abspath(__file__)])
 
 from impacket import smb3structs as s3  # noqa: E402
-from impacket.smbconnection import SessionError, SMBConnection  # noqa: E402
+from impacket.smb3 import SessionError  # noqa: E402  (what the raw SMB3 calls raise)
+from impacket.smbconnection import SMBConnection  # noqa: E402
 
 HOST = os.environ["SMB_HOST"]
 PORT = int(os.environ["SMB_PORT"])
@@ -122,8 +124,8 @@ class Client(threading.Thread):
         try:
             fn()
         except SessionError as e:
-            if e.getErrorCode() != STATUS_FILE_LOCK_CONFLICT:
-                raise Failure(f"{what}: {e.getErrorCode():#x}, not STATUS_FILE_LOCK_CONFLICT")
+            if e.get_error_code() != STATUS_FILE_LOCK_CONFLICT:
+                raise Failure(f"{what}: {e.get_error_code():#x}, not STATUS_FILE_LOCK_CONFLICT")
             self.stats["own_conflict"] += 1
             return
         raise Failure(f"{what} succeeded inside a range its lock excludes")
@@ -142,6 +144,8 @@ class Client(threading.Thread):
                 return
             if st != STATUS_LOCK_NOT_GRANTED:
                 raise Failure(f"lock {off}+{n}: {st:#x}")
+            if time.monotonic() > self.deadline + 60:
+                raise Failure(f"lock {off}+{n} not granted for 60 s after the end")
             self.stats["not_granted"] += 1
             time.sleep(self.rng.random() * 0.002)
 
@@ -197,8 +201,8 @@ class Client(threading.Thread):
         try:
             self.smb.read(self.tid, self.h2, a * SLOT, k * SLOT)
         except SessionError as e:
-            if e.getErrorCode() != STATUS_FILE_LOCK_CONFLICT:
-                raise Failure(f"unlocked READ: {e.getErrorCode():#x}")
+            if e.get_error_code() != STATUS_FILE_LOCK_CONFLICT:
+                raise Failure(f"unlocked READ: {e.get_error_code():#x}")
             self.stats["probe_conflict"] += 1
         self.stats["probe"] += 1
 
@@ -223,11 +227,20 @@ class Client(threading.Thread):
                     self.op_read(a, k)
                 else:
                     self.op_probe(a, k)
-            self.smb.close(self.tid, self.h2)
-            self.smb.close(self.tid, self.h1)
+            for fid in (self.h2, self.h1):
+                try:
+                    self.smb.close(self.tid, fid)
+                except KeyError:
+                    pass  # impacket's table keeps one entry per name: the CLOSE itself succeeded
             self.conn.logoff()
         except Exception as e:  # reported by the main thread
-            self.error = f"{type(e).__name__}: {e}"
+            where = traceback.extract_tb(e.__traceback__)
+            self.error = f"{type(e).__name__}: {e} (at " + ", ".join(f"{f.name}:{f.lineno}" for f in where[-4:]) + ")"
+            # drop the connection so the server closes the opens and their locks go
+            try:
+                self.conn.close()
+            except Exception:
+                pass
 
 
 def main():
@@ -247,7 +260,13 @@ def main():
 
     setup = SMBConnection(HOST, HOST, sess_port=PORT, timeout=60)
     setup.login(USER, PASS)
-    setup.putFile(SHARE, NAME, lambda n: b"")  # an empty file: every slot at version 0
+    content = [bytes(NSLOTS * SLOT)]  # all zeros: every slot at version 0
+
+    def feed(n):
+        chunk, content[0] = content[0][:n], content[0][n:]
+        return chunk
+
+    setup.putFile(SHARE, NAME, feed)
     deadline = time.monotonic() + SECONDS
     clients = [Client(i, deadline) for i in range(NCLIENTS)]
     for c in clients:
