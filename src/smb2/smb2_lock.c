@@ -46,6 +46,7 @@ struct lock_request {
  * wake that comes earlier only sets woken and the handler wakes the request itself. */
 struct lock_wait {
 	struct state_lock_waiter waiter;
+	struct smb2_open *op; /* valid until cancel: the open's close cancels the request first */
 	struct state_lock_range range;
 	uint32_t sequence;
 	_Atomic(struct smb2_pending *) p;
@@ -143,15 +144,7 @@ static void lock_wait_wake(void *arg)
 static NTSTATUS lock_wait_retry(struct smb2_req *req, void *priv)
 {
 	struct lock_wait *lw = priv;
-	struct rd b = req->body;
-	rd_skip(&b, 8);
-	struct smb2_open *op;
-	NTSTATUS st = smb2_open_from_body(req, &b, &op);
-	if (st) {
-		/* the open's close cancels the request first: not expected, but end cleanly */
-		state_lock_waiter_remove(&lw->waiter);
-		return SMB2_ERR(req, STATUS_RANGE_NOT_LOCKED);
-	}
+	struct smb2_open *op = lw->op;
 	int rc = state_lock_ranges(op->state_rec, &lw->range, 1, &lw->waiter, NULL);
 	if (rc == -EAGAIN)
 		return STATUS_PENDING;
@@ -199,6 +192,7 @@ static NTSTATUS lock_blocking(struct smb2_req *req, const struct lock_request *l
 		return SMB2_ERR(req, STATUS_NO_MEMORY);
 	lw->waiter.wake = lock_wait_wake;
 	lw->waiter.arg = lw;
+	lw->op = lr->op;
 	lw->range = *r;
 	lw->sequence = lr->sequence;
 	int rc = state_lock_ranges(lr->op->state_rec, r, 1, &lw->waiter, NULL);
