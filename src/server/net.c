@@ -60,6 +60,7 @@ struct nconn {
 	struct frame *q_head, *q_tail;
 	size_t q_bytes;
 	bool busy, dead, paused, want_out;
+	bool wake; /* asynchronous requests were woken: run smb2_conn_run_async */
 	struct outbuf *o_head, *o_tail;
 };
 
@@ -183,6 +184,41 @@ static void send_response(struct nconn *c, struct wr *w, size_t start)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Direct TCP transport (MS-SMB2 2.1): a zero byte and a 24-bit length in front of the message
+ * that starts at start in w. */
+static void frame_and_send(struct nconn *c, struct wr *w, size_t start)
+{
+	if (!wr_ok(w) || start < 4 || w->len <= start) {
+		wr_free(w);
+		return;
+	}
+	size_t len = w->len - start;
+	put_be32(w->p + start - 4, (uint32_t)len & 0x00FFFFFFu);
+	send_response(c, w, start - 4);
+}
+
+/* smb2_transport.send: the final responses of asynchronous requests */
+static void tp_send(void *priv, struct wr *w, size_t start)
+{
+	frame_and_send(priv, w, start);
+}
+
+/* smb2_transport.wake: run the connection's woken asynchronous requests on a worker */
+static void tp_wake(void *priv)
+{
+	struct nconn *c = priv;
+	pthread_mutex_lock(&c->lock);
+	c->wake = true;
+	bool start = !c->busy && !c->dead;
+	if (start)
+		c->busy = true;
+	pthread_mutex_unlock(&c->lock);
+	if (start)
+		submit(c->loop->net, c);
+}
+
+static const struct smb2_transport net_transport = {.wake = tp_wake, .send = tp_send};
+
 static void process_frame(struct net *n, struct nconn *c, struct frame *f)
 {
 	struct wr w;
@@ -190,15 +226,10 @@ static void process_frame(struct net *n, struct nconn *c, struct frame *f)
 	wr_space(&w, SMB2_OUT_HEADROOM);
 	size_t start = SMB2_OUT_HEADROOM;
 	int rc = smb2_conn_input(c->sc, f->data, f->len, &w, &start);
-	if (wr_ok(&w) && w.len > SMB2_OUT_HEADROOM && start >= 4) {
-		size_t len = w.len - start;
-		uint8_t *h = w.p + start - 4;
-		/* Direct TCP transport (MS-SMB2 2.1): a zero byte and a 24-bit length */
-		put_be32(h, (uint32_t)len & 0x00FFFFFFu);
-		send_response(c, &w, start - 4);
-	} else {
+	if (w.len > SMB2_OUT_HEADROOM)
+		frame_and_send(c, &w, start);
+	else
 		wr_free(&w);
-	}
 	if (rc < 0) {
 		LOG_INFO(LOG_CORE, "%s: protocol error: disconnecting", c->sc->peer);
 		shutdown(c->fd, SHUT_RDWR);
@@ -225,6 +256,16 @@ static void run_job(struct net *n, struct nconn *c)
 {
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
+		if (c->wake && !c->dead) {
+			c->wake = false;
+			pthread_mutex_unlock(&c->lock);
+			if (smb2_conn_run_async(c->sc) < 0) {
+				LOG_INFO(LOG_CORE, "%s: asynchronous response failed: disconnecting",
+					 c->sc->peer);
+				shutdown(c->fd, SHUT_RDWR);
+			}
+			continue;
+		}
 		struct frame *f = c->q_head;
 		if (!f) {
 			bool dead = c->dead;
@@ -393,6 +434,8 @@ static void accept_conns(struct loop *l, int lfd)
 		pthread_mutex_init(&c->lock, NULL);
 		c->fd = fd;
 		c->loop = l;
+		c->sc->loop_priv = c;
+		c->sc->tp = &net_transport;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			smb2_conn_free(c->sc);

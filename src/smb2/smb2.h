@@ -37,6 +37,8 @@ struct smb2_session;
 struct smb2_tree;
 struct smb2_open;
 struct rpc_pipe;
+struct state_watch;
+struct state_notify;
 
 
 struct smb2_tree {
@@ -67,6 +69,8 @@ struct smb2_open {
 	void *dir_state;        /* QUERY_DIRECTORY enumeration state, owned by smb2_dir.c */
 	void (*dir_state_free)(void *);
 	void *state_rec;        /* share-mode record handle, owned by the state layer */
+	struct state_watch *watch; /* change notification, from the first CHANGE_NOTIFY to close */
+	uint32_t watch_max;        /* the first CHANGE_NOTIFY's OutputBufferLength */
 	char *name;             /* path relative to the share root, '/' separated, "" = root */
 	uint64_t position;      /* FilePositionInformation */
 	uint32_t mode;          /* FileModeInformation */
@@ -98,6 +102,7 @@ struct smb2_session {
 	uint8_t dec_key[32];   /* client -> server (ServerIn / C2S) */
 	bool signing_required;
 	bool encrypt_data;
+	atomic_bool teardown_requested; /* another connection's reconnect ended it (3.3.5.5.3) */
 	uint8_t preauth_hash[64]; /* 3.1.1 session preauth integrity hash */
 	atomic_uint_fast64_t nonce_ctr; /* transform nonces: counter || salt, unique per key */
 	uint8_t nonce_salt[4];
@@ -140,9 +145,24 @@ struct smb2_conn {
 	int nsessions, sessions_cap;
 	/* the event loop's part lives in server/, reached through these */
 	void *loop_priv;
+	const struct smb2_transport *tp; /* NULL: asynchronous responses are dropped (unit tests) */
+	/* asynchronous requests (smb2_async.c): touched only by the connection's worker */
+	struct smb2_pending *pending, *pending_tail; /* oldest first */
+	int npending;
+	uint64_t next_async_id;
 	bool dead; /* set when the connection must be torn down */
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
+};
+
+/* What the transport offers the protocol layer for messages that are not the answer to the frame
+ * being processed (final responses of asynchronous requests, later oplock breaks). */
+struct smb2_transport {
+	/* Schedules smb2_conn_run_async() on the connection's worker. Any thread; never blocks. */
+	void (*wake)(void *loop_priv);
+	/* Sends the message held in w from offset start (start >= 4: the 4 bytes before it are free
+	   for the transport's framing); takes w's buffer. Any thread. */
+	void (*send)(void *loop_priv, struct wr *w, size_t start);
 };
 
 /* The request context handed to handlers. */
@@ -177,6 +197,9 @@ struct smb2_req {
 	bool encrypted;    /* the request arrived in a transform message */
 	bool disconnect;   /* drop the connection after this request (e.g. VALIDATE_NEGOTIATE) */
 	NTSTATUS chain_status; /* status of the previous request in a compound chain */
+	/* asynchronous requests (smb2_async.h) */
+	struct smb2_pending *pending;     /* set by smb2_go_async, or the request a retry runs for */
+	bool timed_out;                   /* retry: woken by the timeout */
 };
 
 /* A command handler parses req->body, does the work, appends the response body to req->out and
@@ -211,7 +234,7 @@ NTSTATUS smb2_ioctl(struct smb2_req *req);           /* smb2_ioctl.c */
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
-NTSTATUS smb2_change_notify(struct smb2_req *req);   /* smb2_misc.c (until the notify issue) */
+NTSTATUS smb2_change_notify(struct smb2_req *req);   /* smb2_notify.c */
 NTSTATUS smb2_query_info(struct smb2_req *req);      /* smb2_info.c */
 NTSTATUS smb2_set_info(struct smb2_req *req);
 NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_misc.c (until the oplock issue) */
@@ -267,6 +290,8 @@ struct smb2_server {
 	   connection's or a session's lock, never while holding one. */
 	pthread_mutex_t conns_lock;
 	struct smb2_conn *conns;
+	struct smb2_timers *timers; /* deadlines of asynchronous requests */
+	struct state_notify *notify; /* change notification watches */
 };
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
@@ -298,6 +323,23 @@ size_t smb2_conn_max_frame(const struct smb2_conn *c);
 
 /* The Capabilities the server announced in NEGOTIATE (also echoed by VALIDATE_NEGOTIATE_INFO). */
 uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
+
+/* Runs the retries of the connection's woken asynchronous requests and sends their final
+ * responses (smb2_async.c). Called by the transport on the connection's worker after
+ * tp->wake. Returns 0, or -1 when the connection must be dropped. */
+int smb2_conn_run_async(struct smb2_conn *c);
+/* Ends every pending request without a response (the connection is gone). */
+void smb2_conn_cancel_all(struct smb2_conn *c);
+/* Signs a complete message with the session's key (smb2_conn.c; used for asynchronous responses). */
+void smb2_sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len);
+/* Writes the 64-byte response header for req at hdr_off in req->out (smb2_conn.c). */
+void smb2_write_response_header(struct smb2_req *req, size_t hdr_off, uint16_t credits);
+/* Appends the standard error body (2.2.2). */
+void smb2_write_error_body(struct wr *w);
+/* Server-wide timers for asynchronous requests (smb2_async.c). */
+struct smb2_timers;
+struct smb2_timers *smb2_timers_new(void);
+void smb2_timers_free(struct smb2_timers *t);
 
 /* SMB1 multi-protocol NEGOTIATE upgraded to SMB2 (smb2_negotiate.c); -1 drops the connection. */
 int smb1_negotiate(struct smb2_conn *c, struct rd *frame, struct wr *out);

@@ -79,4 +79,10 @@ int smb2_pending_cancel_open(struct smb2_conn *c, struct smb2_open *op, NTSTATUS
 /* The same for every pending request of a session (LOGOFF, session teardown). */
 int smb2_pending_cancel_session(struct smb2_conn *c, struct smb2_session *s, NTSTATUS reason);
 
+/* Internal to the dispatcher (smb2_conn.c): CANCEL, and a pending request whose handler did not
+ * return STATUS_PENDING (ended at once, nothing sent). */
+void smb2_pending_cancel_request(struct smb2_conn *c, bool by_async_id, uint64_t async_id,
+				 uint64_t msg_id);
+void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p);
+
 #endif

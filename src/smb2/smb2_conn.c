@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_async.h"
 
 /* Largest credit window a connection may hold (MS-SMB2 3.3.1.1 leaves it to the server). */
 #define SMB2_MAX_CREDITS 8192u
@@ -90,6 +91,9 @@ void smb2_conn_free(struct smb2_conn *c)
 	if (c->list_next)
 		c->list_next->list_prev = c->list_prev;
 	pthread_mutex_unlock(&c->srv->conns_lock);
+	/* pending requests first: their cancel unregisters them from every wait list, so no other
+	   thread can wake them once the connection starts going away */
+	smb2_conn_cancel_all(c);
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
@@ -209,7 +213,7 @@ static uint32_t credits_needed(struct smb2_req *req)
 
 /* ---- signing ---- */
 
-static void sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len)
+void smb2_sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len)
 {
 	struct iovec iov = {msg, len};
 	uint8_t sig[16];
@@ -229,7 +233,7 @@ static bool verify_message(struct smb2_conn *c, struct smb2_session *s, const ui
 
 /* ---- responses ---- */
 
-static void write_header(struct smb2_req *req, size_t hdr_off, uint16_t credits)
+void smb2_write_response_header(struct smb2_req *req, size_t hdr_off, uint16_t credits)
 {
 	struct wr *w = req->out;
 	uint8_t *h = wr_at(w, hdr_off);
@@ -246,12 +250,18 @@ static void write_header(struct smb2_req *req, size_t hdr_off, uint16_t credits)
 		 SMB2_FLAGS_SERVER_TO_REDIR | (req->hdr_flags & SMB2_FLAGS_RELATED_OPERATIONS) |
 			 (req->hdr_flags & SMB2_FLAGS_PRIORITY_MASK));
 	put_le64(h + HDR_OFF_MESSAGE_ID, req->msg_id);
-	put_le32(h + HDR_OFF_TREE_ID, req->tree_id);
+	if (req->pending) {
+		/* 2.2.1.1: the ASYNC header form carries the AsyncId where TreeId would be */
+		put_le32(h + HDR_OFF_FLAGS, get_le32(h + HDR_OFF_FLAGS) | SMB2_FLAGS_ASYNC_COMMAND);
+		put_le64(h + HDR_OFF_ASYNC_ID, smb2_pending_async_id(req->pending));
+	} else {
+		put_le32(h + HDR_OFF_TREE_ID, req->tree_id);
+	}
 	put_le64(h + HDR_OFF_SESSION_ID, req->session_id);
 }
 
 /* MS-SMB2 2.2.2: StructureSize 9, ErrorContextCount, Reserved, ByteCount, one byte of data. */
-static void write_error_body(struct wr *w)
+void smb2_write_error_body(struct wr *w)
 {
 	wr_u16(w, 9);
 	wr_u8(w, 0);
@@ -362,6 +372,7 @@ struct chain {
 	struct smb2_session *prev_sign; /* key that signs the previous response, or NULL */
 	bool prev_signed;
 	struct smb2_session *enc; /* the chain arrived encrypted under this session */
+	bool last; /* the request being handled is the chain's last */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -375,7 +386,7 @@ static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct cha
 	}
 	/* encrypted messages are not signed: the transform authenticates them */
 	if (ch->prev_signed && ch->prev_sign && !ch->enc && wr_ok(out))
-		sign_message(c, ch->prev_sign, out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off);
+		smb2_sign_message(c, ch->prev_sign, out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off);
 	if (ch->prev_sign)
 		smb2_session_put(ch->prev_sign);
 	ch->prev_sign = NULL;
@@ -440,9 +451,15 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 		req.tree_id = ch->tree_id;
 	}
 	if (req.cmd == SMB2_CANCEL) {
-		/* CANCEL takes no credit and gets no response; requests run to completion before
-		   the next is read, so there is nothing pending to cancel yet */
-		smb2_cancel(&req);
+		/* 3.3.5.16: CANCEL takes no credit and gets no response of its own; it names a
+		   pending request by AsyncId (async form) or by MessageId */
+		uint64_t async_id = 0;
+		if (req.hdr_flags & SMB2_FLAGS_ASYNC_COMMAND) {
+			struct rd a = rd_sub(&req.msg, HDR_OFF_ASYNC_ID, 8);
+			async_id = rd_u64(&a);
+		}
+		smb2_pending_cancel_request(c, (req.hdr_flags & SMB2_FLAGS_ASYNC_COMMAND) != 0,
+					    async_id, req.msg_id);
 		return 0;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -468,14 +485,32 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 			smb2_session_put(req.sign_with);
 		return -1;
 	}
-	if (nt_is_error(req.status) && !req.keep_body) {
+	if (req.pending && req.status != STATUS_PENDING) {
+		/* a handler that went async must return what smb2_go_async returned */
+		LOG_ERR(LOG_SMB2, "%s: %s went async but returned %s", c->peer,
+			smb2_cmds[req.cmd].name, ntstatus_name(req.status));
+		smb2_pending_drop(c, req.pending);
+		req.pending = NULL;
+	}
+	if (req.status == STATUS_PENDING && req.pending && !ch->last) {
+		/* only the last request of a compound may go asynchronous; one in the middle
+		   fails, as Windows answers (MS-SMB2 <159>, smbtorture compound.interim2) */
+		smb2_pending_drop(c, req.pending);
+		req.pending = NULL;
+		req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
+	}
+	if (req.status == STATUS_PENDING && req.pending) {
+		/* 3.3.4.2: the interim response, with the AsyncId; the final one follows */
 		out->len = req.body_off;
-		write_error_body(out);
+		smb2_write_error_body(out);
+	} else if (nt_is_error(req.status) && !req.keep_body) {
+		out->len = req.body_off;
+		smb2_write_error_body(out);
 	}
 	pthread_mutex_lock(&c->lock);
 	uint16_t granted = seq_grant(c, req.credit_charge, req.credit_request);
 	pthread_mutex_unlock(&c->lock);
-	write_header(&req, hdr_off, granted);
+	smb2_write_response_header(&req, hdr_off, granted);
 	if (req.preauth_hash_resp && wr_ok(out)) {
 		struct iovec iov = {out->p + hdr_off, out->len - hdr_off};
 		crypto_preauth_update(req.preauth_hash_resp, &iov, 1);
@@ -512,6 +547,7 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 			}
 			mlen = next;
 		}
+		ch->last = off + mlen >= len;
 		rc = handle_one(c, f, off, mlen, out, ch);
 		if (rc < 0)
 			break;

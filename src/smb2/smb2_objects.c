@@ -8,6 +8,8 @@
 #include "lib/log.h"
 #include "rpc/rpc.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_async.h"
+#include "state/notify.h"
 #include "state/state.h"
 
 #define FID_COMPOUND UINT64_MAX
@@ -130,6 +132,13 @@ void smb2_open_close(struct smb2_open *op)
 {
 	if (!op)
 		return;
+	/* requests waiting on the open end first (a change notify answers STATUS_NOTIFY_CLEANUP) */
+	if (op->session && op->session->conn)
+		smb2_pending_cancel_open(op->session->conn, op, STATUS_FILE_CLOSED);
+	if (op->watch && op->state_rec)
+		state_open_on_delete_pending(op->state_rec, NULL, NULL);
+	state_watch_free(op->watch);
+	op->watch = NULL;
 	unpublish(op);
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);

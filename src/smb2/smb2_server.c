@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
+#include "state/notify.h"
 #include "state/state.h"
 
 struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t errlen)
@@ -34,7 +35,9 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 		goto fail;
 	}
 	srv->state = state_db_new();
-	if (!srv->state) {
+	srv->timers = smb2_timers_new();
+	srv->notify = state_notify_new();
+	if (!srv->state || !srv->timers || !srv->notify) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -55,6 +58,8 @@ void smb2_server_free(struct smb2_server *srv)
 {
 	if (!srv)
 		return;
+	smb2_timers_free(srv->timers);
+	state_notify_free(srv->notify);
 	if (srv->state)
 		state_db_free(srv->state);
 	if (srv->users)

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/log.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_async.h"
 
 #define SMB2_SESSION_FLAG_BINDING 0x01
 #define NOBODY_ID 65534u
@@ -88,6 +90,7 @@ void smb2_session_teardown(struct smb2_session *s)
 	pthread_mutex_unlock(&c->lock);
 	if (!found)
 		return;
+	smb2_pending_cancel_session(c, s, STATUS_USER_SESSION_DELETED);
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		struct smb2_tree *t = s->ntrees ? s->trees[s->ntrees - 1] : NULL;
@@ -195,6 +198,51 @@ static NTSTATUS session_complete(struct smb2_req *req, struct smb2_session *s)
 	return STATUS_SUCCESS;
 }
 
+/* 3.3.5.5.3: a client that reconnects names its previous session, which the server ends (its
+ * opens are closed: durable handles, when they come, survive for the reconnect). Only a session
+ * of the same user is ended. One on this connection goes at once; one on another connection is
+ * flagged and that connection's worker tears it down (smb2_conn_run_async), since only it may
+ * touch its sessions. */
+static void expire_previous(struct smb2_conn *c, struct smb2_session *s, uint64_t prev_id)
+{
+	struct smb2_session *old = smb2_session_lookup(c, prev_id);
+	if (old) {
+		if (!old->anonymous && strcmp(old->user, s->user) == 0 &&
+		    strcasecmp(old->domain, s->domain) == 0) {
+			LOG_INFO(LOG_AUTH, "%s: session %llx replaces session %llx", c->peer,
+				 (unsigned long long)s->id, (unsigned long long)prev_id);
+			smb2_session_teardown(old);
+		}
+		smb2_session_put(old);
+		return;
+	}
+	struct smb2_server *srv = c->srv;
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next) {
+		if (oc == c)
+			continue;
+		bool found = false;
+		pthread_mutex_lock(&oc->lock);
+		for (int i = 0; i < oc->nsessions; i++) {
+			struct smb2_session *o = oc->sessions[i];
+			if (o->id == prev_id && !o->anonymous && strcmp(o->user, s->user) == 0 &&
+			    strcasecmp(o->domain, s->domain) == 0) {
+				atomic_store(&o->teardown_requested, true);
+				found = true;
+			}
+		}
+		pthread_mutex_unlock(&oc->lock);
+		if (found) {
+			/* conns_lock keeps oc and its transport alive (smb2_conn_free unlinks
+			   under it first) */
+			if (oc->tp && oc->tp->wake)
+				oc->tp->wake(oc->loop_priv);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static void write_setup_response(struct smb2_req *req, uint16_t flags, const uint8_t *blob,
 				 size_t len)
 {
@@ -219,7 +267,7 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	rd_skip(&b, 8); /* Capabilities, Channel */
 	uint16_t boff = rd_u16(&b);
 	uint16_t blen = rd_u16(&b);
-	rd_skip(&b, 8); /* PreviousSessionId: durable reconnects come with the durable-handle issue */
+	uint64_t prev_id = rd_u64(&b);
 	struct rd sec = rd_sub(&req->msg, boff, blen);
 	if (!rd_ok(&b) || !rd_ok(&sec))
 		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
@@ -276,6 +324,7 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 		return STATUS_MORE_PROCESSING_REQUIRED;
 	}
 	if (rc == 0) {
+		bool first_auth = s->state == SESS_IN_PROGRESS;
 		st = session_complete(req, s);
 		if (st == STATUS_SUCCESS) {
 			uint16_t sflags = s->anonymous ? SMB2_SESSION_FLAG_IS_NULL : 0;
@@ -290,6 +339,8 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 				atomic_fetch_add(&s->refs, 1);
 				req->sign_with = s;
 			}
+			if (first_auth && prev_id && prev_id != s->id && !s->anonymous)
+				expire_previous(c, s, prev_id);
 			return STATUS_SUCCESS;
 		}
 	} else {
@@ -301,8 +352,9 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	free(outblob);
 	spnego_server_free(s->auth);
 	s->auth = NULL;
-	if (fresh || s->state != SESS_VALID)
-		smb2_session_teardown(s);
+	/* a failed re-authentication ends the session too (its opens are closed and waiting
+	   requests answered), as Windows does (smbtorture smb2.notify.invalid-reauth) */
+	smb2_session_teardown(s);
 	return st;
 fail_mem:
 	if (fresh)

@@ -40,6 +40,9 @@ struct state_open {
 	bool delete_on_close;
 	int nlocks;
 	uint8_t lock_seq[LOCK_SEQ_ENTRIES]; /* LOCK_SEQ_VALID | sequence number */
+	/* called (db lock held) when the file becomes delete pending: change notification */
+	void (*on_delete_pending)(void *arg);
+	void *dp_arg;
 };
 
 struct state_db {
@@ -180,10 +183,29 @@ void state_open_set_delete_on_close(struct state_open *h, bool on)
 	pthread_mutex_unlock(&h->db->lock);
 }
 
+/* The file became delete pending: tell the opens that asked (db lock held). */
+static void fire_delete_pending(struct state_file *f)
+{
+	for (struct state_open *o = f->opens; o; o = o->next)
+		if (o->on_delete_pending)
+			o->on_delete_pending(o->dp_arg);
+}
+
 void state_set_delete_pending(struct state_open *h, bool on)
 {
 	pthread_mutex_lock(&h->db->lock);
+	bool was = h->file->delete_pending;
 	h->file->delete_pending = on;
+	if (on && !was)
+		fire_delete_pending(h->file);
+	pthread_mutex_unlock(&h->db->lock);
+}
+
+void state_open_on_delete_pending(struct state_open *h, void (*cb)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&h->db->lock);
+	h->on_delete_pending = cb;
+	h->dp_arg = arg;
 	pthread_mutex_unlock(&h->db->lock);
 }
 
@@ -211,13 +233,15 @@ bool state_share_remove(struct state_open *h)
 	bool delete_now = false;
 	pthread_mutex_lock(&db->lock);
 	struct state_file *f = h->file;
-	if (h->delete_on_close)
-		f->delete_pending = true;
 	for (struct state_open **pp = &f->opens; *pp; pp = &(*pp)->next)
 		if (*pp == h) {
 			*pp = h->next;
 			break;
 		}
+	if (h->delete_on_close && !f->delete_pending) {
+		f->delete_pending = true;
+		fire_delete_pending(f);
+	}
 	drop_open_locks(f, h);
 	if (--f->nopens == 0) {
 		delete_now = f->delete_pending;

@@ -57,6 +57,10 @@ void state_open_set_delete_on_close(struct state_open *h, bool on);
 /* Sets or clears the file's delete-pending flag (FileDispositionInformation). */
 void state_set_delete_pending(struct state_open *h, bool on);
 bool state_delete_pending(struct state_open *h);
+/* cb(arg) is called, with the table's lock held (so it must not call back into this table),
+ * when the handle's file becomes delete pending; NULL cb unregisters. Change notification uses it
+ * to complete a directory's pending CHANGE_NOTIFY with STATUS_DELETE_PENDING. */
+void state_open_on_delete_pending(struct state_open *h, void (*cb)(void *arg), void *arg);
 /* Number of opens of the handle's file (itself included). */
 int state_open_count(struct state_open *h);
 

@@ -17,6 +17,7 @@
 #ifndef SHOAL_VFS_H
 #define SHOAL_VFS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -135,6 +136,10 @@ struct vfs_ops {
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
+	/* A kernel descriptor of the open directory that change notification may watch with
+	   inotify (not to be closed by the caller), or -ENOSYS when the module has none (changes
+	   are then reported only when made through this server). NULL = -ENOSYS. */
+	int (*watch_fd)(struct vfs_file *f);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -220,6 +225,11 @@ static inline int vfs_set_times(struct vfs_file *f, uint64_t atime, uint64_t mti
 static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 {
 	return sh->ops->statfs(sh, out);
+}
+
+static inline int vfs_watch_fd(struct vfs_file *f)
+{
+	return f->sh->ops->watch_fd ? f->sh->ops->watch_fd(f) : -ENOSYS;
 }
 
 /* The posix module's operations (vfs_share_open uses them). */

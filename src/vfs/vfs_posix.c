@@ -730,6 +730,13 @@ static int posix_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 
 /* ---- shares ---- */
 
+/* inotify_add_watch works on the /proc/self/fd path of an O_PATH descriptor too */
+static int posix_watch_fd(struct vfs_file *f)
+{
+	struct posix_file *pf = PF(f);
+	return f->is_dir && pf->fd >= 0 ? pf->fd : -ENOSYS;
+}
+
 const struct vfs_ops vfs_posix_ops = {
     .name = "posix",
     .lookup = posix_lookup,
@@ -749,6 +756,7 @@ const struct vfs_ops vfs_posix_ops = {
     .set_meta = posix_set_meta,
     .set_times = posix_set_times,
     .statfs = posix_statfs,
+    .watch_fd = posix_watch_fd,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)

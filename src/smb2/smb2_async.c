@@ -1,0 +1,478 @@
+/* Asynchronous requests: the pending list of a connection, interim/final responses, CANCEL, and
+ * the server's timer thread for their deadlines. The contract is in smb2_async.h. */
+#include "smb2/smb2_async.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/log.h"
+#include "smb2/smb2.h"
+
+/* Requests one connection may keep pending (change notifications and blocked locks of a busy
+ * client number in the tens; past this the client gets STATUS_INSUFFICIENT_RESOURCES). */
+#define SMB2_MAX_PENDING 4096
+
+struct smb2_pending {
+	struct smb2_pending *next, *prev; /* the connection's list (worker only) */
+	struct smb2_conn *conn;
+	struct smb2_session *session; /* counted */
+	struct smb2_open *op;
+	uint64_t async_id;
+	uint64_t msg_id, session_id;
+	uint32_t tree_id, hdr_flags;
+	uint16_t cmd, credit_charge;
+	bool encrypted;
+	atomic_bool woken;
+	atomic_bool timed_out;
+	const struct smb2_async_ops *ops;
+	void *priv;
+	uint8_t *msg; /* copy of the request message, header included */
+	size_t msg_len;
+	/* timers: guarded by the server's timer lock */
+	struct smb2_pending *t_next, *t_prev;
+	uint64_t deadline_ms;
+	bool in_timers;
+};
+
+/* ---- timers ---- */
+
+struct smb2_timers {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool running, stop;
+	struct smb2_pending *head; /* sorted by deadline */
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *timers_main(void *arg)
+{
+	struct smb2_timers *t = arg;
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		uint64_t now = now_ms();
+		while (t->head && t->head->deadline_ms <= now) {
+			struct smb2_pending *p = t->head;
+			t->head = p->t_next;
+			if (t->head)
+				t->head->t_prev = NULL;
+			p->in_timers = false;
+			/* still registered here (cancel takes this lock to unregister): valid */
+			atomic_store(&p->timed_out, true);
+			smb2_pending_wake(p);
+		}
+		if (!t->head) {
+			pthread_cond_wait(&t->cond, &t->lock);
+			continue;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t wait = t->head->deadline_ms - now;
+		ts.tv_sec += (time_t)(wait / 1000u);
+		ts.tv_nsec += (long)(wait % 1000u) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+struct smb2_timers *smb2_timers_new(void)
+{
+	struct smb2_timers *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	return t;
+}
+
+void smb2_timers_free(struct smb2_timers *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->stop = true;
+	pthread_cond_signal(&t->cond);
+	bool running = t->running;
+	pthread_mutex_unlock(&t->lock);
+	if (running)
+		pthread_join(t->thread, NULL);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* Adds p with a deadline; the thread starts with the first timer. -1 when it cannot start. */
+static int timer_add(struct smb2_timers *t, struct smb2_pending *p, uint32_t ms)
+{
+	pthread_mutex_lock(&t->lock);
+	if (!t->running) {
+		if (pthread_create(&t->thread, NULL, timers_main, t) != 0) {
+			pthread_mutex_unlock(&t->lock);
+			return -1;
+		}
+		t->running = true;
+	}
+	p->deadline_ms = now_ms() + ms;
+	struct smb2_pending **pp = &t->head, *prev = NULL;
+	while (*pp && (*pp)->deadline_ms <= p->deadline_ms) {
+		prev = *pp;
+		pp = &(*pp)->t_next;
+	}
+	p->t_next = *pp;
+	p->t_prev = prev;
+	if (*pp)
+		(*pp)->t_prev = p;
+	*pp = p;
+	p->in_timers = true;
+	if (t->head == p)
+		pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
+static void timer_del(struct smb2_timers *t, struct smb2_pending *p)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (p->in_timers) {
+		if (p->t_prev)
+			p->t_prev->t_next = p->t_next;
+		else
+			t->head = p->t_next;
+		if (p->t_next)
+			p->t_next->t_prev = p->t_prev;
+		p->in_timers = false;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the pending list ---- */
+
+uint64_t smb2_pending_async_id(const struct smb2_pending *p)
+{
+	return p->async_id;
+}
+
+bool smb2_pending_timed_out(const struct smb2_req *req)
+{
+	return req->timed_out;
+}
+
+struct smb2_pending *smb2_req_pending(const struct smb2_req *req)
+{
+	return req->pending;
+}
+
+void smb2_pending_wake(struct smb2_pending *p)
+{
+	if (atomic_exchange(&p->woken, true))
+		return;
+	struct smb2_conn *c = p->conn;
+	if (c->tp && c->tp->wake)
+		c->tp->wake(c->loop_priv);
+}
+
+NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, void *priv,
+		       struct smb2_open *op, uint32_t timeout_ms, struct smb2_pending **out)
+{
+	struct smb2_conn *c = req->conn;
+	struct smb2_pending *p = NULL;
+	if (req->pending || c->npending >= SMB2_MAX_PENDING || !req->session)
+		goto fail;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		goto fail;
+	p->msg_len = req->msg.len;
+	p->msg = malloc(p->msg_len ? p->msg_len : 1);
+	if (!p->msg)
+		goto fail;
+	memcpy(p->msg, req->msg.p, p->msg_len);
+	p->conn = c;
+	p->session = req->session;
+	atomic_fetch_add(&p->session->refs, 1);
+	p->op = op;
+	p->async_id = ++c->next_async_id;
+	p->msg_id = req->msg_id;
+	p->session_id = req->session_id;
+	p->tree_id = req->tree_id;
+	p->hdr_flags = req->hdr_flags;
+	p->cmd = req->cmd;
+	p->credit_charge = req->credit_charge;
+	p->encrypted = req->encrypted;
+	p->ops = ops;
+	p->priv = priv;
+	atomic_init(&p->woken, false);
+	atomic_init(&p->timed_out, false);
+	if (timeout_ms && timer_add(c->srv->timers, p, timeout_ms) < 0) {
+		smb2_session_put(p->session);
+		goto fail;
+	}
+	/* appended: woken requests run oldest first, as clients expect (two CHANGE_NOTIFYs on one
+	   handle complete in the order they were sent) */
+	p->prev = c->pending_tail;
+	if (c->pending_tail)
+		c->pending_tail->next = p;
+	else
+		c->pending = p;
+	c->pending_tail = p;
+	c->npending++;
+	req->pending = p;
+	if (out)
+		*out = p;
+	return STATUS_PENDING;
+fail:
+	if (p)
+		free(p->msg);
+	free(p);
+	if (ops->free)
+		ops->free(priv);
+	return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+}
+
+static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
+{
+	timer_del(c->srv->timers, p);
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		c->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		c->pending_tail = p->prev;
+	c->npending--;
+	if (p->ops->free)
+		p->ops->free(p->priv);
+	smb2_session_put(p->session);
+	free(p->msg);
+	free(p);
+}
+
+void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
+{
+	struct smb2_req req = {.conn = c, .srv = c->srv, .session = p->session, .pending = p};
+	struct wr scratch;
+	wr_init(&scratch, 64);
+	req.out = &scratch;
+	p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
+	wr_free(&scratch);
+	pending_unlink_free(c, p);
+}
+
+/* Rebuilds the request context of p, with a fresh response buffer holding the headroom and the
+ * 64-byte header slot. */
+static bool pending_req(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			struct wr *out)
+{
+	memset(req, 0, sizeof(*req));
+	req->conn = c;
+	req->srv = c->srv;
+	req->session = p->session;
+	req->msg = rd_make(p->msg, p->msg_len);
+	req->body = rd_sub(&req->msg, SMB2_HDR_LEN, p->msg_len - SMB2_HDR_LEN);
+	req->cmd = p->cmd;
+	req->hdr_flags = p->hdr_flags & ~SMB2_FLAGS_RELATED_OPERATIONS;
+	req->msg_id = p->msg_id;
+	req->session_id = p->session_id;
+	req->tree_id = p->tree_id;
+	req->credit_charge = p->credit_charge;
+	req->encrypted = p->encrypted;
+	req->pending = p;
+	req->timed_out = atomic_load(&p->timed_out);
+	wr_init(out, 256);
+	wr_space(out, SMB2_OUT_HEADROOM);
+	req->out = out;
+	if (wr_space(out, SMB2_HDR_LEN) == (size_t)-1)
+		return false;
+	req->body_off = out->len;
+	pthread_mutex_lock(&p->session->lock);
+	req->tree = smb2_tree_lookup(p->session, p->tree_id);
+	pthread_mutex_unlock(&p->session->lock);
+	struct smb2_session *s = p->session;
+	if (s->state == SESS_VALID && (!s->anonymous || s->ident.uid != 0))
+		req->ident = &s->ident;
+	return true;
+}
+
+/* Writes the final response of req (status set) and hands it to the transport. */
+static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			struct wr *out)
+{
+	size_t hdr_off = SMB2_OUT_HEADROOM;
+	if (nt_is_error(req->status) && !req->keep_body) {
+		out->len = req->body_off;
+		smb2_write_error_body(out);
+	}
+	smb2_write_response_header(req, hdr_off, 0);
+	struct smb2_session *s = p->session;
+	bool encrypt = s->state == SESS_VALID &&
+		       (p->encrypted || s->encrypt_data || (req->tree && req->tree->encrypt));
+	bool sign = !encrypt && s->state == SESS_VALID && !s->anonymous && !s->guest &&
+		    ((p->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required);
+	if (!wr_ok(out)) {
+		wr_free(out);
+		return -1;
+	}
+	size_t start = hdr_off;
+	if (sign)
+		smb2_sign_message(c, s, out->p + hdr_off, out->len - hdr_off);
+	if (encrypt) {
+		if (smb2_transform_encrypt(c, s, out, hdr_off) < 0) {
+			wr_free(out);
+			return -1;
+		}
+		start = hdr_off - 52;
+	}
+	if (c->tp && c->tp->send)
+		c->tp->send(c->loop_priv, out, start);
+	else
+		wr_free(out);
+	return 0;
+}
+
+/* Ends p with cancel(reason) and sends the final response unless the connection is gone. */
+static int pending_end(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason)
+{
+	struct smb2_req req;
+	struct wr out;
+	int rc = 0;
+	if (!pending_req(c, p, &req, &out)) {
+		p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
+		wr_free(&out);
+		pending_unlink_free(c, p);
+		return -1;
+	}
+	if (req.ident)
+		vfs_ident_apply(req.ident);
+	req.status = p->ops->cancel(&req, p->priv, reason);
+	if (req.ident)
+		vfs_ident_apply(NULL);
+	if (reason == STATUS_CONNECTION_DISCONNECTED)
+		wr_free(&out);
+	else
+		rc = pending_send(c, p, &req, &out);
+	pending_unlink_free(c, p);
+	return rc;
+}
+
+/* Sessions another connection's reconnect asked to end (smb2_session.c expire_previous). */
+static void teardown_requested_sessions(struct smb2_conn *c)
+{
+	for (;;) {
+		struct smb2_session *s = NULL;
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < c->nsessions && !s; i++)
+			if (atomic_load(&c->sessions[i]->teardown_requested))
+				s = c->sessions[i];
+		pthread_mutex_unlock(&c->lock);
+		if (!s)
+			return;
+		LOG_INFO(LOG_SMB2, "%s: session %llx ended by the client's reconnect", c->peer,
+			 (unsigned long long)s->id);
+		smb2_session_teardown(s);
+	}
+}
+
+int smb2_conn_run_async(struct smb2_conn *c)
+{
+	int rc = 0;
+	teardown_requested_sessions(c);
+	bool again = true;
+	while (again && rc == 0) {
+		again = false;
+		for (struct smb2_pending *p = c->pending; p; p = p->next) {
+			if (!atomic_exchange(&p->woken, false))
+				continue;
+			struct smb2_req req;
+			struct wr out;
+			if (!pending_req(c, p, &req, &out)) {
+				wr_free(&out);
+				rc = -1;
+				break;
+			}
+			if (req.ident)
+				vfs_ident_apply(req.ident);
+			req.status = p->ops->retry(&req, p->priv);
+			if (req.ident)
+				vfs_ident_apply(NULL);
+			if (req.status == STATUS_PENDING) {
+				wr_free(&out);
+				continue;
+			}
+			rc = pending_send(c, p, &req, &out);
+			pending_unlink_free(c, p);
+			/* the list changed under the iteration: start over */
+			again = true;
+			break;
+		}
+	}
+	return rc;
+}
+
+void smb2_pending_cancel_request(struct smb2_conn *c, bool by_async_id, uint64_t async_id,
+				 uint64_t msg_id)
+{
+	for (struct smb2_pending *p = c->pending; p; p = p->next) {
+		if (by_async_id ? p->async_id == async_id : p->msg_id == msg_id) {
+			LOG_DBG(LOG_SMB2, "%s: CANCEL of %s mid %llu", c->peer, smb2_cmds[p->cmd].name,
+				  (unsigned long long)p->msg_id);
+			pending_end(c, p, STATUS_CANCELLED);
+			return;
+		}
+	}
+}
+
+int smb2_pending_cancel_open(struct smb2_conn *c, struct smb2_open *op, NTSTATUS reason)
+{
+	int n = 0;
+	struct smb2_pending *p = c->pending;
+	while (p) {
+		struct smb2_pending *next = p->next;
+		if (p->op == op) {
+			pending_end(c, p, reason);
+			n++;
+		}
+		p = next;
+	}
+	return n;
+}
+
+int smb2_pending_cancel_session(struct smb2_conn *c, struct smb2_session *s, NTSTATUS reason)
+{
+	int n = 0;
+	struct smb2_pending *p = c->pending;
+	while (p) {
+		struct smb2_pending *next = p->next;
+		if (p->session == s) {
+			pending_end(c, p, reason);
+			n++;
+		}
+		p = next;
+	}
+	return n;
+}
+
+void smb2_conn_cancel_all(struct smb2_conn *c)
+{
+	while (c->pending)
+		pending_end(c, c->pending, STATUS_CONNECTION_DISCONNECTED);
+}

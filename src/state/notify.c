@@ -1,0 +1,604 @@
+/* Change notification watches over inotify; see notify.h. */
+#include "state/notify.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/utf16.h"
+
+#define WATCH_MASK                                                                                \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_ONLYDIR |  \
+	 IN_EXCL_UNLINK)
+
+struct nevent {
+	struct nevent *next;
+	uint32_t action;
+	char name[]; /* relative to the watched directory, '/' separated */
+};
+
+struct wdir { /* one inotify watch descriptor of a watch: a directory at rel below the root */
+	int wd;
+	char *rel; /* "" for the root */
+};
+
+struct waiter {
+	struct waiter *next;
+	void (*wake)(void *);
+	void *arg;
+};
+
+struct state_watch {
+	struct state_watch *next, *prev;
+	struct state_notify *sn;
+	uint64_t id; /* epoll cookie: a stale event never reaches a freed watch */
+	int ifd;     /* inotify instance */
+	int dirfd;   /* our duplicate of the directory */
+	bool tree;
+	uint32_t filter;
+	struct wdir *dirs;
+	int ndirs, dirs_cap;
+	struct nevent *head, *tail;
+	int nevents;
+	size_t bytes; /* encoded size of the buffered changes */
+	bool overflow;
+	bool deleted; /* the directory is delete pending */
+	struct waiter *waiters;
+	/* a MOVED_FROM waiting for its MOVED_TO within one read */
+	uint32_t move_cookie;
+	char *move_name;
+	bool move_dir;
+	int move_wd;
+	/* the name whose IN_CREATE was the last event: its first IN_ATTRIB is part of the creation
+	   (the VFS stores the new file's DOS attributes in one xattr write) */
+	char *just_created;
+};
+
+struct state_notify {
+	pthread_mutex_t lock;
+	pthread_t thread;
+	int epfd, stopfd;
+	uint64_t next_id;
+	struct state_watch *watches;
+};
+
+/* ---- encoding ---- */
+
+/* FILE_NOTIFY_INFORMATION: NextEntryOffset, Action, FileNameLength, FileName (UTF-16LE, '\'),
+ * entries 4-byte aligned. */
+static long encode_one(struct wr *w, size_t *prev_off, uint32_t action, const char *name)
+{
+	long n16 = utf16_len(name);
+	if (n16 < 0)
+		return -EINVAL;
+	/* a full fixed writer stops growing: check it, or this would never end */
+	while (w->len % 4 && wr_ok(w))
+		wr_u8(w, 0);
+	if (!wr_ok(w))
+		return -EOVERFLOW;
+	size_t off = w->len;
+	if (*prev_off != SIZE_MAX)
+		wr_set_u32(w, *prev_off, (uint32_t)(off - *prev_off));
+	wr_u32(w, 0);
+	wr_u32(w, action);
+	wr_u32(w, (uint32_t)n16);
+	size_t name_off = w->len;
+	wr_utf16(w, name);
+	if (!wr_ok(w))
+		return -EOVERFLOW;
+	for (size_t i = name_off; i + 1 < w->len; i += 2)
+		if (w->p[i] == '/' && w->p[i + 1] == 0)
+			w->p[i] = '\\';
+	*prev_off = off;
+	return 0;
+}
+
+long state_notify_encode(const uint32_t *actions, const char *const *names, int n, uint8_t *buf,
+			 size_t max)
+{
+	struct wr w;
+	wr_init_fixed(&w, buf, max);
+	size_t prev = SIZE_MAX;
+	for (int i = 0; i < n; i++) {
+		long rc = encode_one(&w, &prev, actions[i], names[i]);
+		if (rc < 0)
+			return rc == -EINVAL ? -EINVAL : -EOVERFLOW;
+	}
+	return (long)w.len;
+}
+
+static size_t encoded_size(const char *name)
+{
+	long n16 = utf16_len(name);
+	return 12 + (n16 > 0 ? (size_t)n16 : 0) + 3;
+}
+
+/* ---- buffering (registry lock held) ---- */
+
+static void clear_events(struct state_watch *w)
+{
+	while (w->head) {
+		struct nevent *e = w->head;
+		w->head = e->next;
+		free(e);
+	}
+	w->tail = NULL;
+	w->nevents = 0;
+	w->bytes = 0;
+}
+
+static void wake_waiters(struct state_watch *w)
+{
+	for (struct waiter *x = w->waiters; x; x = x->next)
+		x->wake(x->arg);
+}
+
+static void add_event(struct state_watch *w, uint32_t action, uint32_t cls, const char *name)
+{
+	if (!(w->filter & cls))
+		return;
+	if (w->overflow)
+		return;
+	/* a run of writes to one file is one change to the client */
+	if (action == NOTIFY_ACTION_MODIFIED && w->tail &&
+	    w->tail->action == NOTIFY_ACTION_MODIFIED && strcmp(w->tail->name, name) == 0)
+		return;
+	size_t sz = encoded_size(name);
+	if (w->nevents >= STATE_NOTIFY_MAX_EVENTS || w->bytes + sz > STATE_NOTIFY_MAX_BYTES) {
+		clear_events(w);
+		w->overflow = true;
+		return;
+	}
+	size_t len = strlen(name);
+	struct nevent *e = malloc(sizeof(*e) + len + 1);
+	if (!e) {
+		clear_events(w);
+		w->overflow = true;
+		return;
+	}
+	e->next = NULL;
+	e->action = action;
+	memcpy(e->name, name, len + 1);
+	if (w->tail)
+		w->tail->next = e;
+	else
+		w->head = e;
+	w->tail = e;
+	w->nevents++;
+	w->bytes += sz;
+}
+
+/* ---- inotify watch descriptors of one watch (registry lock held) ---- */
+
+static const char *wd_rel(struct state_watch *w, int wd)
+{
+	for (int i = 0; i < w->ndirs; i++)
+		if (w->dirs[i].wd == wd)
+			return w->dirs[i].rel;
+	return NULL;
+}
+
+static void wd_drop(struct state_watch *w, int wd)
+{
+	for (int i = 0; i < w->ndirs; i++)
+		if (w->dirs[i].wd == wd) {
+			free(w->dirs[i].rel);
+			w->dirs[i] = w->dirs[--w->ndirs];
+			return;
+		}
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+	if (!s)
+		return NULL;
+	memcpy(s, a, la);
+	size_t o = la;
+	if (la)
+		s[o++] = '/';
+	memcpy(s + o, b, lb + 1);
+	return s;
+}
+
+/* Watches the directory rel below the root, and with the tree flag its subdirectories. */
+static void wd_add(struct state_watch *w, const char *rel, int depth)
+{
+	if (w->ndirs >= STATE_NOTIFY_MAX_TREE_DIRS || depth > 64)
+		return;
+	char path[PATH_MAX];
+	if (*rel)
+		snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", w->dirfd, rel);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", w->dirfd);
+	int wd = inotify_add_watch(w->ifd, path, WATCH_MASK);
+	if (wd < 0)
+		return;
+	if (!wd_rel(w, wd)) {
+		if (w->ndirs == w->dirs_cap) {
+			int cap = w->dirs_cap ? w->dirs_cap * 2 : 8;
+			struct wdir *d = realloc(w->dirs, (size_t)cap * sizeof(*d));
+			if (!d)
+				return;
+			w->dirs = d;
+			w->dirs_cap = cap;
+		}
+		char *r = strdup(rel);
+		if (!r)
+			return;
+		w->dirs[w->ndirs].wd = wd;
+		w->dirs[w->ndirs].rel = r;
+		w->ndirs++;
+	}
+	if (!w->tree)
+		return;
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *sub = join(rel, de->d_name);
+		if (sub) {
+			wd_add(w, sub, depth + 1);
+			free(sub);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- the reader thread ---- */
+
+static uint32_t name_class(bool dir)
+{
+	return dir ? NOTIFY_DIR_NAME : NOTIFY_FILE_NAME;
+}
+
+static void flush_move(struct state_watch *w)
+{
+	if (!w->move_name)
+		return;
+	add_event(w, NOTIFY_ACTION_REMOVED, name_class(w->move_dir), w->move_name);
+	free(w->move_name);
+	w->move_name = NULL;
+}
+
+/* A file renamed: Windows reports it as OLD_NAME/NEW_NAME within one directory and as
+ * REMOVED/ADDED across directories; a watch that does not ask for names sees the file's
+ * attributes change instead (the archive bit), as MODIFIED on the new name. */
+static void add_rename(struct state_watch *w, const char *from, const char *to, bool dir,
+		       bool same_dir)
+{
+	if (same_dir) {
+		add_event(w, NOTIFY_ACTION_RENAMED_OLD, name_class(dir), from);
+		add_event(w, NOTIFY_ACTION_RENAMED_NEW, name_class(dir), to);
+	} else {
+		add_event(w, NOTIFY_ACTION_REMOVED, name_class(dir), from);
+		add_event(w, NOTIFY_ACTION_ADDED, name_class(dir), to);
+	}
+	if (!dir && !(w->filter & NOTIFY_FILE_NAME))
+		add_event(w, NOTIFY_ACTION_MODIFIED, NOTIFY_ATTRIBUTES, to);
+}
+
+static void handle_event(struct state_watch *w, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_IGNORED) {
+		wd_drop(w, ev->wd);
+		return;
+	}
+	if (ev->mask & IN_Q_OVERFLOW) {
+		clear_events(w);
+		w->overflow = true;
+		return;
+	}
+	const char *rel = wd_rel(w, ev->wd);
+	if (!rel || !ev->len || !ev->name[0])
+		return;
+	char *name = join(rel, ev->name);
+	if (!name)
+		return;
+	bool dir = ev->mask & IN_ISDIR;
+	if (!(ev->mask & IN_MOVED_TO) || ev->cookie != w->move_cookie)
+		flush_move(w);
+	char *created = w->just_created;
+	w->just_created = NULL;
+	if (ev->mask & IN_CREATE) {
+		add_event(w, NOTIFY_ACTION_ADDED, name_class(dir), name);
+		if (dir && w->tree)
+			wd_add(w, name, 1);
+		w->just_created = name;
+		name = NULL;
+	} else if (ev->mask & IN_DELETE) {
+		add_event(w, NOTIFY_ACTION_REMOVED, name_class(dir), name);
+	} else if (ev->mask & IN_MOVED_FROM) {
+		w->move_cookie = ev->cookie;
+		w->move_dir = dir;
+		w->move_wd = ev->wd;
+		w->move_name = name;
+		name = NULL;
+	} else if (ev->mask & IN_MOVED_TO) {
+		if (w->move_name && ev->cookie == w->move_cookie) {
+			add_rename(w, w->move_name, name, dir, w->move_wd == ev->wd);
+			free(w->move_name);
+			w->move_name = NULL;
+		} else {
+			add_event(w, NOTIFY_ACTION_ADDED, name_class(dir), name);
+		}
+		if (dir && w->tree)
+			wd_add(w, name, 1);
+	} else if (ev->mask & IN_MODIFY) {
+		add_event(w, NOTIFY_ACTION_MODIFIED, NOTIFY_SIZE | NOTIFY_LAST_WRITE, name);
+	} else if (ev->mask & IN_ATTRIB) {
+		/* the kernel does not say which: mode, owner, times, xattrs (DOS attributes,
+		   streams and security descriptors live there) */
+		if (!created || strcmp(created, name) != 0)
+			add_event(w, NOTIFY_ACTION_MODIFIED,
+				  NOTIFY_ATTRIBUTES | NOTIFY_LAST_WRITE | NOTIFY_LAST_ACCESS |
+					  NOTIFY_CREATION | NOTIFY_EA | NOTIFY_SECURITY,
+				  name);
+	}
+	free(created);
+	free(name);
+}
+
+static void read_watch(struct state_watch *w)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	for (;;) {
+		ssize_t n = read(w->ifd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+			const struct inotify_event *ev = (const void *)(buf + off);
+			handle_event(w, ev);
+			off += (ssize_t)sizeof(*ev) + ev->len;
+		}
+		any = true;
+	}
+	flush_move(w);
+	if (any && (w->head || w->overflow))
+		wake_waiters(w);
+}
+
+static void *notify_main(void *arg)
+{
+	struct state_notify *sn = arg;
+	struct epoll_event evs[32];
+	for (;;) {
+		int k = epoll_wait(sn->epfd, evs, 32, -1);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		pthread_mutex_lock(&sn->lock);
+		for (int i = 0; i < k; i++) {
+			if (evs[i].data.u64 == 0) {
+				pthread_mutex_unlock(&sn->lock);
+				return NULL;
+			}
+			for (struct state_watch *w = sn->watches; w; w = w->next)
+				if (w->id == evs[i].data.u64) {
+					read_watch(w);
+					break;
+				}
+		}
+		pthread_mutex_unlock(&sn->lock);
+	}
+}
+
+struct state_notify *state_notify_new(void)
+{
+	struct state_notify *sn = calloc(1, sizeof(*sn));
+	if (!sn)
+		return NULL;
+	pthread_mutex_init(&sn->lock, NULL);
+	sn->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sn->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
+	if (sn->epfd < 0 || sn->stopfd < 0 ||
+	    epoll_ctl(sn->epfd, EPOLL_CTL_ADD, sn->stopfd, &ev) < 0 ||
+	    pthread_create(&sn->thread, NULL, notify_main, sn) != 0) {
+		if (sn->epfd >= 0)
+			close(sn->epfd);
+		if (sn->stopfd >= 0)
+			close(sn->stopfd);
+		pthread_mutex_destroy(&sn->lock);
+		free(sn);
+		return NULL;
+	}
+	sn->next_id = 1;
+	return sn;
+}
+
+void state_notify_free(struct state_notify *sn)
+{
+	if (!sn)
+		return;
+	uint64_t one = 1;
+	if (write(sn->stopfd, &one, sizeof(one)) < 0)
+		LOG_WARN(LOG_STATE, "notify: cannot stop the reader thread");
+	pthread_join(sn->thread, NULL);
+	while (sn->watches)
+		state_watch_free(sn->watches);
+	close(sn->epfd);
+	close(sn->stopfd);
+	pthread_mutex_destroy(&sn->lock);
+	free(sn);
+}
+
+int state_watch_new(struct state_notify *sn, int dirfd, bool tree, uint32_t filter,
+		    struct state_watch **out)
+{
+	struct state_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->sn = sn;
+	w->tree = tree;
+	w->filter = filter;
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ifd < 0) {
+		int e = -errno;
+		free(w);
+		return e;
+	}
+	w->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (w->dirfd < 0) {
+		int e = -errno;
+		close(w->ifd);
+		free(w);
+		return e;
+	}
+	pthread_mutex_lock(&sn->lock);
+	w->id = ++sn->next_id;
+	wd_add(w, "", 0);
+	if (w->ndirs == 0) {
+		pthread_mutex_unlock(&sn->lock);
+		close(w->dirfd);
+		close(w->ifd);
+		free(w);
+		return -ENOSPC;
+	}
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = w->id};
+	if (epoll_ctl(sn->epfd, EPOLL_CTL_ADD, w->ifd, &ev) < 0) {
+		int e = -errno;
+		pthread_mutex_unlock(&sn->lock);
+		for (int i = 0; i < w->ndirs; i++)
+			free(w->dirs[i].rel);
+		free(w->dirs);
+		close(w->dirfd);
+		close(w->ifd);
+		free(w);
+		return e;
+	}
+	w->next = sn->watches;
+	if (sn->watches)
+		sn->watches->prev = w;
+	sn->watches = w;
+	pthread_mutex_unlock(&sn->lock);
+	*out = w;
+	return 0;
+}
+
+void state_watch_free(struct state_watch *w)
+{
+	if (!w)
+		return;
+	struct state_notify *sn = w->sn;
+	pthread_mutex_lock(&sn->lock);
+	epoll_ctl(sn->epfd, EPOLL_CTL_DEL, w->ifd, NULL);
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		sn->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	pthread_mutex_unlock(&sn->lock);
+	close(w->ifd);
+	close(w->dirfd);
+	for (int i = 0; i < w->ndirs; i++)
+		free(w->dirs[i].rel);
+	free(w->dirs);
+	free(w->move_name);
+	free(w->just_created);
+	clear_events(w);
+	while (w->waiters) {
+		struct waiter *x = w->waiters;
+		w->waiters = x->next;
+		free(x);
+	}
+	free(w);
+}
+
+int state_watch_add_waiter(struct state_watch *w, void (*wake)(void *), void *arg)
+{
+	struct waiter *x = malloc(sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->wake = wake;
+	x->arg = arg;
+	x->next = NULL;
+	pthread_mutex_lock(&w->sn->lock);
+	struct waiter **pp = &w->waiters;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = x;
+	/* changes that arrived before the waiter did wake it at once */
+	if (w->head || w->overflow || w->deleted)
+		wake(arg);
+	pthread_mutex_unlock(&w->sn->lock);
+	return 0;
+}
+
+void state_watch_del_waiter(struct state_watch *w, void *arg)
+{
+	pthread_mutex_lock(&w->sn->lock);
+	for (struct waiter **pp = &w->waiters; *pp; pp = &(*pp)->next)
+		if ((*pp)->arg == arg) {
+			struct waiter *x = *pp;
+			*pp = x->next;
+			free(x);
+			break;
+		}
+	pthread_mutex_unlock(&w->sn->lock);
+}
+
+void state_watch_mark_deleted(struct state_watch *w)
+{
+	pthread_mutex_lock(&w->sn->lock);
+	w->deleted = true;
+	wake_waiters(w);
+	pthread_mutex_unlock(&w->sn->lock);
+}
+
+long state_watch_take(struct state_watch *w, uint8_t *buf, size_t max)
+{
+	pthread_mutex_lock(&w->sn->lock);
+	long rc = 0;
+	if (w->deleted) {
+		rc = -EIDRM;
+	} else if (w->overflow) {
+		w->overflow = false;
+		rc = -EOVERFLOW;
+	} else if (w->head) {
+		struct wr out;
+		wr_init_fixed(&out, buf, max);
+		size_t prev = SIZE_MAX;
+		for (struct nevent *e = w->head; e; e = e->next) {
+			long r = encode_one(&out, &prev, e->action, e->name);
+			if (r == -EOVERFLOW) {
+				rc = -EOVERFLOW;
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = (long)out.len;
+	}
+	clear_events(w);
+	pthread_mutex_unlock(&w->sn->lock);
+	return rc;
+}
+
+void state_watch_post(struct state_watch *w, uint32_t action, uint32_t filter_class,
+		      const char *name)
+{
+	pthread_mutex_lock(&w->sn->lock);
+	add_event(w, action, filter_class, name);
+	if (w->head || w->overflow)
+		wake_waiters(w);
+	pthread_mutex_unlock(&w->sn->lock);
+}
