@@ -74,6 +74,8 @@ struct smb2_open {
 	char *name;             /* path relative to the share root, '/' separated, "" = root */
 	uint64_t position;      /* FilePositionInformation */
 	uint32_t mode;          /* FileModeInformation */
+	bool have_resume_key;   /* FSCTL_SRV_REQUEST_RESUME_KEY was asked (smb2_copychunk.c) */
+	uint8_t resume_key[24];
 	/* Open.IsResilient / Open.IsDurable (MS-SMB2 3.3.1.10): LOCK verifies LockSequence on such
 	   opens (smb2_lock.c); set by FSCTL_LMR_REQUEST_RESILIENCY and the durable-handle create
 	   contexts once those exist (issue 6) */
@@ -196,6 +198,7 @@ struct smb2_req {
 	bool no_response;  /* CANCEL: send nothing */
 	bool encrypted;    /* the request arrived in a transform message */
 	bool disconnect;   /* drop the connection after this request (e.g. VALIDATE_NEGOTIATE) */
+	bool session_failed; /* the session or tree of the request could not be resolved */
 	NTSTATUS chain_status; /* status of the previous request in a compound chain */
 	/* asynchronous requests (smb2_async.h) */
 	struct smb2_pending *pending;     /* set by smb2_go_async, or the request a retry runs for */
@@ -231,6 +234,14 @@ NTSTATUS smb2_read(struct smb2_req *req);
 NTSTATUS smb2_write(struct smb2_req *req);
 NTSTATUS smb2_lock(struct smb2_req *req);            /* smb2_lock.c */
 NTSTATUS smb2_ioctl(struct smb2_req *req);           /* smb2_ioctl.c */
+/* FSCTLs on files (smb2_copychunk.c, smb2_sparse.c): in is the input buffer, max_out the
+   client's MaxOutputResponse; output bytes are appended to out. */
+NTSTATUS smb2_fsctl_resume_key(struct smb2_req *req, struct smb2_open *op, uint32_t max_out,
+			       struct wr *out);
+NTSTATUS smb2_fsctl_copychunk(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
+			      struct rd in, uint32_t max_out, struct wr *out);
+NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
+			 struct rd in, uint32_t max_out, struct wr *out);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
@@ -262,6 +273,9 @@ int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOM
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);
+/* Whether any open of the server (any connection) lies beneath the directory open dir on the
+ * same share: 1, 0 or -ENOMEM. Takes the locks itself (call with none held). */
+int smb2_opens_below(struct smb2_server *srv, const struct smb2_open *dir);
 /* Writes the 16-byte FileId. */
 void smb2_write_fileid(struct wr *w, const struct smb2_open *op);
 

@@ -329,8 +329,10 @@ static NTSTATUS run_request(struct smb2_req *req)
 	    req->compound_fid_valid && !*req->compound_fid_valid)
 		return req->chain_status;
 	NTSTATUS st = resolve_session(req, d);
-	if (st)
+	if (st) {
+		req->session_failed = true;
 		return st;
+	}
 	st = check_signature(req);
 	if (st)
 		return st;
@@ -342,8 +344,10 @@ static NTSTATUS run_request(struct smb2_req *req)
 		pthread_mutex_lock(&req->session->lock);
 		req->tree = smb2_tree_lookup(req->session, req->tree_id);
 		pthread_mutex_unlock(&req->session->lock);
-		if (!req->tree)
+		if (!req->tree) {
+			req->session_failed = true;
 			return STATUS_NETWORK_NAME_DELETED;
+		}
 	}
 	/* 3.3.5.2.9: a session or share that requires encryption refuses plaintext requests */
 	if (!req->encrypted && req->cmd != SMB2_SESSION_SETUP && req->session &&
@@ -373,6 +377,8 @@ struct chain {
 	bool prev_signed;
 	struct smb2_session *enc; /* the chain arrived encrypted under this session */
 	bool last; /* the request being handled is the chain's last */
+	bool compound;            /* the frame holds more than one request */
+	bool prev_session_failed; /* the previous request had no valid session or tree */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -383,6 +389,9 @@ static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct cha
 		wr_align(out, 8);
 		wr_set_u32(out, ch->prev_hdr_off + HDR_OFF_NEXT_COMMAND,
 			   (uint32_t)(out->len - ch->prev_hdr_off));
+	} else if (ch->compound) {
+		/* the last response of a compound is padded to 8 bytes too (as Windows) */
+		wr_align(out, 8);
 	}
 	/* encrypted messages are not signed: the transform authenticates them */
 	if (ch->prev_signed && ch->prev_sign && !ch->enc && wr_ok(out))
@@ -440,15 +449,23 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	req.encrypted = ch->enc != NULL;
 	if (ch->enc && req.session_id != ch->enc->id && !req.related)
 		return -1; /* 3.3.5.2.1.1: the inner SessionId must be the transform's */
+	/* an unknown command is an invalid request (3.3.5.2.6), answered like Windows does */
 	if (req.cmd >= SMB2_NCMDS)
-		return -1; /* 3.3.5.2.6: an unknown command drops the connection */
+		req.status = STATUS_INVALID_PARAMETER;
 	if (req.related) {
 		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
 			/* the first request of a chain cannot be related */
 			req.status = STATUS_INVALID_PARAMETER;
 		}
+		/* related to a request that had no session or tree: nothing to relate to */
+		if (ch->prev_session_failed)
+			req.status = STATUS_INVALID_PARAMETER;
 		req.session_id = ch->session_id;
 		req.tree_id = ch->tree_id;
+	} else {
+		/* 3.3.5.2.7.2: the FileId a related request inherits is the previous request's;
+		   an unrelated request in between ends the chain's file */
+		ch->fid_valid = false;
 	}
 	if (req.cmd == SMB2_CANCEL) {
 		/* 3.3.5.16: CANCEL takes no credit and gets no response of its own; it names a
@@ -521,6 +538,7 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	ch->session_id = req.session_id;
 	ch->tree_id = req.tree_id;
 	ch->status = req.status;
+	ch->prev_session_failed = req.session_failed;
 	if (req.session)
 		smb2_session_put(req.session);
 	return wr_ok(out) ? 0 : -1;
@@ -546,6 +564,7 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 				break;
 			}
 			mlen = next;
+			ch->compound = true;
 		}
 		ch->last = off + mlen >= len;
 		rc = handle_one(c, f, off, mlen, out, ch);

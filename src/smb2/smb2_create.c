@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 #include "smb2/smb2_file.h"
+#include "smb2/smb2_stream.h"
 
 /* CreateDisposition (2.2.13) */
 enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
@@ -28,7 +29,19 @@ struct create_args {
 	uint32_t attrs, share, disposition, options;
 	struct rd name;
 	bool mxac, qfid;
+	bool data_suffix; /* the name ended in "::$DATA" */
+	bool has_alloc;   /* AlSi: AllocationSize for a created or overwritten file */
+	uint64_t alloc_size;
+	bool twrp;        /* TWrp: open a previous version (none are offered) */
 };
+
+/* CreateOptions bits Windows refuses as reserved (INVALID_PARAMETER) and the ones it does not
+ * support (FILE_CREATE_TREE_CONNECTION, FILE_RESERVE_OPFILTER) */
+#define CREATE_OPTIONS_RESERVED 0xFF000000u
+#define CREATE_OPTIONS_NOT_SUPPORTED 0x00100080u
+/* FileAttributes a CREATE may carry (MS-FSCC 2.6; VOLUME, DEVICE, INTEGRITY_STREAM and
+ * undefined bits are invalid) */
+#define CREATE_ATTRS_VALID 0x00007FB7u
 
 NTSTATUS smb2_file_status(int err)
 {
@@ -52,18 +65,12 @@ void smb2_put_times_sizes(struct wr *w, const struct vfs_stat *st)
 
 /* ---- names ---- */
 
-static bool strip_suffix_ci(char *s, const char *suffix)
-{
-	size_t n = strlen(s), k = strlen(suffix);
-	if (n < k || strcasecmp(s + n - k, suffix))
-		return false;
-	s[n - k] = '\0';
-	return true;
-}
-
-NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
+NTSTATUS smb2_wire_path_ex(const uint8_t *name, size_t nbytes, char **out, char **stream,
+			   bool *data_suffix)
 {
 	char *s = NULL;
+	*stream = NULL;
+	*data_suffix = false;
 	if (nbytes % 2)
 		return STATUS_INVALID_PARAMETER;
 	if (nbytes == 0) {
@@ -80,24 +87,46 @@ NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
 		free(s);
 		return STATUS_INVALID_PARAMETER;
 	}
-	/* the unnamed data stream is the file itself; named streams are not supported yet */
-	strip_suffix_ci(s, "::$DATA");
+	NTSTATUS st = smb2_stream_split(s, stream, data_suffix);
+	if (st) {
+		free(s);
+		return st;
+	}
 	size_t n = strlen(s);
 	if (n && s[n - 1] == '\\')
 		s[--n] = '\0';
 	for (char *p = s; *p; p++)
 		if (*p == '/') {
-			free(s);
-			return STATUS_OBJECT_NAME_INVALID;
+			st = STATUS_OBJECT_NAME_INVALID;
+			break;
 		} else if (*p == '\\') {
 			*p = '/';
 		}
-	if (vfs_path_check(s) < 0) {
+	if (!st && vfs_path_check(s) < 0)
+		st = STATUS_OBJECT_NAME_INVALID;
+	if (st) {
 		free(s);
-		return STATUS_OBJECT_NAME_INVALID;
+		free(*stream);
+		*stream = NULL;
+		return st;
 	}
 	*out = s;
 	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out)
+{
+	char *stream;
+	bool data;
+	NTSTATUS st = smb2_wire_path_ex(name, nbytes, out, &stream, &data);
+	if (!st && stream) {
+		/* a named stream where only a file name may stand */
+		free(stream);
+		free(*out);
+		*out = NULL;
+		return STATUS_OBJECT_NAME_INVALID;
+	}
+	return st;
 }
 
 /* ---- access ---- */
@@ -164,7 +193,8 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 		struct rd whole = rd_sub(&ctx, off, clen);
 		struct rd name = rd_sub(&whole, noff, nlen);
 		struct rd data = rd_sub(&whole, doff, dlen);
-		if (!rd_ok(&name) || nlen == 0 || (dlen && !rd_ok(&data)))
+		/* every defined tag has 4 bytes; Windows refuses shorter ones */
+		if (!rd_ok(&name) || nlen < 4 || (dlen && !rd_ok(&data)))
 			return STATUS_INVALID_PARAMETER;
 		if (nlen == 4 && !memcmp(name.p, "MxAc", 4)) {
 			if (dlen != 0 && dlen != 8)
@@ -172,6 +202,15 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 			a->mxac = true;
 		} else if (nlen == 4 && !memcmp(name.p, "QFid", 4)) {
 			a->qfid = true;
+		} else if (nlen == 4 && !memcmp(name.p, "AlSi", 4)) {
+			if (dlen != 8)
+				return STATUS_INVALID_PARAMETER;
+			a->has_alloc = true;
+			a->alloc_size = rd_u64(&data);
+		} else if (nlen == 4 && !memcmp(name.p, "TWrp", 4)) {
+			if (dlen != 8)
+				return STATUS_INVALID_PARAMETER;
+			a->twrp = true;
 		}
 		if (!next)
 			break;
@@ -205,8 +244,13 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 	if (a->disposition > FILE_OVERWRITE_IF || a->share & ~7u ||
 	    ((a->options & FILE_DIRECTORY_FILE) && (a->options & FILE_NON_DIRECTORY_FILE)))
 		return STATUS_INVALID_PARAMETER;
+	/* the access mask is checked before the attributes and options (as Windows) */
 	if (desired & ACCESS_INVALID_BITS || desired == 0)
 		return STATUS_ACCESS_DENIED;
+	if ((a->options & CREATE_OPTIONS_RESERVED) || (a->attrs & ~CREATE_ATTRS_VALID))
+		return STATUS_INVALID_PARAMETER;
+	if (a->options & CREATE_OPTIONS_NOT_SUPPORTED)
+		return STATUS_NOT_SUPPORTED;
 	if (desired & ACCESS_SYSTEM_SECURITY)
 		return STATUS_PRIVILEGE_NOT_HELD;
 	if (a->options & FILE_OPEN_BY_FILE_ID)
@@ -370,6 +414,10 @@ static NTSTATUS open_existing(struct smb2_req *req, const struct create_args *a,
 		return STATUS_FILE_IS_A_DIRECTORY;
 	if (overwrite && dir)
 		return STATUS_INVALID_PARAMETER;
+	/* a directory has no unnamed data stream */
+	if (a->data_suffix && dir)
+		return (a->options & FILE_DIRECTORY_FILE) ? STATUS_NOT_A_DIRECTORY
+							  : STATUS_FILE_IS_A_DIRECTORY;
 	bool ro = st->attrs & FILE_ATTRIBUTE_READONLY;
 	if ((a->options & FILE_DELETE_ON_CLOSE) && ro)
 		return STATUS_CANNOT_DELETE;
@@ -405,7 +453,7 @@ static NTSTATUS apply_overwrite(const struct create_args *a, struct vfs_file *f,
 	if (action != FILE_SUPERSEDED && action != FILE_OVERWRITTEN)
 		return STATUS_SUCCESS;
 	int rc = vfs_truncate(f, 0);
-	if (!rc)
+	if (!rc && !f->stream)
 		rc = vfs_set_meta(f, (a->attrs | FILE_ATTRIBUTE_ARCHIVE) & ~FILE_ATTRIBUTE_NORMAL,
 				  0);
 	if (!rc)
@@ -426,6 +474,12 @@ static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, co
 	bool dir = a->options & FILE_DIRECTORY_FILE;
 	if ((a->options & FILE_DELETE_ON_CLOSE) && (a->attrs & FILE_ATTRIBUTE_READONLY))
 		return STATUS_CANNOT_DELETE;
+	/* no file encryption here: refuse rather than create it in the clear (as a standalone
+	   Windows server without EFS) */
+	if (a->attrs & FILE_ATTRIBUTE_ENCRYPTED)
+		return STATUS_ACCESS_DENIED;
+	if (dir && (a->attrs & FILE_ATTRIBUTE_TEMPORARY))
+		return STATUS_INVALID_PARAMETER; /* MS-FSA 2.1.5.1.2.1 */
 	uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
 	unsigned flags =
 	    data_flags(a, a->max_allowed ? FILE_READ_DATA | FILE_WRITE_DATA : a->access, dir) |
@@ -466,10 +520,104 @@ static NTSTATUS open_or_create(struct smb2_req *req, const struct create_args *a
 	return st == STATUS_OBJECT_NAME_EXISTS ? STATUS_OBJECT_NAME_COLLISION : st;
 }
 
+/* Opens the base file of a stream open (creating it when the disposition allows) and fills
+ * the access fields of cs from the file's permissions. */
+static NTSTATUS stream_base(struct smb2_req *req, const struct create_args *a, const char *path,
+			    struct create_state *cs, char **real, struct vfs_file **base)
+{
+	uint32_t d = a->disposition;
+	struct vfs_share *sh = req->tree->vfs;
+	int rc = vfs_lookup(sh, path, real, &cs->st);
+	unsigned acc = 0;
+	if (rc == -ENOENT) {
+		if (d == FILE_OPEN || d == FILE_OVERWRITE)
+			return STATUS_OBJECT_NAME_NOT_FOUND;
+		if (req->tree->read_only || !**real)
+			return STATUS_ACCESS_DENIED;
+		uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
+		rc = vfs_open(sh, *real, VFS_O_CREATE, attrs, base);
+		if (rc < 0)
+			return rc == -EEXIST ? STATUS_OBJECT_NAME_COLLISION : smb2_file_status(rc);
+		cs->created = true;
+		acc = VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE;
+		rc = vfs_fstat(*base, &cs->st);
+	} else if (rc == 0) {
+		bool ro = !S_ISDIR(cs->st.mode) && (cs->st.attrs & FILE_ATTRIBUTE_READONLY);
+		if ((a->options & FILE_DELETE_ON_CLOSE) && ro)
+			return STATUS_CANNOT_DELETE;
+		if (ro && (a->access & (FILE_WRITE_DATA | FILE_APPEND_DATA)))
+			return STATUS_ACCESS_DENIED;
+		if (req->tree->read_only && (a->access & WRITE_LIKE_ACCESS))
+			return STATUS_ACCESS_DENIED;
+		rc = vfs_open(sh, *real, 0, 0, base);
+	} else {
+		return rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : smb2_file_status(rc);
+	}
+	unsigned more = 0;
+	if (!rc)
+		rc = vfs_access(*base, &more);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	cs->maximal = max_access(req, acc | more, &cs->st);
+	if (a->access & ~cs->maximal & ~ALWAYS_GRANTED)
+		return STATUS_ACCESS_DENIED;
+	cs->granted = a->access | (a->max_allowed ? cs->maximal : 0);
+	return STATUS_SUCCESS;
+}
+
+/* CREATE of "file:stream": the stream's data lives with the file (vfs streams); access is the
+ * file's, the share mode the stream's own (finish_open keys it by the stream). */
+static NTSTATUS open_stream(struct smb2_req *req, const struct create_args *a, const char *path,
+			    const char *sname, struct create_state *cs, char **real)
+{
+	uint32_t d = a->disposition;
+	if (a->options & FILE_DIRECTORY_FILE)
+		return STATUS_NOT_A_DIRECTORY; /* a stream is never a directory */
+	struct vfs_file *base = NULL, *sf = NULL;
+	NTSTATUS st = stream_base(req, a, path, cs, real, &base);
+	int rc = st ? 0 : vfs_open_stream(base, sname, 0, &sf);
+	if (!st && rc == 0) {
+		bool overwrite = d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF;
+		if (d == FILE_CREATE)
+			st = STATUS_OBJECT_NAME_COLLISION;
+		cs->action = !overwrite		  ? FILE_OPENED
+			     : d == FILE_SUPERSEDE ? FILE_SUPERSEDED
+						   : FILE_OVERWRITTEN;
+	} else if (!st && rc == -ENOENT) {
+		if (d == FILE_OPEN || d == FILE_OVERWRITE)
+			st = STATUS_OBJECT_NAME_NOT_FOUND;
+		else if (req->tree->read_only)
+			st = STATUS_ACCESS_DENIED;
+		else if ((rc = vfs_open_stream(base, sname, VFS_O_CREATE, &sf)) < 0)
+			st = rc == -EEXIST ? STATUS_OBJECT_NAME_COLLISION : smb2_file_status(rc);
+		cs->action = FILE_CREATED;
+	} else if (!st) {
+		st = rc == -EINVAL ? STATUS_OBJECT_NAME_INVALID : smb2_file_status(rc);
+	}
+	if (!st && (rc = vfs_fstat(sf, &cs->st)) < 0)
+		st = smb2_file_status(rc);
+	if (st) {
+		vfs_close(sf);
+		/* a base file made for this open goes again */
+		if (cs->created && base)
+			vfs_unlink(base);
+		cs->created = false;
+		vfs_close(base);
+		return st;
+	}
+	/* the base file created here stays if the open fails later: the stream's removal on
+	   failure (below, cs->created) takes only the stream */
+	cs->created = cs->action == FILE_CREATED;
+	vfs_close(base);
+	cs->file = sf;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 			    struct create_state *cs, char *real)
 {
-	struct state_key key = {cs->st.dev, cs->st.ino};
+	struct vfs_file *f = cs->file;
+	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
 	struct smb2_open *op = smb2_open_new(req);
 	if (!op)
 		return STATUS_NO_MEMORY;
@@ -485,6 +633,15 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	NTSTATUS st = smb2_file_status(rc);
 	if (!st)
 		st = apply_overwrite(a, op->file, cs->action, &cs->st);
+	if (!st && a->has_alloc && !op->is_dir &&
+	    (cs->action == FILE_CREATED || cs->action == FILE_OVERWRITTEN ||
+	     cs->action == FILE_SUPERSEDED)) {
+		/* 2.2.13.2.6: reserve AllocationSize for the new content */
+		int arc = a->alloc_size > INT64_MAX ? -EINVAL : vfs_allocate(op->file, a->alloc_size);
+		if (!arc)
+			arc = vfs_fstat(op->file, &cs->st);
+		st = arc == -EINVAL ? STATUS_INVALID_PARAMETER : smb2_file_status(arc);
+	}
 	if (!st && (a->options & FILE_DELETE_ON_CLOSE)) {
 		op->delete_on_close = true;
 		state_open_set_delete_on_close(op->state_rec, true);
@@ -493,7 +650,7 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 		st = STATUS_NO_MEMORY;
 	if (st) {
 		if (cs->created)
-			vfs_unlink(op->file);
+			op->file->stream ? vfs_stream_delete(op->file) : vfs_unlink(op->file);
 		smb2_open_close(op);
 		return st;
 	}
@@ -516,19 +673,25 @@ NTSTATUS smb2_create(struct smb2_req *req)
 		return SMB2_ERR(req, st);
 	if (req->tree->is_ipc)
 		return SMB2_ERR(req, create_pipe(req, &a));
-	char *path = NULL, *real = NULL;
-	st = smb2_wire_path(a.name.p, a.name.len, &path);
+	if (a.twrp)
+		return SMB2_ERR(req, STATUS_OBJECT_NAME_NOT_FOUND); /* no previous versions kept */
+	char *path = NULL, *real = NULL, *stream = NULL;
+	st = smb2_wire_path_ex(a.name.p, a.name.len, &path, &stream, &a.data_suffix);
 	if (st)
 		return SMB2_ERR(req, st);
 	vfs_ident_apply(req->ident);
 	struct create_state cs = {0};
-	st = open_or_create(req, &a, path, &cs, &real);
+	if (stream)
+		st = open_stream(req, &a, path, stream, &cs, &real);
+	else
+		st = open_or_create(req, &a, path, &cs, &real);
 	free(path);
+	free(stream);
 	if (!st)
 		return finish_open(req, &a, &cs, real);
 	if (cs.file) {
 		if (cs.created)
-			vfs_unlink(cs.file);
+			cs.file->stream ? vfs_stream_delete(cs.file) : vfs_unlink(cs.file);
 		vfs_close(cs.file);
 	}
 	free(real);

@@ -41,6 +41,10 @@ NTSTATUS smb2_file_status(int err);
 /* Windows-style path from a wire name (UTF-16LE): validated and converted to the VFS form
  * ('/' separated, "" = root). Returns STATUS_SUCCESS or the status a Windows server gives. */
 NTSTATUS smb2_wire_path(const uint8_t *name, size_t nbytes, char **out);
+/* The same with a stream part (smb2_stream.h): *stream gets the malloc'ed stream name or NULL,
+ * *data_suffix whether "::$DATA" was spelt out. */
+NTSTATUS smb2_wire_path_ex(const uint8_t *name, size_t nbytes, char **out, char **stream,
+			   bool *data_suffix);
 
 /* The 4 FILETIMEs, allocation size, end of file and attributes as CREATE and CLOSE lay them
  * out (and FileNetworkOpenInformation). */

@@ -19,6 +19,8 @@
 #define FILE_CASE_PRESERVED_NAMES 0x00000002u
 #define FILE_UNICODE_ON_DISK 0x00000004u
 #define FILE_PERSISTENT_ACLS 0x00000008u
+#define FILE_SUPPORTS_SPARSE_FILES 0x00000040u
+#define FILE_NAMED_STREAMS 0x00040000u
 
 #define FILE_DEVICE_DISK 0x00000007u
 #define FILE_DEVICE_IS_MOUNTED 0x00000020u
@@ -79,8 +81,11 @@ NTSTATUS smb2_fsinfo_query(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		wr_u32(w, FILE_DEVICE_IS_MOUNTED);
 		return STATUS_SUCCESS;
 	case FileFsAttributeInformation:
-		wr_u32(w, FILE_CASE_PRESERVED_NAMES | FILE_UNICODE_ON_DISK | FILE_PERSISTENT_ACLS |
-			      (t->vfs->opts.case_sensitive ? FILE_CASE_SENSITIVE_SEARCH : 0));
+		/* CASE_SENSITIVE_SEARCH says the file system can tell names by case (NTFS sets it
+		   too); whether this share's lookups do is the share's case option */
+		wr_u32(w, FILE_CASE_SENSITIVE_SEARCH | FILE_CASE_PRESERVED_NAMES |
+			      FILE_UNICODE_ON_DISK | FILE_PERSISTENT_ACLS |
+			      FILE_SUPPORTS_SPARSE_FILES | FILE_NAMED_STREAMS);
 		wr_u32(w, 255);
 		wr_u32(w, 8);
 		wr_utf16(w, "NTFS");

@@ -8,6 +8,7 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 #include "smb2/smb2_file.h"
+#include "smb2/smb2_stream.h"
 
 #define SMB2_0_INFO_FILE 1
 #define SMB2_0_INFO_FILESYSTEM 2
@@ -69,11 +70,14 @@ static void put_standard(struct wr *w, const struct smb2_open *op, const struct 
 	wr_u16(w, 0);
 }
 
-/* FileNameInformation: the path from the share root with a leading backslash. */
+/* FileNameInformation: the path from the share root with a leading backslash, and ":stream"
+ * (as stored) for an open of a stream. */
 static void put_name(struct wr *w, const struct smb2_open *op, bool leading)
 {
 	size_t n = strlen(op->name);
-	char *s = malloc(n + 2);
+	const char *stream = op->file ? op->file->stream : NULL;
+	size_t sn = stream ? strlen(stream) + 1 : 0;
+	char *s = malloc(n + sn + 2);
 	if (!s) {
 		w->err = true;
 		return;
@@ -81,13 +85,81 @@ static void put_name(struct wr *w, const struct smb2_open *op, bool leading)
 	size_t k = 0;
 	if (leading)
 		s[k++] = '\\';
-	for (size_t i = 0; i <= n; i++)
+	for (size_t i = 0; i < n; i++)
 		s[k++] = op->name[i] == '/' ? '\\' : op->name[i];
+	if (stream) {
+		s[k++] = ':';
+		memcpy(s + k, stream, sn - 1);
+		k += sn - 1;
+	}
+	s[k] = '\0';
 	long len = utf16_len(s);
 	wr_u32(w, len > 0 ? (uint32_t)len : 0);
 	if (len > 0)
 		wr_utf16(w, s);
 	free(s);
+}
+
+/* FileStreamInformation (MS-FSCC 2.4.43): "::$DATA" for files, then each named stream as
+ * ":name:$DATA", every entry 8-byte aligned. */
+struct stream_walk {
+	struct wr *w;
+	size_t prev; /* offset of the previous entry's NextEntryOffset, or SIZE_MAX */
+};
+
+static void put_stream_entry(struct stream_walk *sw, const char *name, uint64_t size,
+			     uint64_t alloc)
+{
+	struct wr *w = sw->w;
+	if (sw->prev != SIZE_MAX) {
+		wr_align(w, 8);
+		wr_set_u32(w, sw->prev, (uint32_t)(w->len - sw->prev));
+	}
+	sw->prev = w->len;
+	long n = utf16_len(name);
+	wr_u32(w, 0);
+	wr_u32(w, n > 0 ? (uint32_t)n : 0);
+	wr_u64(w, size);
+	wr_u64(w, alloc);
+	if (n > 0)
+		wr_utf16(w, name);
+}
+
+static int stream_entry_cb(void *arg, const char *name, uint64_t size)
+{
+	struct stream_walk *sw = arg;
+	size_t n = strlen(name);
+	char *full = malloc(n + 8);
+	if (!full) {
+		sw->w->err = true;
+		return 1;
+	}
+	full[0] = ':';
+	memcpy(full + 1, name, n);
+	memcpy(full + 1 + n, ":$DATA", 7);
+	put_stream_entry(sw, full, size, (size + 7) & ~7ull);
+	free(full);
+	return 0;
+}
+
+static NTSTATUS put_streams(struct wr *w, struct smb2_open *op, const struct vfs_stat *st)
+{
+	struct stream_walk sw = {w, SIZE_MAX};
+	if (!S_ISDIR(st->mode)) {
+		struct vfs_stat data = *st;
+		/* a stream handle's stat is the stream's: the file's data size comes from a stat of
+		   the file itself */
+		if (op->file->stream) {
+			struct vfs_stat fs;
+			char *real = NULL;
+			if (vfs_lookup(op->file->sh, op->file->path, &real, &fs) == 0)
+				data = fs;
+			free(real);
+		}
+		put_stream_entry(&sw, "::$DATA", data.size, data.alloc);
+	}
+	int rc = vfs_stream_list(op->file, stream_entry_cb, &sw);
+	return rc < 0 ? smb2_file_status(rc) : STATUS_SUCCESS;
 }
 
 /* The fixed part of each class as Windows sizes it (the structure padded to its alignment): a
@@ -180,15 +252,12 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		   OBJECT_NAME_NOT_FOUND, but smbclient's allinfo gives up on anything other than
 		   NOT_SUPPORTED / NOT_IMPLEMENTED, and smbtorture skips NOT_IMPLEMENTED */
 		return STATUS_NOT_IMPLEMENTED;
-	case FileStreamInformation:
-		if (S_ISDIR(st.mode))
-			break; /* directories have no unnamed data stream */
-		wr_u32(w, 0);
-		wr_u32(w, 14);
-		wr_u64(w, st.size);
-		wr_u64(w, st.alloc);
-		wr_utf16(w, "::$DATA");
+	case FileStreamInformation: {
+		NTSTATUS sst = put_streams(w, op, &st);
+		if (sst)
+			return sst;
 		break;
+	}
 	case FileCompressionInformation:
 		wr_u64(w, st.size);
 		wr_u16(w, 0); /* COMPRESSION_FORMAT_NONE */
@@ -315,6 +384,9 @@ static NTSTATUS set_basic(struct smb2_open *op, struct rd *in)
 			t[i] = 0;
 	if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !op->is_dir)
 		return STATUS_INVALID_PARAMETER;
+	/* MS-FSA 2.1.5.14.2: a directory cannot be temporary */
+	if ((attrs & FILE_ATTRIBUTE_TEMPORARY) && op->is_dir)
+		return STATUS_INVALID_PARAMETER;
 	int rc = 0;
 	if (attrs || t[0])
 		rc =
@@ -324,7 +396,75 @@ static NTSTATUS set_basic(struct smb2_open *op, struct rd *in)
 				 t[0]);
 	if (!rc)
 		rc = vfs_set_times(op->file, t[1], t[2]);
+	/* last: setting the other times changes the inode's ctime */
+	if (!rc && t[3])
+		rc = vfs_set_ctime(op->file, t[3]);
 	return smb2_file_status(rc);
+}
+
+/* Renames the stream open op to ":name[:$DATA]" (MS-FSCC 2.4.42.2, MS-FSA 2.1.5.14.11). */
+static NTSTATUS rename_stream(struct smb2_open *op, const uint8_t *name, uint32_t nlen,
+			      bool replace)
+{
+	char *s = NULL, *stream = NULL;
+	bool data = false;
+	if (nlen % 2 || utf16le_to_utf8(name, nlen, &s) < 0)
+		return STATUS_OBJECT_NAME_INVALID;
+	/* the split wants a base name in front of the colon */
+	size_t n = strlen(s);
+	char *full = malloc(n + 2);
+	NTSTATUS st = full ? STATUS_SUCCESS : STATUS_NO_MEMORY;
+	if (full) {
+		full[0] = 'x';
+		memcpy(full + 1, s, n + 1);
+		st = smb2_stream_split(full, &stream, &data);
+	}
+	free(s);
+	free(full);
+	if (st)
+		return st;
+	if (!stream || !op->file->stream) {
+		/* between a named stream and the file's data: NTFS moves the data; not offered */
+		free(stream);
+		return op->file->stream ? STATUS_NOT_SUPPORTED : STATUS_INVALID_PARAMETER;
+	}
+	int rc = vfs_stream_rename(op->file, stream, replace);
+	free(stream);
+	if (rc == -EEXIST)
+		return STATUS_OBJECT_NAME_COLLISION;
+	return rc == -EINVAL ? STATUS_OBJECT_NAME_INVALID : smb2_file_status(rc);
+}
+
+/* Before a rename (as Windows): a directory with opens beneath it cannot move; the target
+ * directory gets an entry added, which the share modes of its own opens must allow (an open
+ * of it holding DELETE, or sharing nothing with writers, refuses). */
+static NTSTATUS rename_checks(struct smb2_req *req, struct smb2_open *op, const char *target)
+{
+	if (op->is_dir) {
+		int below = smb2_opens_below(req->srv, op);
+		if (below < 0)
+			return STATUS_NO_MEMORY;
+		if (below)
+			return STATUS_ACCESS_DENIED;
+	}
+	const char *slash = strrchr(target, '/');
+	char *parent = slash ? strndup(target, (size_t)(slash - target)) : strdup("");
+	if (!parent)
+		return STATUS_NO_MEMORY;
+	char *real = NULL;
+	struct vfs_stat pst;
+	int rc = vfs_lookup(op->tree->vfs, parent, &real, &pst);
+	free(parent);
+	free(real);
+	if (rc < 0)
+		return rc == -ENOENT || rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND
+						       : smb2_file_status(rc);
+	struct state_key key = {pst.dev, pst.ino, 0};
+	rc = state_share_probe(req->srv->state, &key, STATE_FILE_WRITE_DATA,
+			       STATE_SHARE_READ | STATE_SHARE_WRITE);
+	if (rc == -EBUSY)
+		return STATUS_SHARING_VIOLATION;
+	return rc == -EIDRM ? STATUS_DELETE_PENDING : STATUS_SUCCESS;
 }
 
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */
@@ -339,7 +479,9 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return STATUS_INFO_LENGTH_MISMATCH;
 	if (!(op->access & DELETE_ACCESS))
 		return STATUS_ACCESS_DENIED;
-	if (root_dir || !*op->name)
+	if (nlen >= 2 && name[0] == ':' && name[1] == 0)
+		return rename_stream(op, name, nlen, replace);
+	if (root_dir || !*op->name || op->file->stream)
 		return STATUS_INVALID_PARAMETER;
 	/* clients may send the path with a leading separator; it is still share-relative */
 	if (nlen >= 2 && name[0] == '\\' && name[1] == 0) {
@@ -352,6 +494,14 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return st;
 	struct vfs_stat tst, mine;
 	int rc = vfs_lookup(op->tree->vfs, to, &real, &tst);
+	if (rc == 0 || rc == -ENOENT) {
+		st = rename_checks(req, op, real);
+		if (st) {
+			free(to);
+			free(real);
+			return st;
+		}
+	}
 	if (rc == 0 && vfs_fstat(op->file, &mine) == 0 && tst.ino == mine.ino &&
 	    tst.dev == mine.dev) {
 		/* the same file: a change of case only, to the name as the client wrote it */

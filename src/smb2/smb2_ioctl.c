@@ -1,10 +1,12 @@
-/* IOCTL (MS-SMB2 2.2.31/2.2.32, 3.3.5.15): the FSCTLs of the foundation. Server-side copy,
- * sparse files and reparse points come with the file-semantics work, in files of their own. */
+/* IOCTL (MS-SMB2 2.2.31/2.2.32, 3.3.5.15): parsing, the connection-level FSCTLs and the
+ * dispatch of the FSCTLs on files to smb2_copychunk.c (server-side copy) and smb2_sparse.c
+ * (sparse files, zeroing, allocated ranges, compression). */
 #include <string.h>
 
 #include "lib/log.h"
 #include "rpc/rpc.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_fsctl.h"
 
 #define SMB2_0_IOCTL_IS_FSCTL 0x00000001u
 
@@ -108,6 +110,26 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 		return STATUS_FS_DRIVER_REQUIRED; /* no DFS (3.3.5.15.2) */
 	case FSCTL_QUERY_NETWORK_INTERFACE_INFO:
 		return STATUS_NOT_SUPPORTED; /* no multichannel yet */
+	case FSCTL_SRV_REQUEST_RESUME_KEY:
+	case FSCTL_SRV_COPYCHUNK:
+	case FSCTL_SRV_COPYCHUNK_WRITE:
+	case FSCTL_SET_SPARSE:
+	case FSCTL_SET_ZERO_DATA:
+	case FSCTL_QUERY_ALLOCATED_RANGES:
+	case FSCTL_GET_COMPRESSION:
+	case FSCTL_SET_COMPRESSION:
+	case FSCTL_CREATE_OR_GET_OBJECT_ID:
+	case FSCTL_GET_OBJECT_ID: {
+		struct smb2_open *op;
+		NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+		if (st)
+			return st;
+		if (a->ctl == FSCTL_SRV_REQUEST_RESUME_KEY)
+			return smb2_fsctl_resume_key(req, op, a->max_out, a->out);
+		if (a->ctl == FSCTL_SRV_COPYCHUNK || a->ctl == FSCTL_SRV_COPYCHUNK_WRITE)
+			return smb2_fsctl_copychunk(req, op, a->ctl, a->in, a->max_out, a->out);
+		return smb2_fsctl_file(req, op, a->ctl, a->in, a->max_out, a->out);
+	}
 	case FSCTL_GET_REPARSE_POINT: {
 		struct smb2_open *op;
 		NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lib/log.h"
 #include "rpc/rpc.h"
@@ -113,15 +114,18 @@ static void release_file(struct smb2_open *op)
 	bool as_user = !(s->anonymous && s->ident.uid == 0);
 	if (as_user)
 		vfs_ident_apply(&s->ident);
-	bool del = state_share_remove(op->state_rec);
+	int del = state_share_remove(op->state_rec);
 	op->state_rec = NULL;
-	if (del) {
-		int rc = vfs_unlink(op->file);
-		/* a non-empty directory stays, as on Windows where the delete fails at close */
-		if (rc < 0)
-			LOG_INFO(LOG_SMB2, "delete on close of '%s': %s", op->file->path,
-				 strerror(-rc));
-	}
+	/* a stream open deletes its stream, or (the last open of a delete-pending file) the file
+	   with all its streams: vfs_unlink of a stream handle removes its file's name */
+	int rc = 0;
+	if (del == STATE_DELETE_STREAM)
+		rc = vfs_stream_delete(op->file);
+	else if (del == STATE_DELETE_FILE)
+		rc = vfs_unlink(op->file);
+	/* a non-empty directory stays, as on Windows where the delete fails at close */
+	if (rc < 0)
+		LOG_INFO(LOG_SMB2, "delete on close of '%s': %s", op->file->path, strerror(-rc));
 	vfs_close(op->file);
 	op->file = NULL;
 	if (as_user)
@@ -159,4 +163,57 @@ void smb2_write_fileid(struct wr *w, const struct smb2_open *op)
 {
 	wr_u64(w, op->persistent_id);
 	wr_u64(w, op->volatile_id);
+}
+
+/* Collects a reference to every session of the server (the status snapshot's pattern: the
+ * session locks are taken later with no other lock held). */
+static int all_sessions(struct smb2_server *srv, struct smb2_session ***out)
+{
+	struct smb2_session **v = NULL;
+	int n = 0, cap = 0, rc = 0;
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct smb2_conn *c = srv->conns; c && !rc; c = c->list_next) {
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < c->nsessions && !rc; i++) {
+			if (n == cap) {
+				int ncap = cap ? cap * 2 : 16;
+				void *nv = realloc(v, sizeof(*v) * (size_t)ncap);
+				if (!nv) {
+					rc = -ENOMEM;
+					break;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			atomic_fetch_add(&c->sessions[i]->refs, 1);
+			v[n++] = c->sessions[i];
+		}
+		pthread_mutex_unlock(&c->lock);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	*out = v;
+	return rc < 0 ? rc : n;
+}
+
+int smb2_opens_below(struct smb2_server *srv, const struct smb2_open *dir)
+{
+	struct smb2_session **v;
+	int n = all_sessions(srv, &v);
+	size_t len = strlen(dir->name);
+	int found = 0;
+	for (int i = 0; i < (n < 0 ? 0 : n); i++) {
+		struct smb2_session *s = v[i];
+		pthread_mutex_lock(&s->lock);
+		for (int j = 0; j < s->nopens && !found; j++) {
+			const struct smb2_open *o = s->opens[j];
+			if (!o->file || !o->tree || o->tree->vfs == NULL ||
+			    strcasecmp(o->tree->share_name, dir->tree->share_name))
+				continue;
+			found = !strncmp(o->name, dir->name, len) && o->name[len] == '/';
+		}
+		pthread_mutex_unlock(&s->lock);
+		smb2_session_put(s);
+	}
+	free(v);
+	return n < 0 ? n : found;
 }

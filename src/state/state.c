@@ -36,6 +36,7 @@ struct state_open {
 	struct state_db *db;
 	struct state_file *file;
 	struct state_open *next;
+	uint64_t stream; /* 0: the file's data */
 	uint32_t access, share_access;
 	bool delete_on_close;
 	int nlocks;
@@ -43,6 +44,7 @@ struct state_open {
 	/* called (db lock held) when the file becomes delete pending: change notification */
 	void (*on_delete_pending)(void *arg);
 	void *dp_arg;
+	bool stream_pending; /* its stream is delete pending (set on every open of the stream) */
 };
 
 struct state_db {
@@ -139,6 +141,7 @@ int state_share_check_add(struct state_db *db, const struct state_key *key, uint
 	if (!h)
 		return -ENOMEM;
 	h->db = db;
+	h->stream = key->stream;
 	h->access = access;
 	h->share_access = share_access;
 	pthread_mutex_lock(&db->lock);
@@ -148,10 +151,19 @@ int state_share_check_add(struct state_db *db, const struct state_key *key, uint
 	if (f && f->delete_pending) {
 		rc = -EIDRM;
 	} else if (f) {
-		for (struct state_open *o = f->opens; o && !rc; o = o->next)
-			if (!state_share_compatible(access, share_access, o->access,
-						    o->share_access))
+		for (struct state_open *o = f->opens; o && !rc; o = o->next) {
+			if (o->stream == key->stream) {
+				if (o->stream_pending)
+					rc = -EIDRM;
+				else if (!state_share_compatible(access, share_access, o->access,
+								 o->share_access))
+					rc = -EBUSY;
+			} else if (!key->stream && (access & STATE_DELETE) &&
+				   !(o->share_access & STATE_SHARE_DELETE)) {
+				/* deleting the file deletes its streams: each must share delete */
 				rc = -EBUSY;
+			}
+		}
 	} else {
 		f = calloc(1, sizeof(*f));
 		if (!f)
@@ -176,6 +188,22 @@ int state_share_check_add(struct state_db *db, const struct state_key *key, uint
 	return 0;
 }
 
+int state_share_probe(struct state_db *db, const struct state_key *key, uint32_t access,
+		      uint32_t share_access)
+{
+	int rc = 0;
+	pthread_mutex_lock(&db->lock);
+	struct state_file *f = find_file(db, key, NULL);
+	if (f && f->delete_pending)
+		rc = -EIDRM;
+	for (struct state_open *o = f ? f->opens : NULL; o && !rc; o = o->next)
+		if (o->stream == key->stream &&
+		    !state_share_compatible(access, share_access, o->access, o->share_access))
+			rc = -EBUSY;
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
 void state_open_set_delete_on_close(struct state_open *h, bool on)
 {
 	pthread_mutex_lock(&h->db->lock);
@@ -191,13 +219,25 @@ static void fire_delete_pending(struct state_file *f)
 			o->on_delete_pending(o->dp_arg);
 }
 
+/* Marks every open of the handle's stream; the caller holds the lock. */
+static void mark_stream(struct state_open *h, bool on)
+{
+	for (struct state_open *o = h->file->opens; o; o = o->next)
+		if (o->stream == h->stream)
+			o->stream_pending = on;
+}
+
 void state_set_delete_pending(struct state_open *h, bool on)
 {
 	pthread_mutex_lock(&h->db->lock);
-	bool was = h->file->delete_pending;
-	h->file->delete_pending = on;
-	if (on && !was)
-		fire_delete_pending(h->file);
+	if (h->stream) {
+		mark_stream(h, on);
+	} else {
+		bool was = h->file->delete_pending;
+		h->file->delete_pending = on;
+		if (on && !was)
+			fire_delete_pending(h->file);
+	}
 	pthread_mutex_unlock(&h->db->lock);
 }
 
@@ -212,7 +252,7 @@ void state_open_on_delete_pending(struct state_open *h, void (*cb)(void *arg), v
 bool state_delete_pending(struct state_open *h)
 {
 	pthread_mutex_lock(&h->db->lock);
-	bool r = h->file->delete_pending;
+	bool r = h->file->delete_pending || h->stream_pending;
 	pthread_mutex_unlock(&h->db->lock);
 	return r;
 }
@@ -225,26 +265,38 @@ int state_open_count(struct state_open *h)
 	return n;
 }
 
-bool state_share_remove(struct state_open *h)
+int state_share_remove(struct state_open *h)
 {
 	if (!h)
-		return false;
+		return 0;
 	struct state_db *db = h->db;
-	bool delete_now = false;
+	int delete_now = 0;
 	pthread_mutex_lock(&db->lock);
 	struct state_file *f = h->file;
+	if (h->delete_on_close && h->stream)
+		mark_stream(h, true);
 	for (struct state_open **pp = &f->opens; *pp; pp = &(*pp)->next)
 		if (*pp == h) {
 			*pp = h->next;
 			break;
 		}
-	if (h->delete_on_close && !f->delete_pending) {
+	/* after the open left the list, so its own callback is not called */
+	if (h->delete_on_close && !h->stream && !f->delete_pending) {
 		f->delete_pending = true;
 		fire_delete_pending(f);
 	}
 	drop_open_locks(f, h);
+	if (h->stream && h->stream_pending) {
+		bool last = true;
+		for (struct state_open *o = f->opens; o && last; o = o->next)
+			last = o->stream != h->stream;
+		if (last)
+			delete_now = STATE_DELETE_STREAM;
+	}
+	/* a delete-pending file goes with its last open, streams included */
 	if (--f->nopens == 0) {
-		delete_now = f->delete_pending;
+		if (f->delete_pending)
+			delete_now = STATE_DELETE_FILE;
 		struct state_file **link;
 		find_file(db, &f->key, &link);
 		if (*link == f)
@@ -338,7 +390,7 @@ static bool file_conflicts(const struct state_file *f, const struct state_open *
 			   const struct state_lock_range *r)
 {
 	for (int i = 0; i < f->nlocks; i++)
-		if (lock_conflicts(&f->locks[i], h, r))
+		if (f->locks[i].owner->stream == h->stream && lock_conflicts(&f->locks[i], h, r))
 			return true;
 	return false;
 }
@@ -463,7 +515,8 @@ int state_lock_check_io(struct state_open *h, uint64_t off, uint64_t len, bool w
 	struct state_file *f = h->file;
 	for (int i = 0; i < f->nlocks && !rc; i++) {
 		const struct state_lock *l = &f->locks[i];
-		if (l->len == 0 || l->off > last || off > l->off + (l->len - 1))
+		if (l->owner->stream != h->stream || l->len == 0 || l->off > last ||
+		    off > l->off + (l->len - 1))
 			continue;
 		if (l->exclusive ? l->owner != h : write)
 			rc = -EAGAIN;

@@ -24,8 +24,12 @@ struct state_db;
 struct state_db *state_db_new(void);
 void state_db_free(struct state_db *db);
 
+/* A file, or one alternate data stream of it: stream is 0 for the file's data, else an id of
+ * the stream unique within the file (a hash of its stored name). Opens of one file share one
+ * record whatever their stream. */
 struct state_key {
 	uint64_t dev, ino;
+	uint64_t stream;
 };
 
 struct state_open; /* one open's entry in its file's record */
@@ -45,17 +49,26 @@ struct state_open; /* one open's entry in its file's record */
  * read/write/append/execute/delete never conflict. */
 bool state_share_compatible(uint32_t access, uint32_t share, uint32_t access2, uint32_t share2);
 
-/* Adds an open of the file key after checking it against the file's other opens.
- * Returns 0 with *out, -EBUSY (sharing violation), -EIDRM (the file is delete pending: the SMB2
- * layer answers STATUS_DELETE_PENDING) or -ENOMEM. */
+/* Adds an open of the file key after checking it against the file's other opens of the same
+ * stream; an open of the file's data asking DELETE also needs every open stream to share
+ * delete (MS-FSA 2.1.5.1.2, as NTFS). Returns 0 with *out, -EBUSY (sharing violation), -EIDRM
+ * (the file, or the stream, is delete pending: the SMB2 layer answers STATUS_DELETE_PENDING)
+ * or -ENOMEM. */
 int state_share_check_add(struct state_db *db, const struct state_key *key, uint32_t access,
 			  uint32_t share_access, struct state_open **out);
+
+/* The share-mode check of state_share_check_add without adding an open: 0, -EBUSY or -EIDRM.
+ * (A rename checks the target directory as if it opened it to add an entry.) */
+int state_share_probe(struct state_db *db, const struct state_key *key, uint32_t access,
+		      uint32_t share_access);
 
 /* Marks the open delete-on-close (FILE_DELETE_ON_CLOSE at create): when it is closed the file
  * becomes delete pending. */
 void state_open_set_delete_on_close(struct state_open *h, bool on);
-/* Sets or clears the file's delete-pending flag (FileDispositionInformation). */
+/* Sets or clears the delete-pending flag (FileDispositionInformation) of the handle's file, or
+ * of its stream when it is an open of a stream. */
 void state_set_delete_pending(struct state_open *h, bool on);
+/* Whether the handle's file (or, for a stream, the stream or its file) is delete pending. */
 bool state_delete_pending(struct state_open *h);
 /* cb(arg) is called, with the table's lock held (so it must not call back into this table),
  * when the handle's file becomes delete pending; NULL cb unregisters. Change notification uses it
@@ -64,9 +77,13 @@ void state_open_on_delete_pending(struct state_open *h, void (*cb)(void *arg), v
 /* Number of opens of the handle's file (itself included). */
 int state_open_count(struct state_open *h);
 
-/* Removes and frees the handle. Returns true when the caller must now delete the file: this
- * was the file's last open and the file is delete pending (the record is gone by then). */
-bool state_share_remove(struct state_open *h);
+/* Removes and frees the handle. Returns what the caller must now delete:
+ * STATE_DELETE_FILE when this was the file's last open (of any stream) and the file is delete
+ * pending (the record is gone by then), STATE_DELETE_STREAM when this was the last open of a
+ * delete-pending stream; 0 otherwise. */
+#define STATE_DELETE_FILE 1
+#define STATE_DELETE_STREAM 2
+int state_share_remove(struct state_open *h);
 
 /* ---- byte-range locks (MS-FSA 2.1.5.7, 2.1.5.8, 2.1.4.10; MS-SMB2 3.3.5.14) ----
  *

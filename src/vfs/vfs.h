@@ -135,11 +135,40 @@ struct vfs_ops {
 	int (*set_meta)(struct vfs_file *f, uint32_t attrs, uint64_t btime);
 	/* Sets access and write times (FILETIMEs; 0 = unchanged). */
 	int (*set_times)(struct vfs_file *f, uint64_t atime, uint64_t mtime);
+	/* Sets the ChangeTime reported for the file (a FILETIME, kept in the metadata xattr since
+	   POSIX ctime cannot be set). Writes through this handle leave it; data changes through
+	   other handles make the file report its own ctime again, as NTFS updates it. */
+	int (*set_ctime)(struct vfs_file *f, uint64_t ctime);
 	int (*statfs)(struct vfs_share *sh, struct vfs_fsstat *out);
 	/* A kernel descriptor of the open directory that change notification may watch with
 	   inotify (not to be closed by the caller), or -ENOSYS when the module has none (changes
 	   are then reported only when made through this server). NULL = -ENOSYS. */
 	int (*watch_fd)(struct vfs_file *f);
+	/* Sets or clears the SPARSE_FILE attribute (MS-FSCC 2.3.64). Clearing it allocates the
+	   file's holes, as NTFS does, where the file system can. */
+	int (*set_sparse)(struct vfs_file *f, bool sparse);
+	/* Zeroes [off, off+len) without changing the end of file; dealloc frees the blocks
+	   (a hole) where the file system can, otherwise they stay allocated. */
+	int (*zero_range)(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc);
+	/* The first allocated (data) range at or after off: *start (>= off) and *end (the next
+	   hole or the end of file). -ENXIO when there is no data at or after off. */
+	int (*next_data)(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end);
+	/* ---- alternate data streams (MS-FSCC 2.1.5.3) ----
+	   A stream is opened from an open of its file and is a vfs_file of its own whose data
+	   operations (pread, pwrite, fstat's size, truncate) reach the stream; the metadata
+	   operations (set_meta, set_times, access, unlink, rename) act on the file. Names match
+	   case-insensitively and keep the case they were created with (f->stream). */
+	/* Opens the stream name of file f; with VFS_O_CREATE creates it empty (-EEXIST when it
+	   exists). -ENOENT when missing. */
+	int (*open_stream)(struct vfs_file *f, const char *name, unsigned flags,
+			   struct vfs_file **out);
+	/* Calls cb for each named stream of f's file (size in bytes); non-zero stops. */
+	int (*stream_list)(struct vfs_file *f,
+			   int (*cb)(void *arg, const char *name, uint64_t size), void *arg);
+	/* Renames the opened stream s; -EEXIST when to exists and !replace. */
+	int (*stream_rename)(struct vfs_file *s, const char *to, bool replace);
+	/* Removes the opened stream s. */
+	int (*stream_delete)(struct vfs_file *s);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -151,7 +180,8 @@ struct vfs_share {
 struct vfs_file {
 	struct vfs_share *sh;
 	bool is_dir;
-	char *path; /* share-relative, kept current across renames */
+	char *path;   /* share-relative, kept current across renames */
+	char *stream; /* an alternate data stream of path (its stored name), or NULL */
 };
 
 /* The dispatching wrappers the SMB2 layer calls. */
@@ -222,6 +252,10 @@ static inline int vfs_set_times(struct vfs_file *f, uint64_t atime, uint64_t mti
 {
 	return f->sh->ops->set_times(f, atime, mtime);
 }
+static inline int vfs_set_ctime(struct vfs_file *f, uint64_t ctime)
+{
+	return f->sh->ops->set_ctime(f, ctime);
+}
 static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 {
 	return sh->ops->statfs(sh, out);
@@ -230,6 +264,38 @@ static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 static inline int vfs_watch_fd(struct vfs_file *f)
 {
 	return f->sh->ops->watch_fd ? f->sh->ops->watch_fd(f) : -ENOSYS;
+}
+
+static inline int vfs_set_sparse(struct vfs_file *f, bool sparse)
+{
+	return f->sh->ops->set_sparse(f, sparse);
+}
+static inline int vfs_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc)
+{
+	return f->sh->ops->zero_range(f, off, len, dealloc);
+}
+static inline int vfs_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	return f->sh->ops->next_data(f, off, start, end);
+}
+
+static inline int vfs_open_stream(struct vfs_file *f, const char *name, unsigned flags,
+				  struct vfs_file **out)
+{
+	return f->sh->ops->open_stream(f, name, flags, out);
+}
+static inline int vfs_stream_list(struct vfs_file *f,
+				  int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+{
+	return f->sh->ops->stream_list(f, cb, arg);
+}
+static inline int vfs_stream_rename(struct vfs_file *s, const char *to, bool replace)
+{
+	return s->sh->ops->stream_rename(s, to, replace);
+}
+static inline int vfs_stream_delete(struct vfs_file *s)
+{
+	return s->sh->ops->stream_delete(s);
 }
 
 /* The posix module's operations (vfs_share_open uses them). */
@@ -247,10 +313,27 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 
 /* ---- the DOS metadata xattr (exposed for tests) ---- */
 #define VFS_META_XATTR "user.shoal.meta"
+/* Each alternate data stream is one xattr: this prefix and the stream's name; the value is the
+ * stream's data. A stream is therefore limited to what the file system allows in one xattr
+ * (about 4 KiB on ext4 without ea_inode); longer writes fail with -ENOSPC. */
+#define VFS_STREAM_XATTR_PREFIX "user.shoal.ads."
 #define VFS_META_LEN 16
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */
 void vfs_meta_encode(uint8_t out[VFS_META_LEN], uint32_t attrs, uint64_t btime);
+/* The whole record: flags bit 1 adds the ChangeTime a client set (MS-FSCC 2.4.7), 16 more
+ * bytes (ctime u64 LE, 8 reserved), VFS_META_LEN_MAX in all. A file changes ChangeTime by
+ * itself again once data is written through another handle (see vfs_posix.c). */
+#define VFS_META_LEN_MAX 32
+struct vfs_meta {
+	uint32_t attrs;
+	uint64_t btime; /* 0: not stored */
+	uint64_t ctime; /* 0: not stored (the inode's ctime is reported) */
+};
+/* Returns the encoded length (VFS_META_LEN or VFS_META_LEN_MAX). */
+size_t vfs_meta_pack(uint8_t out[VFS_META_LEN_MAX], const struct vfs_meta *m);
+/* 0, or -EINVAL for a short value, an unknown version or a ctime flag without its field. */
+int vfs_meta_unpack(const uint8_t *in, size_t len, struct vfs_meta *m);
 int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *btime);
 
 #endif

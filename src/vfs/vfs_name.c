@@ -146,16 +146,21 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 	return r;
 }
 
-void vfs_meta_encode(uint8_t out[VFS_META_LEN], uint32_t attrs, uint64_t btime)
+size_t vfs_meta_pack(uint8_t out[VFS_META_LEN_MAX], const struct vfs_meta *m)
 {
 	out[0] = 1;
-	out[1] = btime ? 1 : 0;
+	out[1] = (m->btime ? 1 : 0) | (m->ctime ? 2 : 0);
 	out[2] = out[3] = 0;
-	put_le32(out + 4, attrs);
-	put_le64(out + 8, btime);
+	put_le32(out + 4, m->attrs);
+	put_le64(out + 8, m->btime);
+	if (!m->ctime)
+		return VFS_META_LEN;
+	put_le64(out + 16, m->ctime);
+	put_le64(out + 24, 0);
+	return VFS_META_LEN_MAX;
 }
 
-int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *btime)
+int vfs_meta_unpack(const uint8_t *in, size_t len, struct vfs_meta *m)
 {
 	struct rd r = rd_make(in, len);
 	uint8_t ver = rd_u8(&r);
@@ -163,10 +168,35 @@ int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *bt
 	rd_skip(&r, 2);
 	uint32_t a = rd_u32(&r);
 	uint64_t b = rd_u64(&r);
+	uint64_t c = 0;
+	if (flags & 2) {
+		c = rd_u64(&r);
+		rd_skip(&r, 8); /* reserved */
+	}
 	/* later versions may append fields: accept a longer value of a known prefix */
 	if (!rd_ok(&r) || ver != 1)
 		return -EINVAL;
-	*attrs = a;
-	*btime = (flags & 1) ? b : 0;
+	m->attrs = a;
+	m->btime = (flags & 1) ? b : 0;
+	m->ctime = c;
 	return 0;
+}
+
+void vfs_meta_encode(uint8_t out[VFS_META_LEN], uint32_t attrs, uint64_t btime)
+{
+	uint8_t full[VFS_META_LEN_MAX];
+	struct vfs_meta m = {.attrs = attrs, .btime = btime};
+	vfs_meta_pack(full, &m);
+	memcpy(out, full, VFS_META_LEN);
+}
+
+int vfs_meta_decode(const uint8_t *in, size_t len, uint32_t *attrs, uint64_t *btime)
+{
+	struct vfs_meta m;
+	int rc = vfs_meta_unpack(in, len, &m);
+	if (rc == 0) {
+		*attrs = m.attrs;
+		*btime = m.btime;
+	}
+	return rc;
 }

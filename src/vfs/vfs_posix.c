@@ -31,6 +31,7 @@
 #define ATTR_DIRECTORY 0x0010u
 #define ATTR_ARCHIVE 0x0020u
 #define ATTR_NORMAL 0x0080u
+#define ATTR_SPARSE 0x0200u /* set only through FSCTL_SET_SPARSE */
 /* the attributes a client may store; the rest are derived from the file */
 #define ATTR_SETTABLE 0x00003127u /* RO HIDDEN SYSTEM ARCHIVE TEMPORARY OFFLINE NOT_INDEXED */
 
@@ -43,6 +44,7 @@ struct posix_file {
 	struct vfs_file base;
 	int fd;
 	bool opath; /* opened O_PATH (no read permission): xattrs and times go through /proc */
+	bool ctime_pinned; /* this handle set ChangeTime: its own writes leave it (as NTFS) */
 };
 
 static struct posix_share *PS(struct vfs_share *sh)
@@ -105,7 +107,7 @@ static uint32_t compose_attrs(bool have_meta, uint32_t stored, bool is_dir)
 {
 	/* files never given attributes by a client (created locally) look archived, as they
 	   would on NTFS after a write */
-	uint32_t a = have_meta ? stored & ATTR_SETTABLE : (is_dir ? 0 : ATTR_ARCHIVE);
+	uint32_t a = have_meta ? stored & (ATTR_SETTABLE | ATTR_SPARSE) : (is_dir ? 0 : ATTR_ARCHIVE);
 	if (is_dir)
 		a |= ATTR_DIRECTORY;
 	return a ? a : ATTR_NORMAL;
@@ -134,12 +136,13 @@ static void fill_stat(const struct statx *sx, const uint8_t *meta, ssize_t metal
 	st->mtime = ts_nt(sx->stx_mtime);
 	st->ctime = ts_nt(sx->stx_ctime);
 	st->btime = (sx->stx_mask & STATX_BTIME) ? ts_nt(sx->stx_btime) : st->mtime;
-	uint32_t attrs = 0;
-	uint64_t btime = 0;
-	bool have = metalen > 0 && vfs_meta_decode(meta, (size_t)metalen, &attrs, &btime) == 0;
-	if (have && btime)
-		st->btime = btime;
-	st->attrs = compose_attrs(have, attrs, is_dir);
+	struct vfs_meta m = {0};
+	bool have = metalen > 0 && vfs_meta_unpack(meta, (size_t)metalen, &m) == 0;
+	if (have && m.btime)
+		st->btime = m.btime;
+	if (have && m.ctime)
+		st->ctime = m.ctime;
+	st->attrs = compose_attrs(have, m.attrs, is_dir);
 }
 
 /* /proc/self/fd/N[/name]: the way to reach xattrs and times of an O_PATH descriptor or of a
@@ -171,6 +174,9 @@ static int meta_set_fd(struct posix_file *pf, const uint8_t *buf, size_t len)
 	return rc < 0 ? -errno : 0;
 }
 
+static int stream_stat(struct posix_file *pf, struct vfs_stat *st);
+static void ctime_touch(struct posix_file *pf);
+
 static int statx_fd(int fd, struct statx *sx)
 {
 	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS | STATX_BTIME,
@@ -189,6 +195,8 @@ static int posix_fstat(struct vfs_file *f, struct vfs_stat *st)
 	uint8_t meta[64];
 	ssize_t n = meta_get_fd(pf, meta, sizeof(meta));
 	fill_stat(&sx, meta, n, st);
+	if (f->stream)
+		return stream_stat(pf, st);
 	return 0;
 }
 
@@ -315,6 +323,200 @@ static int posix_lookup(struct vfs_share *sh, const char *path, char **real, str
 	return rc;
 }
 
+/* ---- alternate data streams: one xattr each ---- */
+
+/* xattr calls on the file behind pf (the /proc path when the descriptor is O_PATH). */
+static ssize_t xa_get(struct posix_file *pf, const char *name, void *buf, size_t len)
+{
+	ssize_t r;
+	if (!pf->opath) {
+		r = fgetxattr(pf->fd, name, buf, len);
+	} else {
+		char p[64];
+		proc_path(p, sizeof(p), pf->fd, NULL);
+		r = getxattr(p, name, buf, len);
+	}
+	return r < 0 ? -errno : r;
+}
+
+static int xa_set(struct posix_file *pf, const char *name, const void *buf, size_t len, int flags)
+{
+	int r;
+	if (!pf->opath) {
+		r = fsetxattr(pf->fd, name, buf, len, flags);
+	} else {
+		char p[64];
+		proc_path(p, sizeof(p), pf->fd, NULL);
+		r = setxattr(p, name, buf, len, flags);
+	}
+	/* a value over the file system's limit: the stream cannot grow (DISK_FULL) */
+	return r < 0 ? (errno == E2BIG ? -ENOSPC : -errno) : 0;
+}
+
+static int xa_remove(struct posix_file *pf, const char *name)
+{
+	int r;
+	if (!pf->opath) {
+		r = fremovexattr(pf->fd, name);
+	} else {
+		char p[64];
+		proc_path(p, sizeof(p), pf->fd, NULL);
+		r = removexattr(p, name);
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/* The malloc'ed list of xattr names (NUL-separated), *len its size. */
+static int xa_list(struct posix_file *pf, char **out, size_t *len)
+{
+	char p[64];
+	proc_path(p, sizeof(p), pf->fd, NULL);
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = pf->opath ? listxattr(p, NULL, 0) : flistxattr(pf->fd, NULL, 0);
+		if (n < 0)
+			return -errno;
+		char *buf = malloc((size_t)n + 1);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t m = pf->opath ? listxattr(p, buf, (size_t)n) : flistxattr(pf->fd, buf, (size_t)n);
+		if (m >= 0) {
+			*out = buf;
+			*len = (size_t)m;
+			return 0;
+		}
+		free(buf);
+		if (errno != ERANGE)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+static char *stream_xname(const char *name)
+{
+	size_t a = strlen(VFS_STREAM_XATTR_PREFIX), b = strlen(name);
+	char *x = malloc(a + b + 1);
+	if (x) {
+		memcpy(x, VFS_STREAM_XATTR_PREFIX, a);
+		memcpy(x + a, name, b + 1);
+	}
+	return x;
+}
+
+/* Finds the stored name of stream name (case-insensitively); 0 with *found, or -ENOENT. */
+static int stream_find(struct posix_file *pf, const char *name, char **found)
+{
+	char *list;
+	size_t len;
+	int rc = xa_list(pf, &list, &len);
+	if (rc < 0)
+		return rc;
+	size_t plen = strlen(VFS_STREAM_XATTR_PREFIX);
+	rc = -ENOENT;
+	for (size_t o = 0; o < len; o += strlen(list + o) + 1) {
+		const char *x = list + o;
+		if (strncmp(x, VFS_STREAM_XATTR_PREFIX, plen) || !utf8_case_equal(x + plen, name))
+			continue;
+		*found = strdup(x + plen);
+		rc = *found ? 0 : -ENOMEM;
+		break;
+	}
+	free(list);
+	return rc;
+}
+
+/* Reads the whole stream into a malloc'ed buffer (extra bytes of room asked by room). */
+static int stream_load(struct posix_file *pf, uint8_t **data, size_t *len, size_t room)
+{
+	char *x = stream_xname(pf->base.stream);
+	if (!x)
+		return -ENOMEM;
+	int rc = -EAGAIN;
+	for (int tries = 0; tries < 4 && rc == -EAGAIN; tries++) {
+		ssize_t n = xa_get(pf, x, NULL, 0);
+		if (n < 0) {
+			rc = n == -ENODATA ? -ENOENT : (int)n;
+			break;
+		}
+		uint8_t *buf = malloc((size_t)n + room + 1);
+		if (!buf) {
+			rc = -ENOMEM;
+			break;
+		}
+		ssize_t m = xa_get(pf, x, buf, (size_t)n);
+		if (m >= 0) {
+			*data = buf;
+			*len = (size_t)m;
+			rc = 0;
+		} else {
+			free(buf);
+			rc = m == -ERANGE ? -EAGAIN : (int)m;
+		}
+	}
+	free(x);
+	return rc;
+}
+
+static int stream_store(struct posix_file *pf, const uint8_t *data, size_t len)
+{
+	char *x = stream_xname(pf->base.stream);
+	if (!x)
+		return -ENOMEM;
+	int rc = xa_set(pf, x, data, len, XATTR_REPLACE);
+	free(x);
+	return rc == -ENODATA ? -ENOENT : rc;
+}
+
+static ssize_t stream_pread(struct posix_file *pf, void *buf, size_t n, uint64_t off)
+{
+	uint8_t *data;
+	size_t len;
+	int rc = stream_load(pf, &data, &len, 0);
+	if (rc < 0)
+		return rc;
+	size_t got = 0;
+	if (off < len) {
+		got = len - (size_t)off < n ? len - (size_t)off : n;
+		memcpy(buf, data + off, got);
+	}
+	free(data);
+	return (ssize_t)got;
+}
+
+/* Resizes the stream to end (when grow or shrinking) and writes n bytes at off. */
+static int stream_update(struct posix_file *pf, const void *buf, size_t n, uint64_t off,
+			 uint64_t end, bool set_size)
+{
+	if (end > (1u << 20))
+		return -ENOSPC; /* far beyond any xattr limit: refuse before allocating */
+	uint8_t *data;
+	size_t len;
+	int rc = stream_load(pf, &data, &len, (size_t)end);
+	if (rc < 0)
+		return rc;
+	size_t nlen = set_size ? (size_t)end : (end > len ? (size_t)end : len);
+	if (nlen > len)
+		memset(data + len, 0, nlen - len);
+	if (n)
+		memcpy(data + off, buf, n);
+	rc = stream_store(pf, data, nlen);
+	free(data);
+	return rc;
+}
+
+static int stream_stat(struct posix_file *pf, struct vfs_stat *st)
+{
+	char *x = stream_xname(pf->base.stream);
+	if (!x)
+		return -ENOMEM;
+	ssize_t n = xa_get(pf, x, NULL, 0);
+	free(x);
+	if (n < 0)
+		return n == -ENODATA ? -ENOENT : (int)n;
+	st->size = (uint64_t)n;
+	st->alloc = ((uint64_t)n + 7) & ~7ull;
+	return 0;
+}
+
 /* ---- open / close ---- */
 
 static int new_file(struct vfs_share *sh, int fd, bool opath, const char *path,
@@ -340,12 +542,11 @@ static int new_file(struct vfs_share *sh, int fd, bool opath, const char *path,
 
 static int store_new_meta(struct posix_file *pf, uint32_t attrs)
 {
-	uint8_t meta[VFS_META_LEN];
-	uint32_t a = attrs & ATTR_SETTABLE;
+	uint8_t meta[VFS_META_LEN_MAX];
+	struct vfs_meta m = {.attrs = attrs & ATTR_SETTABLE, .btime = nttime_now()};
 	if (!pf->base.is_dir)
-		a |= ATTR_ARCHIVE; /* NTFS marks every new file for backup */
-	vfs_meta_encode(meta, a, nttime_now());
-	int rc = meta_set_fd(pf, meta, sizeof(meta));
+		m.attrs |= ATTR_ARCHIVE; /* NTFS marks every new file for backup */
+	int rc = meta_set_fd(pf, meta, vfs_meta_pack(meta, &m));
 	if (rc < 0)
 		LOG_INFO(LOG_VFS, "%s: cannot store DOS attributes: %s", pf->base.path,
 			 strerror(-rc));
@@ -438,6 +639,7 @@ static void posix_close(struct vfs_file *f)
 	struct posix_file *pf = PF(f);
 	close(pf->fd);
 	free(f->path);
+	free(f->stream);
 	free(pf);
 }
 
@@ -448,6 +650,8 @@ static ssize_t posix_pread(struct vfs_file *f, void *buf, size_t n, uint64_t off
 	ssize_t r;
 	if (off > INT64_MAX)
 		return -EINVAL;
+	if (f->stream)
+		return stream_pread(PF(f), buf, n, off);
 	do
 		r = pread(PF(f)->fd, buf, n, (off_t)off);
 	while (r < 0 && errno == EINTR);
@@ -459,6 +663,11 @@ static ssize_t posix_pwrite(struct vfs_file *f, const void *buf, size_t n, uint6
 	size_t done = 0;
 	if (off > INT64_MAX || n > INT64_MAX - off)
 		return -EINVAL;
+	ctime_touch(PF(f));
+	if (f->stream) {
+		int rc = stream_update(PF(f), buf, n, off, off + n, false);
+		return rc < 0 ? rc : (ssize_t)n;
+	}
 	while (done < n) {
 		ssize_t r =
 		    pwrite(PF(f)->fd, (const uint8_t *)buf + done, n - done, (off_t)(off + done));
@@ -482,6 +691,9 @@ static int posix_truncate(struct vfs_file *f, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EINVAL;
+	ctime_touch(PF(f));
+	if (f->stream)
+		return stream_update(PF(f), NULL, 0, 0, size, true);
 	return ftruncate(PF(f)->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -489,7 +701,7 @@ static int posix_allocate(struct vfs_file *f, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EINVAL;
-	if (size == 0)
+	if (size == 0 || f->stream)
 		return 0;
 	if (fallocate(PF(f)->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)size) < 0) {
 		/* a reservation is a hint: file systems without fallocate still succeed */
@@ -664,7 +876,7 @@ static int posix_unlink(struct vfs_file *f)
 	    (there.stx_ino != mine.stx_ino || there.stx_dev_major != mine.stx_dev_major ||
 	     there.stx_dev_minor != mine.stx_dev_minor))
 		rc = -ESTALE;
-	bool dir = !S_ISLNK(there.stx_mode) && f->is_dir;
+	bool dir = !S_ISLNK(there.stx_mode) && S_ISDIR(mine.stx_mode);
 	if (!rc && unlinkat(pfd, last, dir ? AT_REMOVEDIR : 0) < 0)
 		rc = -errno;
 	close(pfd);
@@ -673,28 +885,72 @@ static int posix_unlink(struct vfs_file *f)
 
 /* ---- metadata updates ---- */
 
+/* The stored metadata of the file, or what a file without it looks like. */
+static int meta_load(struct posix_file *pf, struct vfs_meta *m)
+{
+	uint8_t cur[64];
+	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
+	if (n > 0 && vfs_meta_unpack(cur, (size_t)n, m) == 0)
+		return 0;
+	struct statx sx;
+	int rc = statx_fd(pf->fd, &sx);
+	if (rc < 0)
+		return rc;
+	struct vfs_stat st;
+	fill_stat(&sx, NULL, 0, &st);
+	m->attrs = S_ISDIR(sx.stx_mode) ? 0 : ATTR_ARCHIVE;
+	m->btime = st.btime;
+	m->ctime = 0;
+	return 0;
+}
+
+static int meta_store(struct posix_file *pf, const struct vfs_meta *m)
+{
+	uint8_t meta[VFS_META_LEN_MAX];
+	return meta_set_fd(pf, meta, vfs_meta_pack(meta, m));
+}
+
+/* Data changed through pf: unless pf set ChangeTime itself, the file reports its own ctime
+ * again (the stored one is dropped). */
+static void ctime_touch(struct posix_file *pf)
+{
+	if (pf->ctime_pinned)
+		return;
+	uint8_t cur[64];
+	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
+	struct vfs_meta m;
+	if (n <= 0 || vfs_meta_unpack(cur, (size_t)n, &m) < 0 || !m.ctime)
+		return;
+	m.ctime = 0;
+	(void)meta_store(pf, &m);
+}
+
 static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 {
 	struct posix_file *pf = PF(f);
-	uint8_t cur[64];
-	uint32_t a = 0;
-	uint64_t b = 0;
-	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
-	if (n <= 0 || vfs_meta_decode(cur, (size_t)n, &a, &b) < 0) {
-		struct vfs_stat st;
-		int rc = posix_fstat(f, &st);
-		if (rc < 0)
-			return rc;
-		a = f->is_dir ? 0 : ATTR_ARCHIVE;
-		b = st.btime;
-	}
+	struct vfs_meta m;
+	int rc = meta_load(pf, &m);
+	if (rc < 0)
+		return rc;
 	if (attrs != VFS_ATTRS_KEEP)
-		a = attrs & ATTR_SETTABLE;
+		m.attrs = (attrs & ATTR_SETTABLE) | (m.attrs & ATTR_SPARSE);
 	if (btime)
-		b = btime;
-	uint8_t meta[VFS_META_LEN];
-	vfs_meta_encode(meta, a, b);
-	return meta_set_fd(pf, meta, sizeof(meta));
+		m.btime = btime;
+	return meta_store(pf, &m);
+}
+
+static int posix_set_ctime(struct vfs_file *f, uint64_t ctime)
+{
+	struct posix_file *pf = PF(f);
+	struct vfs_meta m;
+	int rc = meta_load(pf, &m);
+	if (rc < 0 || !ctime)
+		return rc;
+	m.ctime = ctime;
+	rc = meta_store(pf, &m);
+	if (rc == 0)
+		pf->ctime_pinned = true;
+	return rc;
 }
 
 static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
@@ -728,6 +984,235 @@ static int posix_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 	return 0;
 }
 
+/* ---- sparse files ---- */
+
+static int posix_set_sparse(struct vfs_file *f, bool sparse)
+{
+	struct posix_file *pf = PF(f);
+	if (f->is_dir || f->stream)
+		return -EINVAL;
+	struct vfs_stat st;
+	int rc = posix_fstat(f, &st);
+	if (rc < 0)
+		return rc;
+	struct vfs_meta m;
+	rc = meta_load(pf, &m);
+	if (rc < 0)
+		return rc;
+	m.attrs = st.attrs & (ATTR_SETTABLE | ATTR_SPARSE);
+	m.attrs = sparse ? m.attrs | ATTR_SPARSE : m.attrs & ~ATTR_SPARSE;
+	rc = meta_store(pf, &m);
+	if (rc < 0)
+		return rc;
+	/* NTFS allocates a file's holes when it stops being sparse; the reservation is a hint
+	   (a full disk or a file system without fallocate keeps the holes) */
+	if (!sparse && st.size && !pf->opath && st.size <= INT64_MAX)
+		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)st.size);
+	return 0;
+}
+
+static int posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc)
+{
+	struct posix_file *pf = PF(f);
+	if (off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	ctime_touch(pf);
+	if (f->stream) {
+		struct vfs_stat st;
+		int rc = posix_fstat(f, &st);
+		if (rc < 0 || off >= st.size)
+			return rc;
+		uint64_t n = off + len < st.size ? len : st.size - off;
+		uint8_t *z = calloc(1, (size_t)n);
+		if (!z)
+			return -ENOMEM;
+		rc = stream_update(pf, z, (size_t)n, off, off + n, false);
+		free(z);
+		return rc;
+	}
+	if (!dealloc && fallocate(pf->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				  (off_t)len) == 0)
+		return 0;
+	if (fallocate(pf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len) < 0) {
+		if (errno != EOPNOTSUPP)
+			return -errno;
+		/* no hole punching here: write zeros up to the end of file */
+		struct vfs_stat st;
+		int rc = posix_fstat(f, &st);
+		if (rc < 0)
+			return rc;
+		static const uint8_t zeros[65536];
+		uint64_t end = off + len < st.size ? off + len : st.size;
+		for (uint64_t o = off; o < end;) {
+			size_t n = end - o < sizeof(zeros) ? (size_t)(end - o) : sizeof(zeros);
+			ssize_t w = posix_pwrite(f, zeros, n, o);
+			if (w < 0)
+				return (int)w;
+			o += (uint64_t)w;
+		}
+		return 0;
+	}
+	if (!dealloc)
+		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+	return 0;
+}
+
+static int posix_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end)
+{
+	struct posix_file *pf = PF(f);
+	if (off > INT64_MAX)
+		return -ENXIO;
+	if (f->stream) {
+		/* a stream is one run of data */
+		struct vfs_stat st;
+		int rc = posix_fstat(f, &st);
+		if (rc < 0)
+			return rc;
+		if (off >= st.size)
+			return -ENXIO;
+		*start = off;
+		*end = st.size;
+		return 0;
+	}
+	off_t d = lseek(pf->fd, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return -errno;
+	off_t h = lseek(pf->fd, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*start = (uint64_t)d;
+	*end = (uint64_t)h;
+	return 0;
+}
+
+/* ---- alternate data streams: operations ---- */
+
+static int posix_open_stream(struct vfs_file *f, const char *name, unsigned flags,
+			     struct vfs_file **out)
+{
+	struct posix_file *pf = PF(f);
+	if (!*name || strchr(name, '/') || strchr(name, ':'))
+		return -EINVAL;
+	char *stored = NULL;
+	int rc = stream_find(pf, name, &stored);
+	if (rc == 0 && (flags & VFS_O_CREATE)) {
+		free(stored);
+		return -EEXIST;
+	}
+	if (rc == -ENOENT && (flags & VFS_O_CREATE)) {
+		char *x = stream_xname(name);
+		rc = x ? xa_set(pf, x, "", 0, XATTR_CREATE) : -ENOMEM;
+		free(x);
+		if (rc == 0 && !(stored = strdup(name)))
+			rc = -ENOMEM;
+	}
+	if (rc < 0)
+		return rc;
+	int fd = fcntl(pf->fd, F_DUPFD_CLOEXEC, 0);
+	struct posix_file *s = fd < 0 ? NULL : calloc(1, sizeof(*s));
+	char *p = s ? strdup(f->path) : NULL;
+	if (!p) {
+		rc = fd < 0 ? -errno : -ENOMEM;
+		if (fd >= 0)
+			close(fd);
+		free(s);
+		free(stored);
+		return rc;
+	}
+	s->base.sh = f->sh;
+	s->base.is_dir = false;
+	s->base.path = p;
+	s->base.stream = stored;
+	s->fd = fd;
+	s->opath = pf->opath;
+	*out = &s->base;
+	return 0;
+}
+
+static int posix_stream_list(struct vfs_file *f,
+			     int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
+{
+	struct posix_file *pf = PF(f);
+	char *list;
+	size_t len;
+	int rc = xa_list(pf, &list, &len);
+	if (rc < 0)
+		return rc == -EOPNOTSUPP ? 0 : rc;
+	size_t plen = strlen(VFS_STREAM_XATTR_PREFIX);
+	for (size_t o = 0; o < len && !rc; o += strlen(list + o) + 1) {
+		const char *x = list + o;
+		if (strncmp(x, VFS_STREAM_XATTR_PREFIX, plen) || !x[plen])
+			continue;
+		ssize_t n = xa_get(pf, x, NULL, 0);
+		if (n < 0)
+			continue; /* removed meanwhile */
+		if (cb(arg, x + plen, (uint64_t)n))
+			break;
+	}
+	free(list);
+	return rc;
+}
+
+static int posix_stream_rename(struct vfs_file *sf, const char *to, bool replace)
+{
+	struct posix_file *pf = PF(sf);
+	if (!sf->stream || !*to || strchr(to, '/') || strchr(to, ':'))
+		return -EINVAL;
+	char *existing = NULL;
+	int rc = stream_find(pf, to, &existing);
+	if (rc == 0 && strcmp(existing, sf->stream) && !utf8_case_equal(existing, sf->stream) &&
+	    !replace) {
+		free(existing);
+		return -EEXIST;
+	}
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	rc = stream_load(pf, &data, &len, 0);
+	char *nx = rc ? NULL : stream_xname(to);
+	char *ox = rc ? NULL : stream_xname(sf->stream);
+	char *nn = rc ? NULL : strdup(to);
+	if (!rc && (!nx || !ox || !nn))
+		rc = -ENOMEM;
+	/* a target with another case of its name is replaced by the new spelling */
+	if (!rc && existing && strcmp(existing, sf->stream)) {
+		char *ex = stream_xname(existing);
+		rc = ex ? xa_remove(pf, ex) : -ENOMEM;
+		free(ex);
+	}
+	if (!rc && strcmp(nx, ox))
+		rc = xa_set(pf, nx, data, len, 0);
+	if (!rc && strcmp(nx, ox))
+		rc = xa_remove(pf, ox);
+	if (!rc) {
+		free(sf->stream);
+		sf->stream = nn;
+		nn = NULL;
+	}
+	free(data);
+	free(nx);
+	free(ox);
+	free(nn);
+	free(existing);
+	return rc;
+}
+
+static int posix_stream_delete(struct vfs_file *sf)
+{
+	if (!sf->stream)
+		return -EINVAL;
+	char *x = stream_xname(sf->stream);
+	if (!x)
+		return -ENOMEM;
+	int rc = xa_remove(PF(sf), x);
+	free(x);
+	return rc == -ENODATA ? -ENOENT : rc;
+}
+
 /* ---- shares ---- */
 
 /* inotify_add_watch works on the /proc/self/fd path of an O_PATH descriptor too */
@@ -755,8 +1240,16 @@ const struct vfs_ops vfs_posix_ops = {
     .allocate = posix_allocate,
     .set_meta = posix_set_meta,
     .set_times = posix_set_times,
+    .set_ctime = posix_set_ctime,
     .statfs = posix_statfs,
     .watch_fd = posix_watch_fd,
+    .set_sparse = posix_set_sparse,
+    .zero_range = posix_zero_range,
+    .next_data = posix_next_data,
+    .open_stream = posix_open_stream,
+    .stream_list = posix_stream_list,
+    .stream_rename = posix_stream_rename,
+    .stream_delete = posix_stream_delete,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)

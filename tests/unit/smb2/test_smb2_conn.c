@@ -237,7 +237,19 @@ static void t_compound(void **st)
 	assert_int_equal(next, 72);
 	assert_int_equal(get_le16(r.p + next + HDR_OFF_COMMAND), SMB2_ECHO);
 	assert_int_equal(get_le64(r.p + next + HDR_OFF_MESSAGE_ID), f->mid - 1);
-	assert_int_equal(r.len, next + 68u);
+	/* the last response of a compound is padded to 8 bytes as well (Windows does) */
+	assert_int_equal(r.len, next + 72u);
+	/* an unknown command in a compound gets INVALID_PARAMETER, the rest still runs */
+	wr_free(&r);
+	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
+	put_le16(w.p + HDR_OFF_COMMAND, 0xff);
+	put_le64(w.p + 72 + HDR_OFF_MESSAGE_ID, f->mid++);
+	assert_int_equal(run(f, w.p, w.len, &r), 0);
+	assert_int_equal(get_le32(r.p + 8), STATUS_INVALID_PARAMETER);
+	next = get_le32(r.p + HDR_OFF_NEXT_COMMAND);
+	assert_int_equal(next, 80); /* header + 9-byte error body, aligned */
+	assert_int_equal(get_le32(r.p + next + 8), STATUS_SUCCESS);
+	put_le16(w.p + HDR_OFF_COMMAND, SMB2_ECHO);
 	/* a misaligned NextCommand drops the connection */
 	wr_set_u32(&w, HDR_OFF_NEXT_COMMAND, 70);
 	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);

@@ -25,7 +25,7 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct state_key k = {3, 33};
+	struct state_key k = {3, 33, 0};
 	fx->db = state_db_new();
 	assert_int_equal(state_share_check_add(fx->db, &k, RW, SHARE_ALL, &fx->a), 0);
 	assert_int_equal(state_share_check_add(fx->db, &k, RW, SHARE_ALL, &fx->b), 0);
@@ -250,7 +250,7 @@ static void test_waiter(void **state)
 	assert_int_equal(wc.n, 3);
 	assert_int_equal(state_lock_ranges(fx->a, &r, 1, &w, NULL), 0);
 	/* a close of the waiter's own open unregisters it (defensively) */
-	struct state_key k = {3, 33};
+	struct state_key k = {3, 33, 0};
 	assert_int_equal(state_share_check_add(fx->db, &k, RW, SHARE_ALL, &fx->b), 0);
 	assert_int_equal(state_lock_ranges(fx->b, &r, 1, &w, NULL), -EAGAIN);
 	assert_false(state_share_remove(fx->b));
@@ -258,6 +258,31 @@ static void test_waiter(void **state)
 	assert_int_equal(state_unlock(fx->a, 10, 10), 0);
 	assert_int_equal(wc.n, 3);
 	state_lock_waiter_remove(&w);
+}
+
+/* Locks belong to a stream (MS-FSA Stream.ByteRangeLockList): a named stream's locks neither
+ * meet the file data's locks nor block its I/O. */
+static void test_streams(void **state)
+{
+	struct fixture *fx = *state;
+	struct state_key ks = {3, 33, 77};
+	struct state_open *s1, *s2;
+	assert_int_equal(state_share_check_add(fx->db, &ks, RW, SHARE_ALL, &s1), 0);
+	assert_int_equal(state_share_check_add(fx->db, &ks, RW, SHARE_ALL, &s2), 0);
+	assert_int_equal(lock1(fx->a, 0, 100, true), 0);
+	assert_int_equal(lock1(s1, 0, 100, true), 0);
+	assert_int_equal(state_lock_check_io(s2, 10, 10, false), -EAGAIN);
+	assert_int_equal(state_lock_check_io(fx->b, 10, 10, false), -EAGAIN);
+	assert_int_equal(lock1(s2, 50, 1, false), -EAGAIN);
+	assert_int_equal(state_unlock(fx->a, 0, 100), 0);
+	assert_int_equal(state_lock_check_io(fx->b, 10, 10, true), 0);
+	assert_int_equal(state_lock_check_io(s2, 10, 10, true), -EAGAIN);
+	assert_int_equal(state_unlock(s1, 0, 100), 0);
+	assert_int_equal(lock1(s2, 50, 1, true), 0);
+	assert_int_equal(lock1(fx->b, 50, 1, true), 0);
+	assert_int_equal(state_share_remove(s1), 0);
+	assert_int_equal(state_share_remove(s2), 0);
+	assert_int_equal(lock1(fx->a, 50, 1, true), -EAGAIN);
 }
 
 static void test_lock_limit(void **state)
@@ -372,7 +397,7 @@ static void test_threads(void **state)
 	struct shared sh = {.db = state_db_new()};
 	pthread_mutex_init(&sh.m, NULL);
 	pthread_cond_init(&sh.cv, NULL);
-	struct state_key k = {9, 9};
+	struct state_key k = {9, 9, 0};
 	struct thr t[NTHREADS];
 	pthread_t id[NTHREADS];
 	for (int i = 0; i < NTHREADS; i++) {
@@ -407,6 +432,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_multi_atomic, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_io, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_waiter, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streams, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lock_seq, setup, teardown),
 	    cmocka_unit_test(test_threads),

@@ -65,7 +65,7 @@ static void test_add_remove(void **state)
 {
 	(void)state;
 	struct state_db *db = state_db_new();
-	struct state_key k = {1, 100}, k2 = {2, 100};
+	struct state_key k = {1, 100, 0}, k2 = {2, 100, 0};
 	struct state_open *a, *b, *c;
 	assert_int_equal(state_share_check_add(db, &k, R | W, SR, &a), 0);
 	assert_int_equal(state_share_check_add(db, &k, R, SR | SW, &b), 0);
@@ -84,7 +84,7 @@ static void test_delete(void **state)
 {
 	(void)state;
 	struct state_db *db = state_db_new();
-	struct state_key k = {1, 7};
+	struct state_key k = {1, 7, 0};
 	struct state_open *a, *b, *c;
 	/* disposition: pending at once, cleared again, then deleting at the last close */
 	assert_int_equal(state_share_check_add(db, &k, D, SR | SW | SD, &a), 0);
@@ -118,7 +118,7 @@ static void *worker(void *arg)
 	struct state_db *db = arg;
 	unsigned seed = (unsigned)(uintptr_t)pthread_self();
 	for (int i = 0; i < 20000; i++) {
-		struct state_key k = {0, (uint64_t)(rand_r(&seed) % 16)};
+		struct state_key k = {0, (uint64_t)(rand_r(&seed) % 16), 0};
 		struct state_open *h;
 		uint32_t acc = (rand_r(&seed) & 1) ? R : W;
 		if (state_share_check_add(db, &k, acc, SR | SW, &h) == 0)

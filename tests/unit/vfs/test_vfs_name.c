@@ -102,6 +102,22 @@ static void test_meta_codec(void **state)
 	vfs_meta_encode(buf, 5, 0);
 	assert_int_equal(vfs_meta_decode(buf, sizeof(buf), &a, &b), 0);
 	assert_int_equal(b, 0);
+	/* the record with a ChangeTime: 32 bytes, readable by the 16-byte decoder too */
+	uint8_t full[VFS_META_LEN_MAX];
+	struct vfs_meta m = {.attrs = 0x21, .btime = 77, .ctime = 0x01D9000000000001ull}, m2;
+	assert_int_equal(vfs_meta_pack(full, &m), VFS_META_LEN_MAX);
+	assert_int_equal(vfs_meta_unpack(full, VFS_META_LEN_MAX, &m2), 0);
+	assert_int_equal(m2.attrs, 0x21);
+	assert_int_equal(m2.btime, 77);
+	assert_int_equal(m2.ctime, m.ctime);
+	assert_int_equal(vfs_meta_decode(full, VFS_META_LEN_MAX, &a, &b), 0);
+	assert_int_equal(b, 77);
+	for (size_t n = 0; n < VFS_META_LEN_MAX; n++)
+		assert_int_equal(vfs_meta_unpack(full, n, &m2), -22);
+	m.ctime = 0;
+	assert_int_equal(vfs_meta_pack(full, &m), VFS_META_LEN);
+	assert_int_equal(vfs_meta_unpack(full, VFS_META_LEN, &m2), 0);
+	assert_int_equal(m2.ctime, 0);
 }
 
 int main(void)

@@ -266,6 +266,123 @@ static void test_dir_rename_unlink(void **state)
 	vfs_close(d);
 }
 
+struct slist {
+	char buf[512];
+	uint64_t total;
+	int n;
+};
+
+static int collect_stream(void *arg, const char *name, uint64_t size)
+{
+	struct slist *l = arg;
+	strcat(l->buf, name);
+	strcat(l->buf, "|");
+	l->total += size;
+	l->n++;
+	return 0;
+}
+
+/* Alternate data streams in xattrs: create, case-insensitive open, I/O at offsets, truncate,
+ * list, rename, delete; sparse and zeroing on plain files. */
+static void test_streams_sparse(void **state)
+{
+	struct fx *fx = *state;
+	struct vfs_file *f, *s, *s2;
+	struct vfs_stat st;
+	char buf[64];
+	assert_int_equal(vfs_open(fx->sh, "a.txt", VFS_O_READ, 0, &f), 0);
+	assert_int_equal(vfs_open_stream(f, "Zone", 0, &s), -ENOENT);
+	assert_int_equal(vfs_open_stream(f, "Zone", VFS_O_CREATE, &s), 0);
+	assert_string_equal(s->stream, "Zone");
+	assert_int_equal(vfs_open_stream(f, "zONE", VFS_O_CREATE, &s2), -EEXIST);
+	assert_int_equal(vfs_open_stream(f, "a:b", VFS_O_CREATE, &s2), -EINVAL);
+	assert_int_equal(vfs_pwrite(s, "abc", 3, 5), 3);
+	assert_int_equal(vfs_fstat(s, &st), 0);
+	assert_int_equal(st.size, 8);
+	/* the stream's size is its own; the file keeps its data */
+	assert_int_equal(vfs_pread(s, buf, sizeof(buf), 0), 8);
+	assert_memory_equal(buf, "\0\0\0\0\0abc", 8);
+	assert_int_equal(vfs_pread(s, buf, sizeof(buf), 100), 0);
+	assert_int_equal(vfs_pread(f, buf, sizeof(buf), 0), 5);
+	assert_int_equal(vfs_truncate(s, 6), 0);
+	assert_int_equal(vfs_open_stream(f, "zone", 0, &s2), 0);
+	assert_string_equal(s2->stream, "Zone"); /* the stored case */
+	assert_int_equal(vfs_pread(s2, buf, sizeof(buf), 0), 6);
+	vfs_close(s2);
+	/* a write beyond what an xattr holds fails instead of truncating silently */
+	static char big[70000];
+	assert_true(vfs_pwrite(s, big, sizeof(big), 0) < 0);
+	assert_int_equal(vfs_open_stream(f, "Other", VFS_O_CREATE, &s2), 0);
+	struct slist l = {0};
+	assert_int_equal(vfs_stream_list(f, collect_stream, &l), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.total, 6);
+	assert_non_null(strstr(l.buf, "Zone|"));
+	/* rename onto an existing stream needs replace */
+	assert_int_equal(vfs_stream_rename(s2, "ZONE", false), -EEXIST);
+	assert_int_equal(vfs_stream_rename(s2, "Third", false), 0);
+	assert_string_equal(s2->stream, "Third");
+	assert_int_equal(vfs_stream_rename(s2, "zone", true), 0);
+	memset(&l, 0, sizeof(l));
+	assert_int_equal(vfs_stream_list(f, collect_stream, &l), 0);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.buf, "zone|");
+	assert_int_equal(vfs_stream_delete(s2), 0);
+	assert_int_equal(vfs_stream_delete(s), -ENOENT); /* the same stream, gone */
+	vfs_close(s);
+	vfs_close(s2);
+	vfs_close(f);
+
+	/* sparse: the attribute, holes punched by zeroing, allocated ranges */
+	assert_int_equal(vfs_open(fx->sh, "sp", VFS_O_CREATE | VFS_O_READ | VFS_O_WRITE, 0, &f), 0);
+	static char data[65536 * 2];
+	memset(data, 'x', sizeof(data));
+	assert_int_equal(vfs_pwrite(f, data, sizeof(data), 0), (ssize_t)sizeof(data));
+	assert_int_equal(vfs_set_sparse(f, true), 0);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_true(st.attrs & 0x200u);
+	assert_int_equal(vfs_zero_range(f, 0, 65536, true), 0);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_int_equal(st.size, sizeof(data)); /* zeroing keeps the end of file */
+	assert_int_equal(vfs_pread(f, buf, 8, 100), 8);
+	assert_memory_equal(buf, "\0\0\0\0\0\0\0\0", 8);
+	uint64_t d0, h0;
+	assert_int_equal(vfs_next_data(f, 0, &d0, &h0), 0);
+	assert_int_equal(d0, 65536);
+	assert_int_equal(h0, sizeof(data));
+	assert_int_equal(vfs_next_data(f, sizeof(data), &d0, &h0), -ENXIO);
+	/* DOS attributes set later keep the sparse bit; clearing it is explicit */
+	assert_int_equal(vfs_set_meta(f, A_HIDDEN, 0), 0);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_true(st.attrs & 0x200u);
+	assert_int_equal(vfs_set_sparse(f, false), 0);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_false(st.attrs & 0x200u);
+	vfs_close(f);
+	assert_int_equal(vfs_open(fx->sh, "Dir", VFS_O_DIR, 0, &f), 0);
+	assert_int_equal(vfs_set_sparse(f, true), -EINVAL);
+	vfs_close(f);
+
+	/* ChangeTime: a set value is reported, kept by the setting handle's writes and attribute
+	   changes, and dropped when another handle writes */
+	struct vfs_file *g;
+	assert_int_equal(vfs_open(fx->sh, "sp", VFS_O_READ | VFS_O_WRITE, 0, &f), 0);
+	assert_int_equal(vfs_open(fx->sh, "sp", VFS_O_READ | VFS_O_WRITE, 0, &g), 0);
+	const uint64_t ct = 130000000000000000ull;
+	assert_int_equal(vfs_set_ctime(f, ct), 0);
+	assert_int_equal(vfs_set_meta(f, A_RO, 0), 0);
+	assert_int_equal(vfs_set_times(f, ct, ct), 0);
+	assert_int_equal(vfs_pwrite(f, "y", 1, 0), 1);
+	assert_int_equal(vfs_fstat(g, &st), 0);
+	assert_int_equal(st.ctime, ct);
+	assert_int_equal(st.attrs & A_RO, A_RO);
+	assert_int_equal(vfs_pwrite(g, "z", 1, 0), 1);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_true(st.ctime > ct);
+	vfs_close(g);
+	vfs_close(f);
+}
+
 static void test_statfs_ident(void **state)
 {
 	struct fx *fx = *state;
@@ -299,6 +416,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_rename_unlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statfs_ident, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_streams_sparse, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
