@@ -76,6 +76,11 @@ struct smb2_open {
 	uint32_t mode;          /* FileModeInformation */
 	bool have_resume_key;   /* FSCTL_SRV_REQUEST_RESUME_KEY was asked (smb2_copychunk.c) */
 	uint8_t resume_key[24];
+	/* Open.IsResilient / Open.IsDurable (MS-SMB2 3.3.1.10): LOCK verifies LockSequence on such
+	   opens (smb2_lock.c); set by FSCTL_LMR_REQUEST_RESILIENCY and the durable-handle create
+	   contexts once those exist (issue 6) */
+	bool is_resilient;
+	bool is_durable;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };

@@ -358,11 +358,17 @@ static NTSTATUS run_request(struct smb2_req *req)
 		if (need > 1 && req->credit_charge < need)
 			return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
 	}
-	/* The identity the request needs (NULL: the server's own) stays on the thread afterwards:
-	 * the next request applies its own, and the per-thread cache makes that free when it is
-	 * the same user, instead of ten system calls to go back to root and return. */
-	vfs_ident_apply(req->ident);
-	return d->fn(req);
+	/* The user's identity is dropped again when the handler returns: the worker goes on to
+	 * run code that is not a request (a connection's teardown closing files, another
+	 * connection's asynchronous retries, a new server's state files) and must not do it as
+	 * whichever user it served last. The per-thread cache in vfs/ident.c makes the switches
+	 * cheap when nothing changes. */
+	if (req->ident)
+		vfs_ident_apply(req->ident);
+	NTSTATUS rst = d->fn(req);
+	if (req->ident)
+		vfs_ident_apply(NULL);
+	return rst;
 }
 
 struct chain {

@@ -1,7 +1,6 @@
-/* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and the commands whose real
- * implementation belongs to later work: LOCK and OPLOCK_BREAK answer
- * STATUS_NOT_SUPPORTED, which clients treat as "feature absent", until the state layer grows
- * byte-range locks and leases (issue 6). */
+/* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and OPLOCK_BREAK, whose real
+ * implementation belongs to later work: it refuses every acknowledgment until the state layer
+ * grows leases (issue 6). LOCK is in smb2_lock.c. */
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
@@ -18,11 +17,6 @@ NTSTATUS smb2_cancel(struct smb2_req *req)
 	   request: smb2_async.c); this entry only gives the command table its StructureSize. */
 	req->no_response = true;
 	return STATUS_SUCCESS;
-}
-
-NTSTATUS smb2_lock(struct smb2_req *req)
-{
-	return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
 }
 
 NTSTATUS smb2_oplock_break(struct smb2_req *req)

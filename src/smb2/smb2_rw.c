@@ -1,5 +1,7 @@
 /* READ, WRITE and FLUSH (MS-SMB2 2.2.17-2.2.22, 3.3.5.11-3.3.5.13). READ data goes straight from
- * the file into the response buffer (DESIGN.md section 4: no intermediate copy). */
+ * the file into the response buffer (DESIGN.md section 4: no intermediate copy). READ and WRITE
+ * of a range another open locked, or WRITE of a range under any shared lock, fail with
+ * STATUS_FILE_LOCK_CONFLICT (MS-FSA 2.1.4.10; the rules are in state.h). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -32,6 +34,8 @@ NTSTATUS smb2_read(struct smb2_req *req)
 		return SMB2_ERR(req, STATUS_ACCESS_DENIED);
 	if (off > INT64_MAX)
 		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (op->state_rec && state_lock_check_io(op->state_rec, off, len, false) < 0)
+		return SMB2_ERR(req, STATUS_FILE_LOCK_CONFLICT);
 	vfs_ident_apply(req->ident);
 	struct wr *w = req->out;
 	size_t start = w->len;
@@ -99,6 +103,8 @@ NTSTATUS smb2_write(struct smb2_req *req)
 	st = write_offset(op, &off);
 	if (!st && off > INT64_MAX - (uint64_t)len)
 		st = STATUS_INVALID_PARAMETER;
+	if (!st && op->state_rec && state_lock_check_io(op->state_rec, off, len, true) < 0)
+		st = STATUS_FILE_LOCK_CONFLICT;
 	if (st)
 		return SMB2_ERR(req, st);
 	ssize_t n = len ? vfs_pwrite(op->file, data.p, len, off) : 0;

@@ -1,14 +1,22 @@
-/* The local in-memory backend of the share-mode table (see state.h). A chained hash table of
- * file records under one mutex: opens are short operations, so a single lock is simpler than
- * per-bucket locks until measurements say otherwise. */
+/* The local in-memory backend of the state table (see state.h). A chained hash table of file
+ * records under one mutex: opens and lock requests are short operations, so a single lock is
+ * simpler than per-bucket locks until measurements say otherwise. A file's byte-range locks are
+ * an unsorted array scanned linearly (STATE_LOCKS_PER_OPEN_MAX bounds it per open). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/log.h"
 #include "state/state.h"
 
 #define STATE_BUCKETS 1024u
+
+struct state_lock {
+	uint64_t off, len;
+	struct state_open *owner;
+	bool exclusive;
+};
 
 struct state_file {
 	struct state_key key;
@@ -16,7 +24,13 @@ struct state_file {
 	struct state_open *opens;
 	int nopens;
 	bool delete_pending;
+	struct state_lock *locks; /* in the order they were granted */
+	int nlocks, locks_cap;
+	struct state_lock_waiter *waiters;
 };
+
+#define LOCK_SEQ_VALID 0x80u
+#define LOCK_SEQ_ENTRIES 64
 
 struct state_open {
 	struct state_db *db;
@@ -25,6 +39,8 @@ struct state_open {
 	uint64_t stream; /* 0: the file's data */
 	uint32_t access, share_access;
 	bool delete_on_close;
+	int nlocks;
+	uint8_t lock_seq[LOCK_SEQ_ENTRIES]; /* LOCK_SEQ_VALID | sequence number */
 	/* called (db lock held) when the file becomes delete pending: change notification */
 	void (*on_delete_pending)(void *arg);
 	void *dp_arg;
@@ -63,6 +79,9 @@ void state_db_free(struct state_db *db)
 				free(o);
 				o = on;
 			}
+			for (struct state_lock_waiter *w = f->waiters; w; w = w->next)
+				w->file = NULL;
+			free(f->locks);
 			free(f);
 			f = n;
 		}
@@ -77,6 +96,8 @@ static unsigned bucket_of(const struct state_key *k)
 	h ^= h >> 29;
 	return (unsigned)(h % STATE_BUCKETS);
 }
+
+static void drop_open_locks(struct state_file *f, struct state_open *h);
 
 #define DATA_ACCESS                                                                                \
 	(STATE_FILE_READ_DATA | STATE_FILE_WRITE_DATA | STATE_FILE_APPEND_DATA |                   \
@@ -264,6 +285,7 @@ int state_share_remove(struct state_open *h)
 		f->delete_pending = true;
 		fire_delete_pending(f);
 	}
+	drop_open_locks(f, h);
 	if (h->stream && h->stream_pending) {
 		bool last = true;
 		for (struct state_open *o = f->opens; o && last; o = o->next)
@@ -279,9 +301,269 @@ int state_share_remove(struct state_open *h)
 		find_file(db, &f->key, &link);
 		if (*link == f)
 			*link = f->next;
+		/* waiters belong to opens of this file, all closed now: none should be left */
+		for (struct state_lock_waiter *w = f->waiters; w; w = w->next)
+			w->file = NULL;
+		free(f->locks);
 		free(f);
 	}
 	pthread_mutex_unlock(&db->lock);
 	free(h);
 	return delete_now;
+}
+
+/* ---- byte-range locks ---- */
+
+/* Calls every registered waiter of f; mutex held. */
+static void wake_waiters(struct state_file *f)
+{
+	for (struct state_lock_waiter *w = f->waiters; w; w = w->next)
+		w->wake(w->arg);
+}
+
+static void waiter_unlink(struct state_lock_waiter *w)
+{
+	if (!w->file)
+		return;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		w->file->waiters = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->file = NULL;
+}
+
+/* The open is going away: its locks go (waking the waiters when there were any), and a waiter
+ * it still owns is unregistered (the SMB2 layer cancels its requests before closing; this only
+ * keeps the list sound if it did not). Mutex held. */
+static void drop_open_locks(struct state_file *f, struct state_open *h)
+{
+	for (struct state_lock_waiter *w = f->waiters, *n; w; w = n) {
+		n = w->next;
+		if (w->owner == h) {
+			LOG_WARN(LOG_STATE, "lock waiter left registered by a closing open");
+			waiter_unlink(w);
+		}
+	}
+	if (!h->nlocks)
+		return;
+	int j = 0;
+	for (int i = 0; i < f->nlocks; i++)
+		if (f->locks[i].owner != h)
+			f->locks[j++] = f->locks[i];
+	f->nlocks = j;
+	h->nlocks = 0;
+	wake_waiters(f);
+}
+
+bool state_lock_range_valid(uint64_t off, uint64_t len)
+{
+	return len == 0 || off <= UINT64_MAX - (len - 1);
+}
+
+/* Lock-against-lock overlap (both ranges valid). A zero-length range overlaps a range that holds
+ * its offset strictly inside; two zero-length ranges never overlap. */
+static bool lock_overlap(uint64_t off1, uint64_t len1, uint64_t off2, uint64_t len2)
+{
+	if (len1 == 0 && len2 == 0)
+		return false;
+	if (len1 == 0)
+		return off2 < off1 && off1 - off2 < len2;
+	if (len2 == 0)
+		return off1 < off2 && off2 - off1 < len1;
+	return off1 <= off2 + (len2 - 1) && off2 <= off1 + (len1 - 1);
+}
+
+static bool lock_conflicts(const struct state_lock *l, const struct state_open *h,
+			   const struct state_lock_range *r)
+{
+	if (!lock_overlap(l->off, l->len, r->off, r->len))
+		return false;
+	if (r->exclusive)
+		return true;
+	return l->exclusive && l->owner != h;
+}
+
+static bool file_conflicts(const struct state_file *f, const struct state_open *h,
+			   const struct state_lock_range *r)
+{
+	for (int i = 0; i < f->nlocks; i++)
+		if (f->locks[i].owner->stream == h->stream && lock_conflicts(&f->locks[i], h, r))
+			return true;
+	return false;
+}
+
+static int reserve_locks(struct state_file *f, int more)
+{
+	if (f->nlocks + more <= f->locks_cap)
+		return 0;
+	int cap = f->locks_cap ? f->locks_cap : 8;
+	while (cap < f->nlocks + more)
+		cap *= 2;
+	void *n = realloc(f->locks, sizeof(*f->locks) * (size_t)cap);
+	if (!n)
+		return -ENOMEM;
+	f->locks = n;
+	f->locks_cap = cap;
+	return 0;
+}
+
+static void waiter_register(struct state_file *f, struct state_open *h,
+			    struct state_lock_waiter *w)
+{
+	if (w->file)
+		return;
+	w->db = h->db;
+	w->owner = h;
+	w->file = f;
+	w->prev = NULL;
+	w->next = f->waiters;
+	if (f->waiters)
+		f->waiters->prev = w;
+	f->waiters = w;
+}
+
+int state_lock_ranges(struct state_open *h, const struct state_lock_range *r, int n,
+		      struct state_lock_waiter *w, int *failed)
+{
+	int bad = 0, rc = 0;
+	if (n <= 0)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (!state_lock_range_valid(r[i].off, r[i].len)) {
+			if (failed)
+				*failed = i;
+			return -EINVAL;
+		}
+	pthread_mutex_lock(&h->db->lock);
+	struct state_file *f = h->file;
+	int base = f->nlocks;
+	if (h->nlocks > STATE_LOCKS_PER_OPEN_MAX - n)
+		rc = -ENOLCK;
+	else
+		rc = reserve_locks(f, n);
+	/* granted one by one at the end of the array, so a later range also meets the earlier
+	   ones of this request; a conflict truncates the array back (nothing was visible) */
+	for (int i = 0; i < n && !rc; i++) {
+		if (file_conflicts(f, h, &r[i])) {
+			rc = -EAGAIN;
+			bad = i;
+			break;
+		}
+		f->locks[f->nlocks++] =
+		    (struct state_lock){r[i].off, r[i].len, h, r[i].exclusive};
+	}
+	if (rc) {
+		f->nlocks = base;
+		if (rc == -EAGAIN && w)
+			waiter_register(f, h, w);
+	} else {
+		h->nlocks += n;
+		if (w)
+			waiter_unlink(w);
+	}
+	pthread_mutex_unlock(&h->db->lock);
+	if (rc && failed)
+		*failed = bad;
+	return rc;
+}
+
+int state_unlock(struct state_open *h, uint64_t off, uint64_t len)
+{
+	pthread_mutex_lock(&h->db->lock);
+	struct state_file *f = h->file;
+	int found = -1;
+	for (int i = f->nlocks - 1; i >= 0; i--) {
+		const struct state_lock *l = &f->locks[i];
+		if (l->owner != h || l->off != off || l->len != len)
+			continue;
+		if (found < 0 || (l->exclusive && !f->locks[found].exclusive))
+			found = i;
+		if (l->exclusive)
+			break;
+	}
+	if (found >= 0) {
+		/* keep the grant order: later conflicts are reported the same way */
+		memmove(&f->locks[found], &f->locks[found + 1],
+			sizeof(*f->locks) * (size_t)(f->nlocks - found - 1));
+		f->nlocks--;
+		h->nlocks--;
+		wake_waiters(f);
+	}
+	pthread_mutex_unlock(&h->db->lock);
+	return found >= 0 ? 0 : -ENOENT;
+}
+
+void state_lock_waiter_remove(struct state_lock_waiter *w)
+{
+	if (!w || !w->db)
+		return;
+	pthread_mutex_lock(&w->db->lock);
+	waiter_unlink(w);
+	pthread_mutex_unlock(&w->db->lock);
+}
+
+int state_lock_check_io(struct state_open *h, uint64_t off, uint64_t len, bool write)
+{
+	if (len == 0)
+		return 0;
+	uint64_t last = off > UINT64_MAX - (len - 1) ? UINT64_MAX : off + (len - 1);
+	int rc = 0;
+	pthread_mutex_lock(&h->db->lock);
+	struct state_file *f = h->file;
+	for (int i = 0; i < f->nlocks && !rc; i++) {
+		const struct state_lock *l = &f->locks[i];
+		if (l->owner->stream != h->stream || l->len == 0 || l->off > last ||
+		    off > l->off + (l->len - 1))
+			continue;
+		if (l->exclusive ? l->owner != h : write)
+			rc = -EAGAIN;
+	}
+	pthread_mutex_unlock(&h->db->lock);
+	return rc;
+}
+
+int state_lock_count(struct state_open *h)
+{
+	pthread_mutex_lock(&h->db->lock);
+	int n = h->nlocks;
+	pthread_mutex_unlock(&h->db->lock);
+	return n;
+}
+
+static int lock_seq_index(uint32_t lock_sequence)
+{
+	uint32_t idx = lock_sequence >> 4;
+	return idx >= 1 && idx <= LOCK_SEQ_ENTRIES ? (int)idx - 1 : -1;
+}
+
+bool state_lock_seq_replay(struct state_open *h, uint32_t lock_sequence)
+{
+	int i = lock_seq_index(lock_sequence);
+	if (i < 0)
+		return false;
+	uint8_t num = lock_sequence & 0xF;
+	bool replay = false;
+	pthread_mutex_lock(&h->db->lock);
+	uint8_t e = h->lock_seq[i];
+	if (e & LOCK_SEQ_VALID) {
+		if ((e & 0xF) == num)
+			replay = true;
+		else
+			h->lock_seq[i] = 0;
+	}
+	pthread_mutex_unlock(&h->db->lock);
+	return replay;
+}
+
+void state_lock_seq_store(struct state_open *h, uint32_t lock_sequence)
+{
+	int i = lock_seq_index(lock_sequence);
+	if (i < 0)
+		return;
+	pthread_mutex_lock(&h->db->lock);
+	h->lock_seq[i] = (uint8_t)(LOCK_SEQ_VALID | (lock_sequence & 0xF));
+	pthread_mutex_unlock(&h->db->lock);
 }

@@ -1,15 +1,19 @@
 /* Cross-connection state (DESIGN.md section 6).
  *
- * Built now: the local, in-memory backend of the share-mode table. One record per file, keyed by
- * the file's (dev, ino), holds the list of its opens (access, share access, delete-on-close) and
- * the file's delete-pending flag. Byte-range locks, leases and durable handles extend the same
- * records later (struct state_open is the per-open anchor they will hang from), and the cluster
- * backend replaces the table behind the same functions.
+ * Built now: the local, in-memory backend. One record per file, keyed by the file's (dev, ino),
+ * holds the list of its opens (access, share access, delete-on-close), the file's delete-pending
+ * flag, its byte-range locks (each owned by one open) and the list of lock requests waiting for a
+ * lock to go away. Leases and durable handles extend the same records later (struct state_open is
+ * the per-open anchor they hang from), and the cluster backend replaces the table behind the same
+ * functions.
  *
- * Thread safety: every function may be called from any thread; the table has one mutex.
+ * Thread safety: every function may be called from any thread; the table has one mutex, and
+ * waiter callbacks (struct state_lock_waiter) run with it held.
  * Ownership: state_share_check_add creates a handle owned by the caller (the SMB2 open), freed
- * by state_share_remove. The smb2 layer (lead's smb2_server.c) calls only state_db_new() and
- * state_db_free(). */
+ * by state_share_remove, which also drops the open's byte-range locks. A waiter is memory of the
+ * caller, registered by state_lock_ranges and unregistered by state_lock_ranges (when granted),
+ * state_lock_waiter_remove, or (defensively) the close of its open. The smb2 layer (lead's
+ * smb2_server.c) calls only state_db_new() and state_db_free(). */
 #ifndef SHOAL_STATE_H
 #define SHOAL_STATE_H
 
@@ -80,5 +84,74 @@ int state_open_count(struct state_open *h);
 #define STATE_DELETE_FILE 1
 #define STATE_DELETE_STREAM 2
 int state_share_remove(struct state_open *h);
+
+/* ---- byte-range locks (MS-FSA 2.1.5.7, 2.1.5.8, 2.1.4.10; MS-SMB2 3.3.5.14) ----
+ *
+ * A lock covers [off, off + len) of the file and belongs to one open. Rules:
+ *  - the last byte off + len - 1 must not pass 2^64 - 1 (else STATUS_INVALID_LOCK_RANGE); a lock
+ *    of length 0 is valid anywhere and covers no byte, but conflicts with a lock that holds its
+ *    offset strictly inside (off2 < off < off2 + len2); two zero-length locks never conflict;
+ *  - an exclusive lock conflicts with every overlapping lock, the same open's included;
+ *  - a shared lock conflicts only with overlapping exclusive locks of other opens (an open may
+ *    stack shared locks on its own exclusive ones, and shared locks on shared ones);
+ *  - unlock removes one lock of the open with exactly the same offset and length, the exclusive
+ *    one first when both kinds exist;
+ *  - READ conflicts with others' exclusive locks; WRITE with others' exclusive locks and with
+ *    every shared lock (the writer's own included). Zero-length I/O never conflicts. */
+
+/* Most locks one open may hold: each lock request scans the file's locks, so this bounds the
+ * cost a client can impose (-ENOLCK beyond it). */
+#define STATE_LOCKS_PER_OPEN_MAX 16384
+
+struct state_lock_range {
+	uint64_t off, len;
+	bool exclusive;
+};
+
+/* A lock request waiting for a conflicting lock to go away. The caller fills wake and arg and
+ * keeps the memory until the waiter is unregistered. wake(arg) is called with the state mutex
+ * held every time a lock of the file is removed (unlock, close) while the waiter is registered;
+ * it must not call back into the state layer (it should only schedule a retry). */
+struct state_lock_waiter {
+	void (*wake)(void *arg);
+	void *arg;
+	/* private to the state layer */
+	struct state_db *db;
+	struct state_file *file;
+	struct state_open *owner;
+	struct state_lock_waiter *prev, *next;
+};
+
+/* True when off + len - 1 stays within 64 bits (len 0: always). */
+bool state_lock_range_valid(uint64_t off, uint64_t len);
+
+/* Takes the n ranges for h atomically and in order: either all are granted, or none is (a range
+ * conflicting with an earlier range of the same request counts as a conflict too). Returns 0;
+ * -EAGAIN when range *failed conflicts; -EINVAL when range *failed is not valid; -ENOLCK when h
+ * would hold more than STATE_LOCKS_PER_OPEN_MAX locks; -ENOMEM. With w not NULL, a conflict
+ * registers w on the file (once; it stays registered across further -EAGAIN calls) before the
+ * mutex is released, so no unlock can slip between the test and the registration; a grant
+ * unregisters it. */
+int state_lock_ranges(struct state_open *h, const struct state_lock_range *r, int n,
+		      struct state_lock_waiter *w, int *failed);
+/* Removes one lock of h with exactly this offset and length (exclusive first) and wakes the
+ * file's waiters. 0, or -ENOENT when h holds no such lock. */
+int state_unlock(struct state_open *h, uint64_t off, uint64_t len);
+/* Unregisters w; harmless when it is not registered. Once it returns, w->wake is not called. */
+void state_lock_waiter_remove(struct state_lock_waiter *w);
+/* READ (write false) or WRITE of [off, off + len) through h: 0, or -EAGAIN on a conflict
+ * (STATUS_FILE_LOCK_CONFLICT). */
+int state_lock_check_io(struct state_open *h, uint64_t off, uint64_t len, bool write);
+/* Number of locks h holds (Open.LockCount). */
+int state_lock_count(struct state_open *h);
+
+/* Lock sequence entries (MS-SMB2 3.3.5.14, Open.LockSequenceArray): 64 per open, kept here so a
+ * durable open keeps them across a reconnect. lock_sequence is the request's LockSequence field
+ * (index in bits 4..31, 1..64; sequence number in bits 0..3); other indexes are ignored.
+ * state_lock_seq_replay: true when the entry is valid with the same number (the request was
+ * already processed: answer success without doing it again); a valid entry with another number
+ * is invalidated. state_lock_seq_store: marks the entry valid with this number (after success). */
+bool state_lock_seq_replay(struct state_open *h, uint32_t lock_sequence);
+void state_lock_seq_store(struct state_open *h, uint32_t lock_sequence);
 
 #endif

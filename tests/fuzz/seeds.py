@@ -179,6 +179,26 @@ def crafted_smb2():
         fid(FZ_FILE) + struct.pack('<IIHHI', 0, 0, 0, 0, 0) + b'fuzz!', 'write')
     put('smb2_session', hdr(LOCK, m, 1, 1) + struct.pack('<HHI', 48, 2, 0) + fid(FZ_FILE) +
         struct.pack('<QQII', 0, 10, 2 | 0x10, 0) + struct.pack('<QQII', 20, 5, 4, 0), 'lock')
+    # byte-range locks: the flag matrix, ranges at the 64-bit edge, unlock series, lock
+    # sequence numbers, a blocking conflict with the open's own lock (goes asynchronous), and
+    # READ/WRITE against a lock of the same chain
+    def lock(fid_, elems, seq=0, mid=m):
+        return hdr(LOCK, mid, 1, 1) + struct.pack('<HHI', 48, len(elems), seq) + fid(fid_) + \
+            b''.join(struct.pack('<QQII', o, n, f, 0) for o, n, f in elems)
+    put('smb2_session', lock(FZ_FILE, [(0, 0, 0)]), 'lock-flags0')
+    put('smb2_session', lock(FZ_FILE, [(2**64 - 1, 2, 0x12)]), 'lock-range')
+    put('smb2_session', lock(FZ_FILE, [(0, 10, 4), (10, 10, 4)], seq=0x11), 'lock-unlock2')
+    put('smb2_session', lock(FZ_DIR, [(0, 1, 0x12)]), 'lock-dir')
+    put('smb2_session', lock(FZ_PIPE, [(0, 1, 0x12)]), 'lock-pipe')
+    put('smb2_session', hdr(LOCK, m, 1, 1) + struct.pack('<HHI', 48, 300, 0) + fid(FZ_FILE) +
+        struct.pack('<QQII', 0, 1, 1, 0), 'lock-count')
+    put('smb2_session', compound([lock(FZ_FILE, [(0, 10, 0x12)], mid=m),
+                                  lock(FZ_FILE, [(5, 1, 2)], mid=m + 1)]), 'lock-block')
+    put('smb2_session', compound([
+        lock(FZ_FILE, [(0, 10, 0x11), (5, 10, 0x11)], mid=m),
+        hdr(WRITE, m + 1, 1, 1) + struct.pack('<HHIQ', 49, 112, 5, 3) + fid(FZ_FILE) +
+        struct.pack('<IIHHI', 0, 0, 0, 0, 0) + b'fuzz!',
+        lock(FZ_FILE, [(0, 10, 4), (5, 10, 4), (5, 10, 4)], mid=m + 2)]), 'lock-write')
     put('smb2_session', hdr(QUERY_DIRECTORY, m, 1, 1) + struct.pack('<HBBI', 33, 37, 1, 0) +
         fid(FZ_DIR) + struct.pack('<HHI', 96, 2, 65536) + u16le('*'), 'find')
     put('smb2_session', hdr(QUERY_DIRECTORY, m, 1, 1) + struct.pack('<HBBI', 33, 3, 0, 0) +
