@@ -138,8 +138,14 @@ NTSTATUS smb2_change_notify(struct smb2_req *req)
 				 strerror(-rc));
 			return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
 		}
-		if (op->state_rec)
+		if (op->state_rec) {
 			state_open_on_delete_pending(op->state_rec, notify_deleted, op->watch);
+			/* it may have become delete pending before this request arrived (another
+			   connection's rmdir raced it): registered first, then checked, so
+			   neither order is missed */
+			if (state_delete_pending(op->state_rec))
+				state_watch_mark_deleted(op->watch);
+		}
 		op->watch_max = max_out;
 	}
 	/* like the filter, the first request's buffer size bounds the handle's later ones (if the
