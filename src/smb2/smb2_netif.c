@@ -35,7 +35,7 @@ static void put_entry(struct wr *w, const struct ifaddrs *ifa)
 	uint8_t sa[128] = {0};
 	if (ifa->ifa_addr->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)ifa->ifa_addr;
-		put_le16(sa, 0x0002); /* InterNetwork */
+		put_le16(sa, 0x0002);		  /* InterNetwork */
 		memcpy(sa + 4, &in->sin_addr, 4); /* port 0, the address in network order */
 	} else {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ifa->ifa_addr;

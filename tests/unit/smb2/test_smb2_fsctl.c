@@ -194,9 +194,12 @@ static void test_netif(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_copychunk_ok),      cmocka_unit_test(test_copychunk_limits),
-	    cmocka_unit_test(test_copychunk_truncated), cmocka_unit_test(test_set_sparse),
-	    cmocka_unit_test(test_zero_data),	      cmocka_unit_test(test_qar),
+	    cmocka_unit_test(test_copychunk_ok),
+	    cmocka_unit_test(test_copychunk_limits),
+	    cmocka_unit_test(test_copychunk_truncated),
+	    cmocka_unit_test(test_set_sparse),
+	    cmocka_unit_test(test_zero_data),
+	    cmocka_unit_test(test_qar),
 	    cmocka_unit_test(test_netif),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
