@@ -245,6 +245,8 @@ NTSTATUS smb2_fsctl_copychunk(struct smb2_req *req, struct smb2_open *op, uint32
 			      struct rd in, uint32_t max_out, struct wr *out);
 NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
 			 struct rd in, uint32_t max_out, struct wr *out);
+/* FSCTL_QUERY_NETWORK_INTERFACE_INFO (smb2_netif.c); the FileId must be all ones. */
+NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct wr *out);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */

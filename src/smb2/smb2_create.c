@@ -30,7 +30,7 @@ struct create_args {
 	struct rd name;
 	bool mxac, qfid;
 	bool data_suffix; /* the name ended in "::$DATA" */
-	bool has_alloc;   /* AlSi: AllocationSize for a created or overwritten file */
+	bool has_alloc;	  /* AlSi: AllocationSize for a created or overwritten file */
 	uint64_t alloc_size;
 	bool twrp;        /* TWrp: open a previous version (none are offered) */
 	struct sec_desc *secd; /* the SecD context's descriptor (2.2.13.2.1), freed by smb2_create */
@@ -619,10 +619,11 @@ static NTSTATUS open_stream(struct smb2_req *req, const struct create_args *a, c
 	NTSTATUS st = stream_base(req, a, path, cs, real, &base);
 	int rc = st ? 0 : vfs_open_stream(base, sname, 0, &sf);
 	if (!st && rc == 0) {
-		bool overwrite = d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF;
+		bool overwrite =
+		    d == FILE_SUPERSEDE || d == FILE_OVERWRITE || d == FILE_OVERWRITE_IF;
 		if (d == FILE_CREATE)
 			st = STATUS_OBJECT_NAME_COLLISION;
-		cs->action = !overwrite		  ? FILE_OPENED
+		cs->action = !overwrite		   ? FILE_OPENED
 			     : d == FILE_SUPERSEDE ? FILE_SUPERSEDED
 						   : FILE_OVERWRITTEN;
 	} else if (!st && rc == -ENOENT) {
@@ -686,7 +687,8 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	    (cs->action == FILE_CREATED || cs->action == FILE_OVERWRITTEN ||
 	     cs->action == FILE_SUPERSEDED)) {
 		/* 2.2.13.2.6: reserve AllocationSize for the new content */
-		int arc = a->alloc_size > INT64_MAX ? -EINVAL : vfs_allocate(op->file, a->alloc_size);
+		int arc =
+		    a->alloc_size > INT64_MAX ? -EINVAL : vfs_allocate(op->file, a->alloc_size);
 		if (!arc)
 			arc = vfs_fstat(op->file, &cs->st);
 		st = arc == -EINVAL ? STATUS_INVALID_PARAMETER : smb2_file_status(arc);

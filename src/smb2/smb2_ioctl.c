@@ -109,7 +109,7 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 	case FSCTL_DFS_GET_REFERRALS_EX:
 		return STATUS_FS_DRIVER_REQUIRED; /* no DFS (3.3.5.15.2) */
 	case FSCTL_QUERY_NETWORK_INTERFACE_INFO:
-		return STATUS_NOT_SUPPORTED; /* no multichannel yet */
+		return smb2_fsctl_netif(a->fid[0], a->fid[1], a->max_out, a->out);
 	case FSCTL_SRV_REQUEST_RESUME_KEY:
 	case FSCTL_SRV_COPYCHUNK:
 	case FSCTL_SRV_COPYCHUNK_WRITE:

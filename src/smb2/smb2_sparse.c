@@ -126,8 +126,8 @@ static NTSTATUS object_id(struct smb2_open *op, uint32_t max_out, struct wr *out
 	return STATUS_SUCCESS;
 }
 
-NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl,
-			 struct rd in, uint32_t max_out, struct wr *out)
+NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ctl, struct rd in,
+			 uint32_t max_out, struct wr *out)
 {
 	if (!op->file)
 		return STATUS_INVALID_DEVICE_REQUEST;

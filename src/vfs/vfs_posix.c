@@ -111,7 +111,8 @@ static uint32_t compose_attrs(bool have_meta, uint32_t stored, bool is_dir)
 {
 	/* files never given attributes by a client (created locally) look archived, as they
 	   would on NTFS after a write */
-	uint32_t a = have_meta ? stored & (ATTR_SETTABLE | ATTR_SPARSE) : (is_dir ? 0 : ATTR_ARCHIVE);
+	uint32_t a =
+	    have_meta ? stored & (ATTR_SETTABLE | ATTR_SPARSE) : (is_dir ? 0 : ATTR_ARCHIVE);
 	if (is_dir)
 		a |= ATTR_DIRECTORY;
 	return a ? a : ATTR_NORMAL;
@@ -382,7 +383,8 @@ static int xa_list(struct posix_file *pf, char **out, size_t *len)
 		char *buf = malloc((size_t)n + 1);
 		if (!buf)
 			return -ENOMEM;
-		ssize_t m = pf->opath ? listxattr(p, buf, (size_t)n) : flistxattr(pf->fd, buf, (size_t)n);
+		ssize_t m =
+		    pf->opath ? listxattr(p, buf, (size_t)n) : flistxattr(pf->fd, buf, (size_t)n);
 		if (m >= 0) {
 			*out = buf;
 			*len = (size_t)m;
@@ -1270,8 +1272,8 @@ static int posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool
 	if (!dealloc && fallocate(pf->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
 				  (off_t)len) == 0)
 		return 0;
-	if (fallocate(pf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-		      (off_t)len) < 0) {
+	if (fallocate(pf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) <
+	    0) {
 		if (errno != EOPNOTSUPP)
 			return -errno;
 		/* no hole punching here: write zeros up to the end of file */

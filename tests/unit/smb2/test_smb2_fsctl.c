@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "smb2/smb2.h"
 #include "smb2/smb2_fsctl.h"
 
 /* Builds a SRV_COPYCHUNK_COPY with n chunks of length len each into buf; returns its size. */
@@ -159,12 +160,47 @@ static void test_qar(void **state)
 				 STATUS_INVALID_PARAMETER);
 }
 
+/* NETWORK_INTERFACE_INFO list of this machine: at least loopback, 152-byte entries chained by
+ * Next, never truncated, refused on a real FileId. */
+static void test_netif(void **state)
+{
+	(void)state;
+	struct wr w;
+	wr_init(&w, 0);
+	assert_int_equal(smb2_fsctl_netif(1, 1, 65535, &w), STATUS_INVALID_PARAMETER);
+	assert_int_equal(smb2_fsctl_netif(UINT64_MAX, UINT64_MAX, 1, &w), STATUS_BUFFER_TOO_SMALL);
+	assert_int_equal(w.len, 0);
+	assert_int_equal(smb2_fsctl_netif(UINT64_MAX, UINT64_MAX, 65535, &w), STATUS_SUCCESS);
+	assert_true(w.len >= 152 && w.len % 152 == 0);
+	size_t off = 0, n = 1;
+	bool v4_loopback = false;
+	for (;;) {
+		uint16_t fam = get_le16(w.p + off + 24);
+		assert_true(fam == 2 || fam == 0x17);
+		if (fam == 2 && w.p[off + 28] == 127)
+			v4_loopback = true;
+		uint32_t next = get_le32(w.p + off);
+		if (!next)
+			break;
+		assert_int_equal(next, 152);
+		off += next;
+		n++;
+	}
+	assert_int_equal(n * 152, w.len);
+	assert_true(v4_loopback);
+	wr_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_copychunk_ok),      cmocka_unit_test(test_copychunk_limits),
-	    cmocka_unit_test(test_copychunk_truncated), cmocka_unit_test(test_set_sparse),
-	    cmocka_unit_test(test_zero_data),	      cmocka_unit_test(test_qar),
+	    cmocka_unit_test(test_copychunk_ok),
+	    cmocka_unit_test(test_copychunk_limits),
+	    cmocka_unit_test(test_copychunk_truncated),
+	    cmocka_unit_test(test_set_sparse),
+	    cmocka_unit_test(test_zero_data),
+	    cmocka_unit_test(test_qar),
+	    cmocka_unit_test(test_netif),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
