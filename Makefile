@@ -8,10 +8,13 @@
 #   make run            build, then run shoald with its embedded demo configuration
 #   make fuzz           libFuzzer targets (clang) in build-fuzz, each run FUZZ_SECONDS (default
 #                       60); new inputs are merged into tests/fuzz/corpus (tests/fuzz/run)
+#   make bench          optimized build in build, then bench/run: shoal against a private Samba
+#                       smbd side by side, results in bench/results (BENCH_ARGS="--quick" or
+#                       "--only read,write" pass options; see bench/run --help). Not part of test.
 #   make clean          remove the build folders (./run, the demo's share and state, stays)
 #
 # Variables: BUILD, BUILD_TEST, BUILD_FUZZ (folders), JOBS (parallel jobs, default 2),
-# FUZZ_SECONDS, FUZZ_TARGETS (names of tests/fuzz/fuzz_NAME.c; default all).
+# FUZZ_SECONDS, FUZZ_TARGETS (names of tests/fuzz/fuzz_NAME.c; default all), BENCH_ARGS.
 
 BUILD      ?= build
 BUILD_TEST ?= build-test
@@ -21,7 +24,7 @@ JOBS       ?= 2
 MESON      ?= meson
 NINJA      ?= ninja
 
-.PHONY: all build test conformance fuzz run clean deps-build deps-test
+.PHONY: all build test conformance fuzz bench run clean deps-build deps-test
 
 all: build
 
@@ -57,6 +60,10 @@ conformance: deps-test
 
 fuzz: deps-build
 	BUILD_FUZZ=$(BUILD_FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) tests/fuzz/run $(FUZZ_TARGETS)
+
+# bench/run installs its packages and builds shoald, shoalctl and shoal-bench in BUILD itself.
+bench:
+	BUILD=$(BUILD) JOBS=$(JOBS) bench/run $(BENCH_ARGS)
 
 run: build
 	exec ./$(BUILD)/shoald

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages shoal needs, when some are missing.
 #
-# usage: scripts/deps.sh [build] [test]      (no argument: build)
+# usage: scripts/deps.sh [build] [test] [bench]      (no argument: build)
 #   build  compilers, meson, and the libraries shoal links
 #   test   the clients and reference server the integration tests use
+#   bench  what bench/run needs: Samba's smbd and smbclient, python3, gnuplot for the plot
 #
 # Fast and silent when everything is installed (one dpkg-query). As root it runs apt-get update
 # once and installs what is missing; otherwise it prints the command to run and fails.
@@ -15,6 +16,8 @@ BUILD_PKGS=(meson ninja-build pkg-config gcc libssl-dev libcmocka-dev libjansson
 # samba-testsuite: smbtorture; python3-impacket: a second client; iproute2/procps/psmisc: ss,
 # pgrep, fuser for the test helpers.
 TEST_PKGS=(smbclient samba samba-testsuite python3-impacket iproute2 procps psmisc tshark)
+# util-linux: taskset (pins servers and clients to their CPUs); gnuplot-nox: bench/ratios.png
+BENCH_PKGS=(smbclient samba python3 procps util-linux gnuplot-nox)
 
 want=()
 [ $# -gt 0 ] || set -- build
@@ -22,8 +25,9 @@ for set in "$@"; do
 	case $set in
 	build) want+=("${BUILD_PKGS[@]}") ;;
 	test) want+=("${TEST_PKGS[@]}") ;;
+	bench) want+=("${BENCH_PKGS[@]}") ;;
 	*)
-		echo "usage: $0 [build] [test]" >&2
+		echo "usage: $0 [build] [test] [bench]" >&2
 		exit 2
 		;;
 	esac

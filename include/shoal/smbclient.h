@@ -54,6 +54,15 @@ struct smbc_opts {
 	bool encrypt_required;	 /* Smb3EncryptionRequired: refuse a session that cannot encrypt */
 	uint16_t ciphers[4];   /* preference order; all zero = GCM-256, GCM-128, CCM-256, CCM-128 */
 	bool signing_required; /* refuse unsigned sessions */
+	/* false: sign every request of an authenticated session; true: only when this client or
+	 * the server requires signing (Session.SigningRequired, MS-SMB2 3.2.5.3.1), as Windows and
+	 * smbclient do, so that a benchmark of unsigned traffic is possible */
+	bool sign_only_when_required;
+	/* 3.1.1 signing algorithms offered, in order: the first nsign_algs of sign_algs
+	 * (SIGNING_CAPABILITIES ids, MS-SMB2 2.2.3.1.7: 0 HMAC-SHA256, 1 AES-CMAC, 2 AES-GMAC);
+	 * nsign_algs 0 = AES-GMAC, AES-CMAC, HMAC-SHA256 */
+	uint8_t nsign_algs;
+	uint16_t sign_algs[3];
 	int timeout_ms;	       /* blocking wrappers: per-operation limit; 0 = 60 s */
 };
 

@@ -240,7 +240,10 @@ static uint32_t seal(struct smbc_conn *c, struct smbc_req *r)
 		return STATUS_INTERNAL_ERROR;
 	if (r->encrypt)
 		return encrypt_msg(c, r);
-	if (c->signing && c->session_ready && r->cmd != SMB2_NEGOTIATE) {
+	/* 3.1.1 signs TREE_CONNECT even on a session that does not sign (MS-SMB2 3.2.4.1.1) */
+	bool sign = c->signing || (r->cmd == SMB2_TREE_CONNECT && c->dialect == SMB2_DIALECT_311 &&
+				   !c->guest && !c->anonymous);
+	if (sign && c->session_ready && r->cmd != SMB2_NEGOTIATE) {
 		put_le32(h + HDR_OFF_FLAGS, get_le32(h + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
 		if (smb2_sign(c->sign_alg, c->sign_key, &iov, 1, h + HDR_OFF_SIGNATURE))
 			return STATUS_INTERNAL_ERROR;

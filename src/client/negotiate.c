@@ -14,7 +14,22 @@ static const uint16_t all_dialects[] = {SMB2_DIALECT_202, SMB2_DIALECT_210, SMB2
 					SMB2_DIALECT_302, SMB2_DIALECT_311};
 static const uint16_t default_ciphers[] = {SMBC_CIPHER_AES256_GCM, SMBC_CIPHER_AES128_GCM,
 					   SMBC_CIPHER_AES256_CCM, SMBC_CIPHER_AES128_CCM};
-static const uint16_t sign_algs[] = {SMB2_SIGN_AES_GMAC, SMB2_SIGN_AES_CMAC, SMB2_SIGN_HMAC_SHA256};
+static const uint16_t default_sign_algs[] = {SMB2_SIGN_AES_GMAC, SMB2_SIGN_AES_CMAC,
+					     SMB2_SIGN_HMAC_SHA256};
+
+/* The signing algorithms offered, in order; returns the count. */
+static int offered_sign_algs(const struct smbc_conn *c, uint16_t out[3])
+{
+	int n = 0;
+	for (int i = 0; i < c->o.nsign_algs && i < 3; i++)
+		if (c->o.sign_algs[i] <= SMB2_SIGN_AES_GMAC)
+			out[n++] = c->o.sign_algs[i];
+	if (!n) {
+		memcpy(out, default_sign_algs, sizeof(default_sign_algs));
+		n = 3;
+	}
+	return n;
+}
 
 static bool wants_encryption(const struct smbc_conn *c)
 {
@@ -65,10 +80,12 @@ static void put_contexts(const struct smbc_conn *c, struct wr *w, const uint8_t 
 		put_ctx(w, CTX_ENCRYPTION, &d);
 		(*count)++;
 	}
+	uint16_t algs[3];
+	int nalg = offered_sign_algs(c, algs);
 	d.len = 0;
-	wr_u16(&d, 3);
-	for (int i = 0; i < 3; i++)
-		wr_u16(&d, sign_algs[i]);
+	wr_u16(&d, (uint16_t)nalg);
+	for (int i = 0; i < nalg; i++)
+		wr_u16(&d, algs[i]);
 	put_ctx(w, CTX_SIGNING, &d);
 	(*count)++;
 	if (!wr_ok(&d))
@@ -148,13 +165,19 @@ static uint32_t parse_ctx(struct smbc_conn *c, uint16_t type, struct rd *d, bool
 		c->cipher = v;
 		return STATUS_SUCCESS;
 	}
-	case CTX_SIGNING:
+	case CTX_SIGNING: {
 		n = rd_u16(d);
 		v = rd_u16(d);
-		if (!rd_ok(d) || n != 1 || v > SMB2_SIGN_AES_GMAC)
+		uint16_t algs[3];
+		int k = offered_sign_algs(c, algs);
+		bool ok = false;
+		for (int i = 0; i < k; i++)
+			ok = ok || algs[i] == v;
+		if (!rd_ok(d) || n != 1 || !ok)
 			return STATUS_INVALID_NETWORK_RESPONSE;
 		c->sign_alg = (enum smb2_sign_alg)v;
 		return STATUS_SUCCESS;
+	}
 	default:
 		return STATUS_SUCCESS; /* unknown contexts are ignored (MS-SMB2 3.2.5.2) */
 	}

@@ -109,7 +109,8 @@ static uint32_t finish(struct smbc_conn *c, struct ntlmssp_client *nc, uint16_t 
 			return STATUS_INVALID_SIGNATURE;
 		}
 	}
-	c->signing = keyed;
+	c->signing = keyed && (!c->o.sign_only_when_required || c->o.signing_required ||
+			       (c->server_sec_mode & SMB2_NEGOTIATE_SIGNING_REQUIRED));
 	if (flags & SMB2_SESSION_FLAG_ENCRYPT_DATA) {
 		if (!c->cipher) {
 			smbc_seterr(c,

@@ -83,6 +83,9 @@ static const struct param params[] = {
     {"passdb file", T_PATH, G(passdb), 0},
     {"max connections", T_INT, G(max_connections), 1000000},
     {"worker threads", T_INT, G(worker_threads), 4096},
+    {"max sessions per connection", T_INT, G(max_sessions_per_conn), 65535},
+    {"max open files", T_INT, G(max_open_files), 1000000},
+    {"handshake timeout", T_INT, G(handshake_timeout), 86400},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
     {"server smb3 signing algorithms", T_SIGN_ALGS, G(signing_algorithms), 0},
     {"management address", T_MGMT, G(mgmt_host), 0},
@@ -634,6 +637,9 @@ static struct shoal_conf *conf_new(const char *source)
 	c->max_protocol = SMB2_DIALECT_311;
 	c->signing = CONF_SIGNING_AUTO;
 	c->server_encrypt = CONF_ENC_IF_REQUIRED;
+	c->max_sessions_per_conn = CONF_DEFAULT_MAX_SESSIONS;
+	c->max_open_files = CONF_DEFAULT_MAX_OPEN_FILES;
+	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;
 	c->source = strdup(source);

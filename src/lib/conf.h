@@ -68,7 +68,16 @@ struct shoal_conf {
 	char *workgroup;        /* "workgroup", default WORKGROUP */
 	char *server_string;    /* "server string", default "shoal" */
 	char *passdb;           /* "passdb file", default STATE_DIR/users.db */
-	int max_connections;    /* "max connections", default 0 = unlimited */
+	/* Limits (docs/ARCHITECTURE.md, Robustness); 0 lifts the last three. */
+	int max_connections;    /* "max connections": accepted connections at once, default 0 =
+				   half the descriptor limit (RLIMIT_NOFILE, whose soft
+				   limit shoald raises to the hard one) */
+	int max_sessions_per_conn; /* "max sessions per connection", default 64; past it
+				      SESSION_SETUP gets STATUS_INSUFFICIENT_RESOURCES */
+	int max_open_files;     /* "max open files": opens per session, default 16384; past it
+				   CREATE gets STATUS_TOO_MANY_OPENED_FILES */
+	int handshake_timeout;  /* "handshake timeout": seconds a connection may stay without an
+				   authenticated session, default 60 */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
@@ -81,6 +90,10 @@ struct shoal_conf {
 	int nshares;
 	struct conf_client client;    /* the [client] section (not a share) */
 };
+
+#define CONF_DEFAULT_MAX_SESSIONS 64
+#define CONF_DEFAULT_MAX_OPEN_FILES 16384
+#define CONF_DEFAULT_HANDSHAKE_TIMEOUT 60
 
 /* Parses a file; on success *out has refs == 1. On failure returns -EINVAL (or -errno when the
  * file cannot be read) and writes "FILE:LINE: reason" into err. */

@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -239,9 +242,28 @@ static int serve(struct smb2_server *srv, struct net *net, const struct opts *o,
 	return 0;
 }
 
+/* Every connection and every open file is a descriptor: take all the hard limit allows (the
+ * soft limit is often 1024). "max connections" defaults to half of what this leaves. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			LOG_WARN(LOG_CORE, "cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = {0};
+	/* READ and WRITE move up to 8 MiB per request through buffers freed once the response is
+	 * sent. By default glibc hands such chunks back to the kernel (munmap above the dynamic mmap
+	 * threshold, madvise when it trims a worker thread's heap), so every request faulted its
+	 * pages in again, which cost more server CPU than copying the data (docs/PERFORMANCE.md).
+	 * Fixed thresholds keep freed memory in the heap for the next request. */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	struct shoal_conf *conf;
@@ -259,13 +281,19 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	raise_fd_limit();
 	char err[512];
 	struct smb2_server *srv = smb2_server_new(conf, err, sizeof(err));
 	if (!srv) {
 		fprintf(stderr, "shoald: %s\n", err);
 		return 1;
 	}
+	/* one loop per CPU this process may run on (taskset, cpusets), not per CPU of the machine:
+	 * more loops and workers than CPUs only add wake-ups and lock hand-offs */
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t cpus;
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0)
+		ncpu = CPU_COUNT(&cpus);
 	int nloops = ncpu > 0 ? (int)ncpu : 1;
 	int nworkers = conf->worker_threads > 0 ? conf->worker_threads : 2 * nloops;
 	struct net *net = net_new(srv, conf, nloops, nworkers, err, sizeof(err));

@@ -9,18 +9,22 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/conf.h"
@@ -30,6 +34,8 @@
 #define MAX_LISTENERS 32
 #define READ_BUDGET (1u << 20)        /* bytes read per connection per loop turn */
 #define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
+#define OUTPUT_QUEUE_LIMIT (32u << 20) /* stop running requests past this many unsent bytes */
+#define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
 
 struct frame {
 	struct frame *next;
@@ -50,6 +56,7 @@ struct nconn {
 	struct loop *loop;
 	struct smb2_conn *sc;
 	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
+	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
 	/* input being assembled: loop thread only */
 	uint8_t hdr[4];
 	size_t hdr_got;
@@ -62,6 +69,8 @@ struct nconn {
 	bool busy, dead, paused, want_out;
 	bool wake; /* asynchronous requests were woken: run smb2_conn_run_async */
 	struct outbuf *o_head, *o_tail;
+	size_t o_bytes;   /* unsent bytes in the output queue */
+	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
 };
 
 struct job {
@@ -75,6 +84,7 @@ struct loop {
 	int epfd;
 	int stopfd;
 	struct nconn *conns;
+	time_t next_sweep;
 };
 
 struct net {
@@ -90,6 +100,10 @@ struct net {
 	struct job *j_head, *j_tail;
 	bool j_stop;
 	bool started;
+	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
+	int spare_fd;       /* held for shed_connection; -1 when not available */
+	pthread_mutex_t spare_lock;
+	atomic_llong last_refusal_log; /* second of the last refusal logged, any loop */
 };
 
 /* ---- worker pool ---- */
@@ -132,6 +146,7 @@ static void free_outq(struct nconn *c)
 		free(o);
 	}
 	c->o_tail = NULL;
+	c->o_bytes = 0;
 }
 
 /* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error. */
@@ -146,6 +161,7 @@ static int flush_locked(struct nconn *c)
 			return errno == EAGAIN ? 0 : -1;
 		}
 		o->off += (size_t)w;
+		c->o_bytes -= (size_t)w;
 		if (o->off < o->len)
 			return 0;
 		c->o_head = o->next;
@@ -170,6 +186,7 @@ static void send_response(struct nconn *c, struct wr *w, size_t start)
 	o->off = start;
 	o->buf = wr_take(w, &o->len);
 	pthread_mutex_lock(&c->lock);
+	c->o_bytes += o->len - o->off;
 	if (c->o_tail)
 		c->o_tail->next = o;
 	else
@@ -252,10 +269,40 @@ static void conn_free(struct nconn *c)
 	free(c);
 }
 
+/* Back-pressure on a client that does not read its responses (called with c->lock held by
+ * the worker about to run the next request): past OUTPUT_QUEUE_LIMIT unsent bytes it stops and
+ * gives the connection up; the loop resubmits it once the socket has taken half of that
+ * (output_drained_locked). Input queues up behind it until reading pauses too. */
+static bool output_backlogged_locked(struct nconn *c)
+{
+	if (c->dead || c->o_bytes <= OUTPUT_QUEUE_LIMIT)
+		return false;
+	c->out_blocked = true;
+	c->busy = false;
+	return true;
+}
+
+/* The loop flushed output (c->lock held): true when the stopped worker job must be
+ * resubmitted, in which case the connection is marked busy for it. */
+static bool output_drained_locked(struct nconn *c)
+{
+	if (!c->out_blocked || c->o_bytes > OUTPUT_QUEUE_LIMIT / 2)
+		return false;
+	c->out_blocked = false;
+	if (c->busy || (!c->q_head && !c->wake))
+		return false;
+	c->busy = true;
+	return true;
+}
+
 static void run_job(struct net *n, struct nconn *c)
 {
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
+		if (output_backlogged_locked(c)) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
 		if (c->wake && !c->dead) {
 			c->wake = false;
 			pthread_mutex_unlock(&c->lock);
@@ -401,14 +448,88 @@ static int read_input(struct loop *l, struct nconn *c)
 	return 0;
 }
 
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* "max connections": a connection past the limit is closed as soon as it is accepted (the
+ * backlog must not fill up with it), the others are not affected. */
+static bool conn_limit_reached(struct net *n)
+{
+	struct shoal_conf *conf = smb2_server_conf(n->srv);
+	int max = conf->max_connections > 0 ? conf->max_connections : n->fd_limit_conns;
+	conf_put(conf);
+	if (atomic_load(&n->srv->nconns) < max)
+		return false;
+	long long now = mono_now();
+	if (atomic_exchange(&n->last_refusal_log, now) != now) /* at most one line a second */
+		LOG_WARN(LOG_CORE, "max connections (%d) reached: refusing connections", max);
+	return true;
+}
+
+/* "handshake timeout": ends the loop's connections that have not authenticated a session in
+ * time, so an idle or slowloris client cannot hold a connection (and its memory) for ever.
+ * Frames are read by the loop and only complete ones reach a worker, so a slow client never
+ * holds a worker. */
+static void sweep_handshakes(struct loop *l)
+{
+	time_t now = mono_now();
+	if (now < l->next_sweep)
+		return;
+	l->next_sweep = now + SWEEP_MS / 1000;
+	struct shoal_conf *conf = smb2_server_conf(l->net->srv);
+	int limit = conf->handshake_timeout;
+	conf_put(conf);
+	if (limit <= 0)
+		return;
+	struct nconn *c = l->conns;
+	while (c) {
+		struct nconn *next = c->next;
+		if (now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
+			LOG_INFO(LOG_CORE, "%s: no session after %d s: disconnecting", c->sc->peer,
+				 limit);
+			conn_dead(l, c);
+		}
+		c = next;
+	}
+}
+
+/* Out of descriptors: the pending connection would keep the listener readable and the loop
+ * spinning. The spare descriptor is given up to accept and close it, then taken back. */
+static void shed_connection(struct net *n, int lfd)
+{
+	pthread_mutex_lock(&n->spare_lock);
+	if (n->spare_fd >= 0) {
+		close(n->spare_fd);
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+		n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	pthread_mutex_unlock(&n->spare_lock);
+	long long now = mono_now();
+	if (atomic_exchange(&n->last_refusal_log, now) != now)
+		LOG_WARN(LOG_CORE, "out of file descriptors: refusing connections");
+}
+
 static void accept_conns(struct loop *l, int lfd)
 {
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				shed_connection(l->net, lfd);
 			return;
+		}
+		if (conn_limit_reached(l->net)) {
+			close(fd);
+			continue;
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		char host[INET6_ADDRSTRLEN] = "?", peer[64];
@@ -436,6 +557,7 @@ static void accept_conns(struct loop *l, int lfd)
 		c->loop = l;
 		c->sc->loop_priv = c;
 		c->sc->tp = &net_transport;
+		c->accepted = mono_now();
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			smb2_conn_free(c->sc);
@@ -467,7 +589,7 @@ static void *loop_main(void *arg)
 	struct loop *l = arg;
 	struct epoll_event evs[64];
 	for (;;) {
-		int k = epoll_wait(l->epfd, evs, 64, -1);
+		int k = epoll_wait(l->epfd, evs, 64, SWEEP_MS);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -492,7 +614,10 @@ static void *loop_main(void *arg)
 					c->want_out = false;
 					update_events(c);
 				}
+				bool resume = rc == 0 && output_drained_locked(c);
 				pthread_mutex_unlock(&c->lock);
+				if (resume)
+					submit(l->net, c);
 				if (rc < 0) {
 					conn_dead(l, c);
 					continue;
@@ -503,6 +628,8 @@ static void *loop_main(void *arg)
 					conn_dead(l, c);
 			}
 		}
+		/* after the events: none of them may name a connection the sweep ends */
+		sweep_handshakes(l);
 	}
 }
 
@@ -588,6 +715,14 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		return NULL;
 	}
 	n->srv = srv;
+	n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	pthread_mutex_init(&n->spare_lock, NULL);
+	struct rlimit rl;
+	n->fd_limit_conns = 512;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t half = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur / 2;
+		n->fd_limit_conns = half < 16 ? 16 : half > (1u << 20) ? (1 << 20) : (int)half;
+	}
 	pthread_mutex_init(&n->jlock, NULL);
 	pthread_cond_init(&n->jcond, NULL);
 	for (int p = 0; p < conf->nports; p++) {
@@ -678,6 +813,9 @@ void net_free(struct net *n)
 		return;
 	for (int i = 0; i < n->nlfds; i++)
 		close(n->lfds[i]);
+	if (n->spare_fd >= 0)
+		close(n->spare_fd);
+	pthread_mutex_destroy(&n->spare_lock);
 	if (n->loops)
 		for (int i = 0; i < n->nloops; i++) {
 			if (n->loops[i].epfd > 0)

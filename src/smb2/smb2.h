@@ -145,6 +145,9 @@ struct smb2_conn {
 	/* sessions */
 	struct smb2_session **sessions;
 	int nsessions, sessions_cap;
+	/* set once a session of this connection has authenticated; read by the transport (any
+	   thread) for "handshake timeout" */
+	atomic_bool authenticated;
 	/* the event loop's part lives in server/, reached through these */
 	void *loop_priv;
 	const struct smb2_transport *tp; /* NULL: asynchronous responses are dropped (unit tests) */
@@ -266,6 +269,8 @@ NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t vo
 			  struct smb2_open **out);
 /* Reads a 16-byte FileId from the body cursor and looks it up. */
 NTSTATUS smb2_open_from_body(struct smb2_req *req, struct rd *r, struct smb2_open **out);
+/* STATUS_TOO_MANY_OPENED_FILES when the session holds "max open files" opens already. */
+NTSTATUS smb2_open_limit(struct smb2_req *req);
 /* Allocates an open in the request's session/tree with fresh ids (not yet visible to lookups
  * until smb2_open_publish). */
 struct smb2_open *smb2_open_new(struct smb2_req *req);
@@ -329,7 +334,8 @@ void smb2_conn_free(struct smb2_conn *c);
  * writer holding SMB2_OUT_HEADROOM bytes; the response chain (if any) is appended after them and,
  * when encrypted, its transform header written in the headroom. *start receives the offset in out
  * where the message to frame begins (the transport writes the 4-byte session header in front).
- * Returns 0, or -1 when the connection must be dropped (a protocol violation). */
+ * Returns 0, or -1 when the connection must be dropped (a protocol violation); out is then
+ * left as it came, so nothing is sent. */
 int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
 		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */

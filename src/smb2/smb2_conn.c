@@ -358,12 +358,17 @@ static NTSTATUS run_request(struct smb2_req *req)
 		if (need > 1 && req->credit_charge < need)
 			return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
 	}
+	/* The user's identity is dropped again when the handler returns: the worker goes on to
+	 * run code that is not a request (a connection's teardown closing files, another
+	 * connection's asynchronous retries, a new server's state files) and must not do it as
+	 * whichever user it served last. The per-thread cache in vfs/ident.c makes the switches
+	 * cheap when nothing changes. */
 	if (req->ident)
 		vfs_ident_apply(req->ident);
-	st = d->fn(req);
+	NTSTATUS rst = d->fn(req);
 	if (req->ident)
 		vfs_ident_apply(NULL);
-	return st;
+	return rst;
 }
 
 struct chain {
@@ -447,21 +452,26 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	req.chain_status = ch->status;
 	req.out = out;
 	req.encrypted = ch->enc != NULL;
-	if (ch->enc && req.session_id != ch->enc->id && !req.related)
-		return -1; /* 3.3.5.2.1.1: the inner SessionId must be the transform's */
+	/* 3.3.5.2.1.1: the inner SessionId must be the transform's; a related message takes the
+	   chain's, except the first, which has none to take */
+	if (ch->enc && req.session_id != ch->enc->id &&
+	    (!req.related || ch->prev_hdr_off == SIZE_MAX))
+		return -1;
 	/* an unknown command is an invalid request (3.3.5.2.6), answered like Windows does */
 	if (req.cmd >= SMB2_NCMDS)
 		req.status = STATUS_INVALID_PARAMETER;
 	if (req.related) {
 		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
-			/* the first request of a chain cannot be related */
+			/* the first request of a chain cannot be related; its error response keeps
+			   its own ids, there being none to inherit */
 			req.status = STATUS_INVALID_PARAMETER;
+		} else {
+			req.session_id = ch->session_id;
+			req.tree_id = ch->tree_id;
 		}
 		/* related to a request that had no session or tree: nothing to relate to */
 		if (ch->prev_session_failed)
 			req.status = STATUS_INVALID_PARAMETER;
-		req.session_id = ch->session_id;
-		req.tree_id = ch->tree_id;
 	} else {
 		/* 3.3.5.2.7.2: the FileId a related request inherits is the previous request's;
 		   an unrelated request in between ends the chain's file */
@@ -576,8 +586,8 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 	return rc;
 }
 
-int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
-		    size_t *start)
+static int conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		      size_t *start)
 {
 	struct rd f = rd_make(frame, len);
 	struct rd p = f;
@@ -604,4 +614,19 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 	if (proto != SMB2_PROTOCOL_ID)
 		return -1;
 	return run_chain(c, &f, len, out, &ch);
+}
+
+/* A frame that ends in a disconnect gets no response at all: the chain built so far may hold a
+ * reserved header that was never written (heap bytes) and, on an encrypted session, plaintext
+ * responses that were never encrypted. */
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		    size_t *start)
+{
+	size_t base = out->len;
+	int rc = conn_input(c, frame, len, out, start);
+	if (rc < 0) {
+		out->len = base;
+		*start = SMB2_OUT_HEADROOM;
+	}
+	return rc;
 }

@@ -33,6 +33,7 @@ struct create_args {
 	bool has_alloc;   /* AlSi: AllocationSize for a created or overwritten file */
 	uint64_t alloc_size;
 	bool twrp;        /* TWrp: open a previous version (none are offered) */
+	struct sec_desc *secd; /* the SecD context's descriptor (2.2.13.2.1), freed by smb2_create */
 };
 
 /* CreateOptions bits Windows refuses as reserved (INVALID_PARAMETER) and the ones it does not
@@ -145,6 +146,8 @@ static uint32_t map_generic(uint32_t a)
 	       ~(GENERIC_READ | GENERIC_WRITE | GENERIC_EXECUTE | GENERIC_ALL | MAXIMUM_ALLOWED);
 }
 
+static uint32_t limit_access(struct smb2_req *req, uint32_t m, const struct vfs_stat *st);
+
 /* The access mask the POSIX permissions grant (the MaximalAccess of MxAc). */
 static uint32_t max_access(struct smb2_req *req, unsigned acc, const struct vfs_stat *st)
 {
@@ -164,6 +167,13 @@ static uint32_t max_access(struct smb2_req *req, unsigned acc, const struct vfs_
 		m |= FILE_WRITE_ATTRIBUTES | FILE_WRITE_EA | WRITE_DAC | WRITE_OWNER;
 	if (acc & VFS_ACC_DELETE)
 		m |= DELETE_ACCESS;
+	return limit_access(req, m, st);
+}
+
+/* What the share and the READONLY attribute take away from any grant. */
+static uint32_t limit_access(struct smb2_req *req, uint32_t m, const struct vfs_stat *st)
+{
+	bool dir = S_ISDIR(st->mode);
 	if (req->tree->read_only)
 		m &= ~WRITE_LIKE_ACCESS;
 	if (!dir && (st->attrs & FILE_ATTRIBUTE_READONLY))
@@ -211,6 +221,10 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 			if (dlen != 8)
 				return STATUS_INVALID_PARAMETER;
 			a->twrp = true;
+		} else if (nlen == 4 && !memcmp(name.p, "SecD", 4) && !a->secd) {
+			NTSTATUS st = smb2_secdesc_parse_ctx(data.p, data.len, &a->secd);
+			if (st)
+				return st;
 		}
 		if (!next)
 			break;
@@ -392,6 +406,8 @@ static int reopen_max(struct create_state *cs, const struct create_args *a, bool
 		return 0;
 	struct vfs_file *nf;
 	int rc = vfs_open(cs->file->sh, cs->file->path, f, 0, &nf);
+	if (rc == -EACCES)
+		return 0; /* a descriptor granted what the mode does not: the handle stays as it is */
 	if (rc < 0)
 		return rc;
 	vfs_close(cs->file);
@@ -434,9 +450,20 @@ static NTSTATUS open_existing(struct smb2_req *req, const struct create_args *a,
 	rc = vfs_access(cs->file, &acc);
 	if (rc < 0)
 		return smb2_file_status(rc);
-	cs->maximal = max_access(req, acc, st);
-	if (a->access & ~cs->maximal & ~ALWAYS_GRANTED)
-		return STATUS_ACCESS_DENIED;
+	uint32_t sd_max;
+	rc = smb2_secdesc_open_access(req, cs->file, st, acc, &sd_max);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	if (rc == 1) {
+		/* a stored descriptor decides, with nothing granted beside it */
+		cs->maximal = limit_access(req, sd_max, st);
+		if (a->access & ~cs->maximal)
+			return STATUS_ACCESS_DENIED;
+	} else {
+		cs->maximal = max_access(req, acc, st);
+		if (a->access & ~cs->maximal & ~ALWAYS_GRANTED)
+			return STATUS_ACCESS_DENIED;
+	}
 	cs->granted = a->access | (a->max_allowed ? cs->maximal : 0);
 	if (a->max_allowed && (rc = reopen_max(cs, a, overwrite)) < 0)
 		return smb2_file_status(rc);
@@ -480,6 +507,9 @@ static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, co
 		return STATUS_ACCESS_DENIED;
 	if (dir && (a->attrs & FILE_ATTRIBUTE_TEMPORARY))
 		return STATUS_INVALID_PARAMETER; /* MS-FSA 2.1.5.1.2.1 */
+	NTSTATUS st = smb2_secdesc_check_create(req, path, dir);
+	if (st)
+		return st;
 	uint32_t attrs = a->attrs & ~(FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_NORMAL);
 	unsigned flags =
 	    data_flags(a, a->max_allowed ? FILE_READ_DATA | FILE_WRITE_DATA : a->access, dir) |
@@ -488,14 +518,26 @@ static NTSTATUS create_new(struct smb2_req *req, const struct create_args *a, co
 	if (rc < 0)
 		return rc == -EEXIST ? STATUS_OBJECT_NAME_EXISTS : smb2_file_status(rc);
 	cs->created = true;
+	st = smb2_secdesc_new_file(req, cs->file, a->secd);
+	if (st)
+		return st;
 	unsigned acc = 0;
 	rc = vfs_access(cs->file, &acc);
 	if (!rc)
 		rc = vfs_fstat(cs->file, &cs->st);
 	if (rc < 0)
 		return smb2_file_status(rc);
-	/* the creator owns the new file: it gets what it asked for */
-	cs->maximal = max_access(req, acc | VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE, &cs->st);
+	/* the creator gets what it asked for; MxAc tells what the new descriptor grants, where
+	   one was inherited or given, else what the owner of the new file may do */
+	uint32_t sd_max;
+	rc = smb2_secdesc_open_access(req, cs->file, &cs->st, acc, &sd_max);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	if (rc == 1)
+		cs->maximal = limit_access(req, sd_max, &cs->st);
+	else
+		cs->maximal =
+		    max_access(req, acc | VFS_ACC_OWNER | VFS_ACC_READ | VFS_ACC_WRITE, &cs->st);
 	cs->granted = a->max_allowed ? cs->maximal | a->access : a->access;
 	cs->action = FILE_CREATED;
 	return STATUS_SUCCESS;
@@ -619,8 +661,15 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	struct vfs_file *f = cs->file;
 	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
 	struct smb2_open *op = smb2_open_new(req);
-	if (!op)
+	if (!op) {
+		/* the file is still the create's: undo it as smb2_create would */
+		if (cs->created)
+			vfs_unlink(cs->file);
+		vfs_close(cs->file);
+		cs->file = NULL;
+		free(real);
 		return STATUS_NO_MEMORY;
+	}
 	op->file = cs->file;
 	op->name = real;
 	op->access = cs->granted;
@@ -663,39 +712,49 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	return STATUS_SUCCESS;
 }
 
+static NTSTATUS create_file(struct smb2_req *req, struct create_args *a);
+
 NTSTATUS smb2_create(struct smb2_req *req)
 {
 	struct create_args a = {0};
 	/* a failed CREATE must not leave an earlier one's id for related requests */
 	*req->compound_fid_valid = false;
 	NTSTATUS st = parse_create(req, &a);
-	if (st)
-		return SMB2_ERR(req, st);
-	if (req->tree->is_ipc)
-		return SMB2_ERR(req, create_pipe(req, &a));
-	if (a.twrp)
-		return SMB2_ERR(req, STATUS_OBJECT_NAME_NOT_FOUND); /* no previous versions kept */
+	if (!st)
+		st = smb2_open_limit(req);
+	if (!st && req->tree->is_ipc)
+		st = create_pipe(req, &a);
+	else if (!st && a.twrp)
+		st = STATUS_OBJECT_NAME_NOT_FOUND; /* no previous versions kept */
+	else if (!st)
+		st = create_file(req, &a);
+	sec_desc_free(a.secd);
+	return st ? SMB2_ERR(req, st) : STATUS_SUCCESS;
+}
+
+static NTSTATUS create_file(struct smb2_req *req, struct create_args *a)
+{
 	char *path = NULL, *real = NULL, *stream = NULL;
-	st = smb2_wire_path_ex(a.name.p, a.name.len, &path, &stream, &a.data_suffix);
+	NTSTATUS st = smb2_wire_path_ex(a->name.p, a->name.len, &path, &stream, &a->data_suffix);
 	if (st)
-		return SMB2_ERR(req, st);
+		return st;
 	vfs_ident_apply(req->ident);
 	struct create_state cs = {0};
 	if (stream)
-		st = open_stream(req, &a, path, stream, &cs, &real);
+		st = open_stream(req, a, path, stream, &cs, &real);
 	else
-		st = open_or_create(req, &a, path, &cs, &real);
+		st = open_or_create(req, a, path, &cs, &real);
 	free(path);
 	free(stream);
 	if (!st)
-		return finish_open(req, &a, &cs, real);
+		return finish_open(req, a, &cs, real);
 	if (cs.file) {
 		if (cs.created)
 			cs.file->stream ? vfs_stream_delete(cs.file) : vfs_unlink(cs.file);
 		vfs_close(cs.file);
 	}
 	free(real);
-	return SMB2_ERR(req, st);
+	return st;
 }
 
 /* ---- CLOSE (2.2.15, 2.2.16) ---- */

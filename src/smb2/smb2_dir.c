@@ -207,8 +207,25 @@ struct dir_query {
 };
 
 /* Emits entries from the snapshot into w (the output buffer starts at base). */
-static NTSTATUS fill_entries(struct smb2_open *op, struct dir_state *ds, const struct dir_query *q,
-			     struct wr *w, size_t base)
+/* Access-based enumeration hides what the user cannot read ("." and ".." stay). */
+static bool hidden_by_abe(struct smb2_req *req, struct smb2_open *op, const char *name)
+{
+	if (!(op->tree->share_flags & SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM) ||
+	    !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	const char *dir = op->file->path;
+	size_t n = strlen(dir) + strlen(name) + 2;
+	char *path = malloc(n);
+	if (!path)
+		return true;
+	snprintf(path, n, "%s%s%s", dir, *dir ? "/" : "", name);
+	bool hide = !smb2_secdesc_can_read(req, path);
+	free(path);
+	return hide;
+}
+
+static NTSTATUS fill_entries(struct smb2_req *req, struct smb2_open *op, struct dir_state *ds,
+			     const struct dir_query *q, struct wr *w, size_t base)
 {
 	size_t prev = (size_t)-1, count = 0;
 	bool cs = op->tree->vfs->opts.case_sensitive;
@@ -218,8 +235,8 @@ static NTSTATUS fill_entries(struct smb2_open *op, struct dir_state *ds, const s
 			continue;
 		struct vfs_stat st;
 		long nlen = utf16_len(name);
-		if (nlen < 0 || entry_stat(op, name, &st) < 0)
-			continue; /* vanished since the snapshot, or not nameable */
+		if (nlen < 0 || entry_stat(op, name, &st) < 0 || hidden_by_abe(req, op, name))
+			continue; /* vanished since the snapshot, not nameable, or hidden */
 		size_t at = count ? ((w->len - base + 7) & ~(size_t)7) : 0;
 		size_t need = at + fixed_size(q->cls) + (size_t)nlen;
 		if (need > q->max_out) {
@@ -315,7 +332,7 @@ NTSTATUS smb2_query_directory(struct smb2_req *req)
 	size_t len_field = w->len;
 	wr_u32(w, 0);
 	size_t base = w->len;
-	st = fill_entries(op, op->dir_state, &q, w, base);
+	st = fill_entries(req, op, op->dir_state, &q, w, base);
 	if (st)
 		return SMB2_ERR(req, st);
 	wr_set_u32(w, len_field, (uint32_t)(w->len - base));

@@ -4,6 +4,7 @@
 #define SHOAL_SMB2_FILE_H
 
 #include "smb2/smb2.h"
+#include "sec/secdesc.h"
 #include "state/state.h"
 
 /* Access rights not in smb2_wire.h (MS-SMB2 2.2.13.1.2 names for directories) */
@@ -50,10 +51,36 @@ NTSTATUS smb2_wire_path_ex(const uint8_t *name, size_t nbytes, char **out, char 
  * out (and FileNetworkOpenInformation). */
 void smb2_put_times_sizes(struct wr *w, const struct vfs_stat *st);
 
-/* Security descriptor of a file (smb2_secdesc.c): self-relative, MS-DTYP 2.4.6. addinfo is
- * the requested SECURITY_INFORMATION. */
-void smb2_secdesc_build(struct smb2_req *req, const struct vfs_stat *st, uint32_t addinfo,
-			struct wr *w);
+/* ---- security descriptors of files (smb2_secdesc.c; the design is in its header) ---- */
+struct sec_desc;
+/* The file's descriptor: the stored one while current (*stored), else derived from the mode.
+ * 0 or -errno; *out is freed with sec_desc_free. */
+int smb2_secdesc_load(struct smb2_req *req, struct vfs_file *f, const struct vfs_stat *st,
+		      struct sec_desc **out, bool *stored);
+/* QUERY_INFO SECURITY: appends the parts addinfo selects, or returns the error status. */
+NTSTATUS smb2_secdesc_query(struct smb2_req *req, struct smb2_open *op, uint32_t addinfo,
+			    struct wr *w);
+/* SET_INFO SECURITY with the descriptor in in. */
+NTSTATUS smb2_secdesc_set(struct smb2_req *req, struct smb2_open *op, uint32_t addinfo,
+			  const struct rd *in);
+/* CREATE: the SecD create context's descriptor (*out freed with sec_desc_free). */
+NTSTATUS smb2_secdesc_parse_ctx(const uint8_t *p, size_t len, struct sec_desc **out);
+/* CREATE of an existing file: 1 and *maximal when a stored descriptor decides its access, 0 when
+ * the POSIX check applies, -errno. posix_acc is vfs_access's answer for the file. */
+int smb2_secdesc_open_access(struct smb2_req *req, struct vfs_file *f, const struct vfs_stat *st,
+			     unsigned posix_acc, uint32_t *maximal);
+/* CREATE of a new file or directory at path: the parent's stored descriptor must grant
+ * ADD_FILE / ADD_SUBDIRECTORY (the POSIX check happens when the file is made). */
+NTSTATUS smb2_secdesc_check_create(struct smb2_req *req, const char *path, bool dir);
+/* Access-based enumeration: may the user read the entry at path (FILE_READ_DATA,
+ * FILE_READ_ATTRIBUTES and FILE_READ_EA by its stored descriptor, else read permission)? */
+bool smb2_secdesc_can_read(struct smb2_req *req, const char *path);
+/* 2.2.10 ShareFlags: entries the user cannot read are left out of directory listings */
+#define SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM 0x00000800u
+/* CREATE made f: gives it the descriptor inherited from its parent or supplied by the client
+ * (creator, may be NULL), stored and mapped onto its mode. */
+NTSTATUS smb2_secdesc_new_file(struct smb2_req *req, struct vfs_file *f,
+			       const struct sec_desc *creator);
 
 /* FILESYSTEM info classes (smb2_fsinfo.c): appends the class's data to w, or returns an
  * error status. */

@@ -283,15 +283,9 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 static NTSTATUS query_security(struct smb2_req *req, struct smb2_open *op, uint32_t addinfo,
 			       uint32_t max, struct wr *w, size_t base)
 {
-	if (!op->file)
-		return STATUS_NOT_SUPPORTED;
-	if (!(op->access & READ_CONTROL) && (addinfo & 0x7))
-		return STATUS_ACCESS_DENIED;
-	struct vfs_stat st;
-	int rc = vfs_fstat(op->file, &st);
-	if (rc < 0)
-		return smb2_file_status(rc);
-	smb2_secdesc_build(req, &st, addinfo, w);
+	NTSTATUS st = smb2_secdesc_query(req, op, addinfo, w);
+	if (st)
+		return st;
 	size_t need = w->len - base;
 	if (need <= max)
 		return STATUS_SUCCESS;
@@ -648,7 +642,8 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 	uint8_t type = rd_u8(&b), cls = rd_u8(&b);
 	uint32_t len = rd_u32(&b);
 	uint16_t off = rd_u16(&b);
-	rd_skip(&b, 6); /* Reserved, AdditionalInformation */
+	rd_skip(&b, 2); /* Reserved */
+	uint32_t addinfo = rd_u32(&b);
 	struct smb2_open *op;
 	NTSTATUS st = smb2_open_from_body(req, &b, &op);
 	if (!st && !rd_ok(&b))
@@ -664,8 +659,7 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 		st = set_file(req, op, cls, &in);
 		break;
 	case SMB2_0_INFO_SECURITY:
-		/* descriptors are not mapped onto the file yet: refuse rather than pretend */
-		st = STATUS_NOT_SUPPORTED;
+		st = smb2_secdesc_set(req, op, addinfo, &in);
 		break;
 	case SMB2_0_INFO_FILESYSTEM:
 	case SMB2_0_INFO_QUOTA:

@@ -53,6 +53,18 @@ NTSTATUS smb2_open_from_body(struct smb2_req *req, struct rd *r, struct smb2_ope
 	return smb2_open_lookup(req, p, v, out);
 }
 
+NTSTATUS smb2_open_limit(struct smb2_req *req)
+{
+	struct shoal_conf *conf = smb2_server_conf(req->srv);
+	int max = conf->max_open_files;
+	conf_put(conf);
+	struct smb2_session *s = req->session;
+	pthread_mutex_lock(&s->lock);
+	bool full = max > 0 && s->nopens >= max;
+	pthread_mutex_unlock(&s->lock);
+	return full ? STATUS_TOO_MANY_OPENED_FILES : STATUS_SUCCESS;
+}
+
 struct smb2_open *smb2_open_new(struct smb2_req *req)
 {
 	struct smb2_open *op = calloc(1, sizeof(*op));

@@ -44,6 +44,19 @@ void smb2_session_put(struct smb2_session *s)
 	free(s);
 }
 
+/* "max sessions per connection": sessions in progress count too, so a client cannot pile up
+ * half-authenticated sessions either. */
+static bool session_limit_reached(struct smb2_conn *c)
+{
+	struct shoal_conf *conf = smb2_server_conf(c->srv);
+	int max = conf->max_sessions_per_conn;
+	conf_put(conf);
+	pthread_mutex_lock(&c->lock);
+	bool full = max > 0 && c->nsessions >= max;
+	pthread_mutex_unlock(&c->lock);
+	return full;
+}
+
 static struct smb2_session *session_new(struct smb2_conn *c)
 {
 	struct smb2_session *s = calloc(1, sizeof(*s));
@@ -193,6 +206,7 @@ static NTSTATUS session_complete(struct smb2_req *req, struct smb2_session *s)
 	s->encrypt_data = !s->anonymous && smb2_conn_can_encrypt(c) &&
 			  (pol == CONF_ENC_REQUIRED || pol == CONF_ENC_DESIRED);
 	s->state = SESS_VALID;
+	atomic_store(&s->conn->authenticated, true);
 	LOG_INFO(LOG_AUTH, "%s: session %llx: user '%s'%s", c->peer, (unsigned long long)s->id,
 		 s->user, s->anonymous ? " (anonymous)" : "");
 	return STATUS_SUCCESS;
@@ -279,6 +293,10 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	struct smb2_session *s = req->session;
 	bool fresh = false;
 	if (!s) {
+		if (session_limit_reached(c)) {
+			LOG_WARN(LOG_SMB2, "%s: session limit reached", c->peer);
+			return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+		}
 		s = session_new(c);
 		if (!s)
 			return STATUS_INSUFFICIENT_RESOURCES;

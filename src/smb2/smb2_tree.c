@@ -9,6 +9,7 @@
 #include "smb2/smb2.h"
 
 #define SMB2_SHAREFLAG_NO_CACHING 0x00000030u
+#define SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM 0x00000800u
 #define SMB2_SHAREFLAG_ENCRYPT_DATA 0x00008000u
 #define SMB2_TREE_CONNECT_FLAG_EXTENSION_PRESENT 0x0004
 #define MAX_ACCESS_READ 0x001200A9u /* read data/EA/attributes, execute, read control, sync */
@@ -78,9 +79,17 @@ static NTSTATUS check_access(struct smb2_session *s, const struct conf_share *sh
 	return ok ? STATUS_SUCCESS : STATUS_ACCESS_DENIED;
 }
 
+/* Trees per session: far more than any client uses (one per share it maps); the table is
+ * searched linearly on every request, so it must not grow without bound. */
+#define SMB2_MAX_TREES_PER_SESSION 1024
+
 static NTSTATUS add_tree(struct smb2_session *s, struct smb2_tree *t)
 {
 	pthread_mutex_lock(&s->lock);
+	if (s->ntrees >= SMB2_MAX_TREES_PER_SESSION) {
+		pthread_mutex_unlock(&s->lock);
+		return STATUS_INSUFFICIENT_RESOURCES;
+	}
 	if (s->ntrees == s->trees_cap) {
 		int ncap = s->trees_cap ? s->trees_cap * 2 : 4;
 		void *n = realloc(s->trees, sizeof(*s->trees) * (size_t)ncap);
@@ -141,6 +150,9 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 		t->share_flags |= SMB2_SHAREFLAG_NO_CACHING;
 		return STATUS_SUCCESS;
 	}
+	/* "hide unreadable": access-based enumeration (smb2_dir.c filters the entries) */
+	if (sh->hide_unreadable)
+		t->share_flags |= SMB2_SHAREFLAG_ACCESS_BASED_DIRECTORY_ENUM;
 	struct vfs_share_opts o = {
 		.read_only = sh->read_only,
 		.case_sensitive = sh->case_sensitive,

@@ -15,6 +15,7 @@
 struct ident_cache {
 	bool valid;
 	struct vfs_ident id;
+	int8_t root; /* 0 not known yet, 1 the process runs as root, -1 it does not */
 };
 
 static __thread struct ident_cache cur;
@@ -25,9 +26,18 @@ static bool same_ident(const struct vfs_ident *a, const struct vfs_ident *b)
 	       !memcmp(a->groups, b->groups, sizeof(a->groups[0]) * (size_t)a->ngroups);
 }
 
+/* Whether the process runs as root; asked once per thread, as the effective uid of shoald does
+ * not change after start (one system call fewer on every request). */
+static bool running_as_root(void)
+{
+	if (!cur.root)
+		cur.root = geteuid() == 0 ? 1 : -1;
+	return cur.root > 0;
+}
+
 int vfs_ident_apply(const struct vfs_ident *id)
 {
-	if (geteuid() != 0)
+	if (!running_as_root())
 		return 0;
 	struct vfs_ident want = {0}; /* NULL: the server's own identity, root without groups */
 	if (id) {
@@ -65,7 +75,7 @@ int vfs_ident_apply(const struct vfs_ident *id)
 
 uint32_t vfs_ident_fsuid(void)
 {
-	if (geteuid() != 0)
+	if (!running_as_root())
 		return geteuid();
 	return (uint32_t)setfsuid((uid_t)-1);
 }

@@ -98,6 +98,20 @@ struct vfs_fsstat {
 /* Called once per directory entry name ("." and ".." excluded); non-zero stops the walk. */
 typedef int (*vfs_dir_cb)(void *arg, const char *name);
 
+/* The named entries of a POSIX access ACL ("user:ID:rwx", "group:ID:rwx"): the owner, owning
+ * group and others are the mode's. perm is rwx as in a mode (4 2 1). */
+#define VFS_ACL_MAX 64
+struct vfs_posix_acl {
+	int n;
+	struct {
+		bool group;
+		uint32_t id;
+		uint8_t perm;
+	} e[VFS_ACL_MAX];
+	uint8_t group_obj; /* the owning group's own entry (the mode's group bits show the mask) */
+	uint8_t mask;	   /* the mask entry; 7 when there are no named entries */
+};
+
 /* A module's operations. Every function runs under the calling thread's identity (see
  * vfs_ident_apply); paths are share-relative (see the top of this file). */
 struct vfs_ops {
@@ -169,6 +183,26 @@ struct vfs_ops {
 	int (*stream_rename)(struct vfs_file *s, const char *to, bool replace);
 	/* Removes the opened stream s. */
 	int (*stream_delete)(struct vfs_file *s);
+	/* The NT security descriptor record kept with the file (VFS_NTACL_XATTR_ROOT or
+	   VFS_NTACL_XATTR; the SMB layer owns its format). Read and written with the server's own identity: the SMB layer has
+	   checked READ_CONTROL / WRITE_DAC against the descriptor itself, and a descriptor that
+	   denies the owner everything (mode 000) must still be readable. get_ntacl returns the
+	   length, -ENODATA when there is none, -ERANGE when len is too small; set_ntacl with len 0
+	   removes it. */
+	ssize_t (*get_ntacl)(struct vfs_file *f, void *buf, size_t len);
+	int (*set_ntacl)(struct vfs_file *f, const void *buf, size_t len);
+	/* Sets the permission bits (mode & 07777) and owner/group (UINT32_MAX = unchanged) with
+	   the server's identity: the mapping of a descriptor a client set, after the SMB layer
+	   checked WRITE_DAC / WRITE_OWNER. */
+	int (*set_perms)(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid);
+	/* The file's POSIX access ACL (see struct vfs_posix_acl): -EOPNOTSUPP where the file
+	   system has none. Read with the server's identity, like the descriptor record. */
+	int (*get_posix_acl)(struct vfs_file *f, struct vfs_posix_acl *out);
+	/* Sets the permission bits (mode & 0777 for owner, owning group and others) and the named
+	   entries of acl (none: the extended ACL is removed, a plain chmod), with the server's
+	   identity; the mask becomes the union of the group class. -EOPNOTSUPP where the file
+	   system has no POSIX ACLs and acl has named entries. */
+	int (*set_posix_acl)(struct vfs_file *f, uint32_t mode, const struct vfs_posix_acl *acl);
 };
 
 /* The parts of shares and files every module shares; modules embed them first. */
@@ -298,6 +332,29 @@ static inline int vfs_stream_delete(struct vfs_file *s)
 	return s->sh->ops->stream_delete(s);
 }
 
+static inline ssize_t vfs_get_ntacl(struct vfs_file *f, void *buf, size_t len)
+{
+	return f->sh->ops->get_ntacl(f, buf, len);
+}
+static inline int vfs_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
+{
+	return f->sh->ops->set_ntacl(f, buf, len);
+}
+static inline int vfs_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	return f->sh->ops->set_perms(f, mode, uid, gid);
+}
+
+static inline int vfs_get_posix_acl(struct vfs_file *f, struct vfs_posix_acl *out)
+{
+	return f->sh->ops->get_posix_acl(f, out);
+}
+static inline int vfs_set_posix_acl(struct vfs_file *f, uint32_t mode,
+				    const struct vfs_posix_acl *acl)
+{
+	return f->sh->ops->set_posix_acl(f, mode, acl);
+}
+
 /* The posix module's operations (vfs_share_open uses them). */
 extern const struct vfs_ops vfs_posix_ops;
 
@@ -317,6 +374,10 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
  * stream's data. A stream is therefore limited to what the file system allows in one xattr
  * (about 4 KiB on ext4 without ea_inode); longer writes fail with -ENOSPC. */
 #define VFS_STREAM_XATTR_PREFIX "user.shoal.ads."
+/* The NT security descriptor record: in trusted.* when the server runs as root (local users can
+   neither read nor forge it), else in user.* (the server's own files) */
+#define VFS_NTACL_XATTR "user.shoal.ntacl"
+#define VFS_NTACL_XATTR_ROOT "trusted.shoal.ntacl"
 #define VFS_META_LEN 16
 /* Encodes/decodes the versioned "user.shoal.meta" value: version 1, flags (bit 0: btime set),
  * 2 reserved bytes, attrs u32 LE, btime u64 LE. Decoding returns 0 or -EINVAL. */

@@ -578,6 +578,48 @@ def from_pcap(path, port, max_per_cmd):
             take('smb2_session', out, name)
 
 
+def sid(s):
+    """Binary SID (MS-DTYP 2.4.2.2) from S-1-A-R1-R2..."""
+    parts = s.split('-')[1:]
+    subs = [int(x) for x in parts[2:]]
+    return struct.pack('<BB', int(parts[0]), len(subs)) + int(parts[1]).to_bytes(6, 'big') + \
+        b''.join(struct.pack('<I', x) for x in subs)
+
+
+def ace(atype, flags, body):
+    return struct.pack('<BBH', atype, flags, 4 + len(body)) + body
+
+
+def acl(aces, rev=2):
+    body = b''.join(aces)
+    return struct.pack('<BBHHH', rev, 0, 8 + len(body), len(aces), 0) + body
+
+
+def secdesc(control, owner=b'', group=b'', sacl=b'', dacl=b''):
+    off, parts, offs = 20, b'', []
+    for p in (owner, group, sacl, dacl):
+        offs.append(off if p else 0)
+        parts += p
+        off += len(p)
+    return struct.pack('<BBHIIII', 1, 0, control | 0x8000, *offs) + parts
+
+
+def crafted_secdesc():
+    """NT security descriptors (fuzz_secdesc): plain, object, callback, compound ACEs."""
+    me, world, co = sid('S-1-5-21-1-2-3-1000'), sid('S-1-1-0'), sid('S-1-3-0')
+    allow = ace(0, 0, struct.pack('<I', 0x1F01FF) + me)
+    deny = ace(1, 0, struct.pack('<I', 0x2) + world)
+    inh = ace(0, 0x0B, struct.pack('<I', 0x80000000) + co)
+    obj = ace(5, 0, struct.pack('<II', 0x100, 3) + b'\xab' * 16 + b'\xcd' * 16 + world)
+    cb = ace(9, 0, struct.pack('<I', 1) + me + b'artx\x01\x02\x03\x04')
+    comp = ace(4, 0, b'\x00' * 12)
+    audit = ace(2, 0x80, struct.pack('<I', 0x10000000) + world)
+    put('secdesc', secdesc(0x04, me, sid('S-1-22-2-100'), dacl=acl([deny, allow, inh])), 'dacl')
+    put('secdesc', secdesc(0x14, me, sacl=acl([audit]), dacl=acl([obj, cb, comp], 4)), 'kinds')
+    put('secdesc', secdesc(0x04), 'nulldacl')
+    put('secdesc', secdesc(0x1404, dacl=acl([])), 'empty-protected')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--pcap', nargs=2, metavar=('FILE', 'PORT'))
@@ -588,6 +630,7 @@ def main():
     crafted_auth()
     crafted_lib()
     crafted_aead()
+    crafted_secdesc()
     if a.pcap:
         from_pcap(a.pcap[0], int(a.pcap[1]), a.max_per_cmd)
     total = 0

@@ -179,6 +179,23 @@ static void check_response(const uint8_t *p, size_t len)
 	}
 }
 
+void (*smb2_fz_input_hook)(bool entering);
+
+void smb2_fz_check_chain(const uint8_t *p, size_t len, uint64_t session_id)
+{
+	FUZZ_CHECK(get_le32(p) == SMB2_PROTOCOL_ID);
+	check_response(p, len);
+	for (size_t off = 0;;) {
+		/* an error response to a message with another SessionId would name that id; a
+		   decrypted chain carries only the transform's session (3.3.5.2.1.1) */
+		FUZZ_CHECK(get_le64(p + off + HDR_OFF_SESSION_ID) == session_id);
+		uint32_t next = get_le32(p + off + HDR_OFF_NEXT_COMMAND);
+		if (!next)
+			break;
+		off += next;
+	}
+}
+
 /* Runs one frame; the response (without headroom) is left in *resp when resp is given. */
 static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
 		  struct wr *resp)
@@ -198,7 +215,11 @@ static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t 
 	wr_init(&out, 512);
 	wr_space(&out, SMB2_OUT_HEADROOM);
 	size_t start = SMB2_OUT_HEADROOM;
+	if (smb2_fz_input_hook)
+		smb2_fz_input_hook(true);
 	int rc = smb2_conn_input(f->c, copy, len, &out, &start);
+	if (smb2_fz_input_hook)
+		smb2_fz_input_hook(false);
 	FUZZ_CHECK(rc == 0 || rc == -1);
 	if (wr_ok(&out) && out.len > SMB2_OUT_HEADROOM) {
 		FUZZ_CHECK(start <= SMB2_OUT_HEADROOM && start >= 4);
@@ -216,6 +237,12 @@ static int fz_run(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t 
 int smb2_fz_input(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status)
 {
 	return fz_run(f, frame, len, status, NULL);
+}
+
+int smb2_fz_input_resp(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
+		       struct wr *resp)
+{
+	return fz_run(f, frame, len, status, resp);
 }
 
 void smb2_fz_patch_session(const struct smb2_fz *f, uint8_t *frame, size_t len)

@@ -38,10 +38,21 @@ void smb2_fz_end(struct smb2_fz *f);
  * framing; returns smb2_conn_input's result. The status of the first response is put in
  * *status when given (0xFFFFFFFF when there is no response). */
 int smb2_fz_input(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status);
+/* The same, with the response chain (without headroom) copied into *resp, which the caller
+ * frees with wr_free (empty when there was none). */
+int smb2_fz_input_resp(struct smb2_fz *f, const uint8_t *frame, size_t len, uint32_t *status,
+		       struct wr *resp);
+/* Checks a plaintext response chain as smb2_fz_input does, and that each message carries
+ * session_id (for chains that arrived in a transform). Aborts when a check fails. */
+void smb2_fz_check_chain(const uint8_t *p, size_t len, uint64_t session_id);
 /* A 3.1.1 NEGOTIATE with preauth, encryption, signing contexts; true on success. */
 bool smb2_fz_negotiate(struct smb2_fz *f);
 /* NEGOTIATE, SESSION_SETUP (NTLMv2 through SPNEGO), two TREE_CONNECTs and three CREATEs. */
 bool smb2_fz_open_all(struct smb2_fz *f);
+/* When set, called just before (true) and after (false) each smb2_conn_input of the fixture,
+ * so a test can act on the request path alone (the allocation-failure sweep of
+ * tests/unit/smb2/test_smb2_faults.c). NULL for the fuzz targets. */
+extern void (*smb2_fz_input_hook)(bool entering);
 /* Replaces the placeholder SessionId in each message of a chain (in place). */
 void smb2_fz_patch_session(const struct smb2_fz *f, uint8_t *frame, size_t len);
 

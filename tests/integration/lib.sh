@@ -9,8 +9,8 @@
 #
 #     tests/integration/lib.sh serve -- /usr/bin/python3 test.py
 #
-# which exports SMB_HOST, SMB_PORT, SMB_SHARE, SMB_USER, SMB_PASS, SHARE_DIR, TEST_TMP and
-# SHOAL_TEST_SERVER to it.
+# which exports SMB_HOST, SMB_PORT, SMB_SHARE, SMB_USER, SMB_PASS, SHARE_DIR, TEST_TMP,
+# SHOAL_TEST_SERVER, SERVER_PID, SERVER_OUT and MGMT_PORT (shoal) to it.
 #
 # Two servers can be tested with the same scripts (SHOAL_TEST_SERVER):
 #   shoal (default)  build-test/shoald (ASan+UBSan build; SHOAL_BUILD_TEST overrides the folder)
@@ -301,14 +301,18 @@ setup_server() {
 	[ "$(id -u)" -ne 0 ] || chown -R "$SMB_UID:$SMB_GID" "$SHARE_DIR"
 }
 
-# launch_server: starts the server in the background without waiting for it.
+# launch_server: starts the server in the background without waiting for it. SERVER_CPUS (a
+# taskset CPU list, e.g. "1") pins it and everything it starts to those CPUs (bench/run).
 launch_server() {
+	local pin=()
+	[ -z "${SERVER_CPUS:-}" ] || pin=(taskset -c "$SERVER_CPUS")
 	SERVER_EXIT=
-		if [ "$SHOAL_TEST_SERVER" = shoal ]; then
-		"$SHOALD" -c "$CONF" -F >>"$SERVER_OUT" 2>&1 </dev/null &
+	if [ "$SHOAL_TEST_SERVER" = shoal ]; then
+		"${pin[@]}" "$SHOALD" -c "$CONF" -F >>"$SERVER_OUT" 2>&1 </dev/null &
 	else
 		# its own session, so that stopping it also reaches samba-dcerpcd and its helpers
-		setsid smbd --foreground --no-process-group --debug-stdout -s "$CONF" \
+		# (bench/run also counts the session's processes as the server's)
+		setsid "${pin[@]}" smbd --foreground --no-process-group --debug-stdout -s "$CONF" \
 			>>"$SERVER_OUT" 2>&1 </dev/null &
 	fi
 	SERVER_PID=$!
@@ -451,7 +455,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	[ "$1" = "$PY" ] && [ $# -ge 2 ] && T_NAME="server of $(basename "$2")"
 	start_server
 	export SMB_HOST SMB_PORT SMB_SHARE SMB_USER SMB_PASS SHARE_DIR TEST_TMP SHOAL_TEST_SERVER
-	export SMB_CONF=$CONF SMB_CLIENT_CONF=$CLIENT_CONF
+	export SMB_CONF=$CONF SMB_CLIENT_CONF=$CLIENT_CONF SERVER_PID SERVER_OUT MGMT_PORT
 	# the program reports its own checks; its exit status becomes ours (tests/run counts a
 	# non-zero exit without any FAIL line as one failure)
 	"$@"

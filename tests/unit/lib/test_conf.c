@@ -264,6 +264,9 @@ static void t_defaults(void **st)
 	assert_string_equal(c->workgroup, "WORKGROUP");
 	assert_string_equal(c->server_string, "shoal");
 	assert_int_equal(c->max_connections, 0);
+	assert_int_equal(c->max_sessions_per_conn, CONF_DEFAULT_MAX_SESSIONS);
+	assert_int_equal(c->max_open_files, CONF_DEFAULT_MAX_OPEN_FILES);
+	assert_int_equal(c->handshake_timeout, CONF_DEFAULT_HANDSHAKE_TIMEOUT);
 	assert_int_equal(c->worker_threads, 0);
 	assert_null(c->encryption_algorithms);
 	assert_null(c->signing_algorithms);
@@ -408,6 +411,7 @@ static void t_lists(void **st)
 		    "server smb3 encryption algorithms = aes-256-gcm AES-128-CCM\n"
 		    "server smb3 signing algorithms = AES-128-GMAC, hmac-sha256\n"
 		    "max connections = 100\nworker threads = 8\n"
+		    "max sessions per connection = 2\nmax open files = 0\nhandshake timeout = 5\n"
 		    "netbios name = myhost\nworkgroup = corp\nserver string = My \"box\"\n"
 		    "log level = 3 smb2:5 auth:10\n");
 	assert_int_equal(c->nports, 3);
@@ -426,6 +430,9 @@ static void t_lists(void **st)
 	assert_string_equal(c->signing_algorithms[0], "AES-128-GMAC");
 	assert_string_equal(c->signing_algorithms[1], "HMAC-SHA256");
 	assert_int_equal(c->max_connections, 100);
+	assert_int_equal(c->max_sessions_per_conn, 2);
+	assert_int_equal(c->max_open_files, 0);
+	assert_int_equal(c->handshake_timeout, 5);
 	assert_int_equal(c->worker_threads, 8);
 	assert_string_equal(c->netbios_name, "MYHOST");
 	assert_string_equal(c->workgroup, "CORP");

@@ -407,6 +407,64 @@ static void test_statfs_ident(void **state)
 		assert_int_equal(vfs_ident_fsuid(), 0);
 }
 
+/* The descriptor record and the POSIX ACL, read and written with the server's identity even on
+ * a mode 000 file (O_PATH handle). */
+static void test_ntacl_posix_acl(void **state)
+{
+	struct fx *fx = *state;
+	struct vfs_file *f;
+	uint8_t rec[300], back[300];
+	for (size_t i = 0; i < sizeof(rec); i++)
+		rec[i] = (uint8_t)i;
+	assert_int_equal(vfs_open(fx->sh, "a.txt", 0, 0, &f), 0);
+	assert_int_equal(vfs_get_ntacl(f, back, sizeof(back)), -ENODATA);
+	assert_int_equal(vfs_set_ntacl(f, rec, sizeof(rec)), 0);
+	assert_int_equal(vfs_get_ntacl(f, NULL, 0), (ssize_t)sizeof(rec));
+	assert_int_equal(vfs_get_ntacl(f, back, 10), -ERANGE);
+	assert_int_equal(vfs_get_ntacl(f, back, sizeof(back)), (ssize_t)sizeof(rec));
+	assert_memory_equal(rec, back, sizeof(rec));
+	struct vfs_posix_acl acl = {.n = 1}, got;
+	acl.e[0].id = 4243;
+	acl.e[0].perm = 4;
+	int rc = vfs_set_posix_acl(f, 0600, &acl);
+	if (rc == -EOPNOTSUPP) {
+		vfs_close(f);
+		skip();
+	}
+	assert_int_equal(rc, 0);
+	struct vfs_stat st;
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_int_equal(st.mode & 0777, 0640); /* group bits show the mask */
+	assert_int_equal(vfs_get_posix_acl(f, &got), 0);
+	assert_int_equal(got.n, 1);
+	assert_false(got.e[0].group);
+	assert_int_equal(got.e[0].id, 4243);
+	assert_int_equal(got.e[0].perm, 4);
+	assert_int_equal(got.group_obj, 0);
+	assert_int_equal(got.mask, 4);
+	/* duplicate ids are refused; no named entries: a plain mode, the ACL gone */
+	acl.n = 2;
+	acl.e[1] = acl.e[0];
+	assert_int_equal(vfs_set_posix_acl(f, 0600, &acl), -EINVAL);
+	acl.n = 0;
+	assert_int_equal(vfs_set_posix_acl(f, 0, &acl), 0);
+	assert_int_equal(vfs_get_posix_acl(f, &got), 0);
+	assert_int_equal(got.n, 0);
+	assert_int_equal(vfs_fstat(f, &st), 0);
+	assert_int_equal(st.mode & 0777, 0);
+	vfs_close(f);
+	assert_int_equal(vfs_open(fx->sh, "a.txt", 0, 0, &f), 0);
+	/* a mode 000 file still gives its record to a server running as root (a server running
+	   as the files' owner cannot read user.* xattrs without read permission) */
+	if (geteuid() == 0)
+		assert_int_equal(vfs_get_ntacl(f, back, sizeof(back)), (ssize_t)sizeof(rec));
+	assert_int_equal(vfs_set_perms(f, 0600, UINT32_MAX, UINT32_MAX), 0);
+	assert_int_equal(vfs_set_ntacl(f, NULL, 0), 0);
+	assert_int_equal(vfs_get_ntacl(f, back, sizeof(back)), -ENODATA);
+	assert_int_equal(vfs_set_ntacl(f, NULL, 0), 0);
+	vfs_close(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +475,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dir_rename_unlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statfs_ident, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_streams_sparse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ntacl_posix_acl, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
