@@ -66,6 +66,11 @@ static NTSTATUS copy_one(struct smb2_open *src, struct smb2_open *dst, const str
 	if (c->src_off > INT64_MAX || c->dst_off > (uint64_t)INT64_MAX - c->len ||
 	    c->src_off + c->len > st.size)
 		return STATUS_INVALID_VIEW_SIZE;
+	/* the copy reads and writes like READ and WRITE: byte-range locks apply (Windows 2012 and
+	   later answer STATUS_FILE_LOCK_CONFLICT) */
+	if ((src->state_rec && state_lock_check_io(src->state_rec, c->src_off, c->len, false) < 0) ||
+	    (dst->state_rec && state_lock_check_io(dst->state_rec, c->dst_off, c->len, true) < 0))
+		return STATUS_FILE_LOCK_CONFLICT;
 	size_t got = 0;
 	while (got < c->len) {
 		ssize_t n = vfs_pread(src->file, buf + got, c->len - got, c->src_off + got);

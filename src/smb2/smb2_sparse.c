@@ -36,6 +36,10 @@ static NTSTATUS zero_data(struct smb2_open *op, struct rd in)
 		return STATUS_INVALID_PARAMETER;
 	if (!(op->access & FILE_WRITE_DATA))
 		return STATUS_ACCESS_DENIED;
+	/* zeroing writes: another open's lock, or any shared lock, on the range refuses it */
+	if (op->state_rec && beyond > off &&
+	    state_lock_check_io(op->state_rec, off, beyond - off, true) < 0)
+		return STATUS_FILE_LOCK_CONFLICT;
 	struct vfs_stat vs;
 	int rc = vfs_fstat(op->file, &vs);
 	if (rc < 0)

@@ -87,7 +87,8 @@ int state_share_remove(struct state_open *h);
 
 /* ---- byte-range locks (MS-FSA 2.1.5.7, 2.1.5.8, 2.1.4.10; MS-SMB2 3.3.5.14) ----
  *
- * A lock covers [off, off + len) of the file and belongs to one open. Rules:
+ * A lock covers [off, off + len) of the open's stream (the file data or a named stream: locks of
+ * different streams never meet) and belongs to one open. Rules:
  *  - the last byte off + len - 1 must not pass 2^64 - 1 (else STATUS_INVALID_LOCK_RANGE); a lock
  *    of length 0 is valid anywhere and covers no byte, but conflicts with a lock that holds its
  *    offset strictly inside (off2 < off < off2 + len2); two zero-length locks never conflict;
