@@ -103,6 +103,9 @@ NTSTATUS smb2_wire_path_ex(const uint8_t *name, size_t nbytes, char **out, char 
 		} else if (*p == '\\') {
 			*p = '/';
 		}
+	/* "dir\.." names dir's parent, as on Windows; never above the share root */
+	if (!st && vfs_path_normalize(s) < 0)
+		st = STATUS_OBJECT_NAME_INVALID;
 	if (!st && vfs_path_check(s) < 0)
 		st = STATUS_OBJECT_NAME_INVALID;
 	if (st) {

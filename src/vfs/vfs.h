@@ -364,6 +364,11 @@ extern const struct vfs_ops vfs_posix_ops;
 int vfs_name_check(const char *comp);
 /* Checks a share-relative '/' separated path component by component ("" is valid). */
 int vfs_path_check(const char *path);
+/* Resolves "." and ".." components of a '/'-separated share-relative path in place, lexically
+ * (as Windows does for SMB2 names: "dir\.." is dir's parent). 0, or -EINVAL when ".." would
+ * climb above the share root. Runs before the path reaches the file system, which still resolves
+ * it beneath the share root (openat2 RESOLVE_BENEATH), so this is a convenience, not the guard. */
+int vfs_path_normalize(char *path);
 /* Windows wildcard match (MS-FSRTL FsRtlIsNameInExpression semantics for * ? < > "),
  * case-insensitive unless case_sensitive. */
 bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensitive);

@@ -74,6 +74,36 @@ static long decode_utf8(const char *s, uint32_t **out)
 	return k;
 }
 
+int vfs_path_normalize(char *path)
+{
+	size_t out = 0; /* length of the result so far, in path itself */
+	char *p = path;
+	while (*p) {
+		char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		if (n == 1 && p[0] == '.') {
+			/* dropped */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (out == 0)
+				return -EINVAL;
+			while (out > 0 && path[out - 1] != '/')
+				out--;
+			if (out > 0)
+				out--; /* the separator before the dropped component */
+		} else {
+			if (out > 0)
+				path[out++] = '/';
+			memmove(path + out, p, n);
+			out += n;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	path[out] = '\0';
+	return 0;
+}
+
 /* dp[i][j]: pattern[i..] matches name[j..]; filled backwards so every lookup is ready. */
 static bool match_cp(const uint32_t *pat, long np, const uint32_t *name, long nn)
 {

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,11 +121,44 @@ static void test_meta_codec(void **state)
 	assert_int_equal(m2.ctime, 0);
 }
 
+static void norm(const char *in, int rc, const char *want)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", in);
+	assert_int_equal(vfs_path_normalize(buf), rc);
+	if (rc == 0)
+		assert_string_equal(buf, want);
+}
+
+static void test_path_normalize(void **state)
+{
+	(void)state;
+	norm("", 0, "");
+	norm("a", 0, "a");
+	norm("a/b/c", 0, "a/b/c");
+	norm("a/..", 0, "");
+	norm("a/b/..", 0, "a");
+	norm("a/./b", 0, "a/b");
+	norm("./a", 0, "a");
+	norm(".", 0, "");
+	norm("a/b/../../c", 0, "c");
+	norm("abc/../de/f/..", 0, "de");
+	norm("..", -EINVAL, NULL);
+	norm("a/../..", -EINVAL, NULL);
+	norm("../etc/passwd", -EINVAL, NULL);
+	norm("a/../../etc", -EINVAL, NULL);
+	norm("...", 0, "..."); /* not a dot component: vfs_name_check decides */
+	norm("a/..b", 0, "a/..b");
+	/* empty components stay for vfs_path_check to refuse */
+	norm("a//b", 0, "a//b");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_name_check),
 	    cmocka_unit_test(test_path_check),
+	    cmocka_unit_test(test_path_normalize),
 	    cmocka_unit_test(test_wildcards),
 	    cmocka_unit_test(test_meta_codec),
 	};
