@@ -91,7 +91,7 @@ def main():
     # text table
     head = ("%-26s %9s %-17s %9s %-17s %7s  %-22s" %
             ("workload", "shoal", "[min..max]", "samba", "[min..max]", "ratio",
-             "server CPU shoal/samba"))
+             "server CPU shoal / samba (memory row: USS)"))
     lines = [head, "-" * len(head)]
     for x in results:
         def cell(s):
