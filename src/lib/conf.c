@@ -83,6 +83,7 @@ static const struct param params[] = {
     {"passdb file", T_PATH, G(passdb), 0},
     {"max connections", T_INT, G(max_connections), 1000000},
     {"worker threads", T_INT, G(worker_threads), 4096},
+    {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
     {"server smb3 signing algorithms", T_SIGN_ALGS, G(signing_algorithms), 0},
     {"management address", T_MGMT, G(mgmt_host), 0},
@@ -636,6 +637,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->server_encrypt = CONF_ENC_IF_REQUIRED;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;
+	c->oplock_break_timeout_ms = 35000; /* Windows' default (MS-SMB2 3.3.2.1 OplockBreakTimer) */
 	c->source = strdup(source);
 	c->state_dir = strdup("/var/lib/shoal");
 	c->log_level = strdup("1");

@@ -70,6 +70,8 @@ struct shoal_conf {
 	char *passdb;           /* "passdb file", default STATE_DIR/users.db */
 	int max_connections;    /* "max connections", default 0 = unlimited */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
+	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
+					break waits for its acknowledgement; default 35000 */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
 	/* "management address": where the REST API listens, "HOST[:PORT]" ("[V6][:PORT]") or "off".

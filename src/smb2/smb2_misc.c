@@ -1,7 +1,7 @@
 /* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and the commands whose real
- * implementation belongs to later work: LOCK and OPLOCK_BREAK answer
- * STATUS_NOT_SUPPORTED, which clients treat as "feature absent", until the state layer grows
- * byte-range locks and leases (issue 6). */
+ * implementation belongs to later work: LOCK answers STATUS_NOT_SUPPORTED, which clients treat as
+ * "feature absent", until the state layer grows byte-range locks (issue 6). OPLOCK_BREAK is in
+ * smb2_oplock.c. */
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
@@ -23,10 +23,4 @@ NTSTATUS smb2_cancel(struct smb2_req *req)
 NTSTATUS smb2_lock(struct smb2_req *req)
 {
 	return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
-}
-
-NTSTATUS smb2_oplock_break(struct smb2_req *req)
-{
-	/* no oplock or lease is ever granted yet, so no acknowledgment can be valid */
-	return SMB2_ERR(req, STATUS_INVALID_OPLOCK_PROTOCOL);
 }
