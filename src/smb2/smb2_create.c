@@ -525,6 +525,7 @@ static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
 		memcpy(r->lease_key, a->lease_key, 16);
 		r->lease_state = a->lease_state;
 		r->version = (uint8_t)a->lease_version;
+		r->epoch = a->lease_epoch;
 		r->has_parent = a->lease_version == 2 &&
 				(a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET);
 		memcpy(r->parent_key, a->parent_key, 16);

@@ -375,16 +375,24 @@ out:
 static void grant(struct ol_file *f, struct state_oplock *e, const struct state_oplock_req *r,
 		  struct state_oplock_grant *g)
 {
-	bool others = false, others_write = false;
+	bool others = false, others_write = false, others_handle = false, others_oplock = false;
 	for (struct state_oplock *o = f->entries; o; o = o->next) {
 		if (same_lease(o, r))
 			continue;
 		others = true;
-		if (entry_state(o) & STATE_LEASE_W)
+		uint32_t st = entry_state(o);
+		if (st & STATE_LEASE_W)
 			others_write = true;
+		if (o->lease && (st & STATE_LEASE_H))
+			others_handle = true;
+		if (!o->lease && o->level != STATE_OPLOCK_NONE)
+			others_oplock = true;
 	}
 	if (!r->is_lease) {
-		e->level = state_oplock_grant(r->level, others, others_write, r->is_dir);
+		/* an oplock cannot share the file with a handle-caching lease (smb2.lease.oplock) */
+		e->level = others_handle ? STATE_OPLOCK_NONE
+					 : state_oplock_grant(r->level, others, others_write,
+							      r->is_dir);
 		g->level = e->level;
 		return;
 	}
@@ -392,16 +400,15 @@ static void grant(struct ol_file *f, struct state_oplock *e, const struct state_
 	g->level = STATE_OPLOCK_LEASE;
 	if (!l->breaking) {
 		uint32_t want = state_lease_grant(r->lease_state, others || others_write, r->is_dir);
-		/* a request never takes caching away (upgrade only: smb2.lease.upgrade) */
-		if ((want | l->state) != l->state && (want & STATE_LEASE_R)) {
-			uint32_t ns = want | l->state;
-			if ((ns & STATE_LEASE_W) && others)
-				ns &= ~STATE_LEASE_W;
-			if (ns != l->state) {
-				l->state = ns;
-				if (l->version == 2)
-					l->epoch++;
-			}
+		/* nor a lease caching handles with an oplock */
+		if (others_oplock)
+			want &= ~STATE_LEASE_H;
+		/* 3.3.5.9.8: a request changes the lease only when it asks for a superset of what
+		   it holds (smb2.lease.upgrade: RH then RW stays RH) */
+		if ((want & l->state) == l->state && want != l->state) {
+			l->state = want;
+			if (l->version == 2)
+				l->epoch++;
 		}
 	}
 	g->lease_state = l->state;
@@ -446,6 +453,7 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 			memcpy(l->key, r->lease_key, 16);
 			l->file = *key;
 			l->version = r->version == 2 ? 2 : 1;
+			l->epoch = r->epoch; /* 3.3.5.9.11: the client's epoch, +1 for the grant */
 			l->next = db->leases;
 			db->leases = l;
 		}

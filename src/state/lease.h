@@ -79,6 +79,7 @@ struct state_oplock_req {
 	uint8_t level;           /* requested oplock level */
 	uint32_t lease_state;    /* requested lease state */
 	uint8_t version;         /* lease version 1 or 2 */
+	uint16_t epoch;          /* v2: the client's Epoch */
 	bool has_parent;
 	uint8_t parent_key[16];
 };
