@@ -86,6 +86,7 @@ static const struct param params[] = {
     {"max sessions per connection", T_INT, G(max_sessions_per_conn), 65535},
     {"max open files", T_INT, G(max_open_files), 1000000},
     {"handshake timeout", T_INT, G(handshake_timeout), 86400},
+    {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
     {"server smb3 signing algorithms", T_SIGN_ALGS, G(signing_algorithms), 0},
     {"management address", T_MGMT, G(mgmt_host), 0},
@@ -642,6 +643,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;
+	c->oplock_break_timeout_ms = 35000; /* Windows' default (MS-SMB2 3.3.2.1 OplockBreakTimer) */
 	c->source = strdup(source);
 	c->state_dir = strdup("/var/lib/shoal");
 	c->log_level = strdup("1");

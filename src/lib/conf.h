@@ -79,6 +79,8 @@ struct shoal_conf {
 	int handshake_timeout;  /* "handshake timeout": seconds a connection may stay without an
 				   authenticated session, default 60 */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
+	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
+					break waits for its acknowledgement; default 35000 */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
 	/* "management address": where the REST API listens, "HOST[:PORT]" ("[V6][:PORT]") or "off".

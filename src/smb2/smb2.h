@@ -39,6 +39,8 @@ struct smb2_open;
 struct rpc_pipe;
 struct state_watch;
 struct state_notify;
+struct state_oplock;
+struct state_lease_db;
 
 
 struct smb2_tree {
@@ -69,6 +71,7 @@ struct smb2_open {
 	void *dir_state;        /* QUERY_DIRECTORY enumeration state, owned by smb2_dir.c */
 	void (*dir_state_free)(void *);
 	void *state_rec;        /* share-mode record handle, owned by the state layer */
+	struct state_oplock *oplock; /* oplock/lease entry (state/lease.h), NULL for pipes */
 	struct state_watch *watch; /* change notification, from the first CHANGE_NOTIFY to close */
 	uint32_t watch_max;        /* the first CHANGE_NOTIFY's OutputBufferLength */
 	char *name;             /* path relative to the share root, '/' separated, "" = root */
@@ -253,7 +256,12 @@ NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
 NTSTATUS smb2_change_notify(struct smb2_req *req);   /* smb2_notify.c */
 NTSTATUS smb2_query_info(struct smb2_req *req);      /* smb2_info.c */
 NTSTATUS smb2_set_info(struct smb2_req *req);
-NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_misc.c (until the oplock issue) */
+NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_oplock.c */
+/* The state layer's break callback (smb2_oplock.c): sends an OPLOCK_BREAK notification to the
+ * connection of the open owner (a struct smb2_open). See state/lease.h for why the open, its
+ * session and its connection are valid during the call. */
+struct state_break;
+void smb2_oplock_send_break(void *owner, const struct state_break *b);
 
 /* ---- named pipes on IPC$ (smb2_pipe.c) ---- */
 /* Called by CREATE on an IPC$ tree: opens the named pipe and fills open->pipe. */
@@ -313,6 +321,7 @@ struct smb2_server {
 	struct smb2_conn *conns;
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
+	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
 };
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform

@@ -165,6 +165,15 @@ static void timer_del(struct smb2_timers *t, struct smb2_pending *p)
 	pthread_mutex_unlock(&t->lock);
 }
 
+void smb2_pending_set_timeout(struct smb2_pending *p, uint32_t timeout_ms)
+{
+	struct smb2_timers *t = p->conn->srv->timers;
+	timer_del(t, p);
+	atomic_store(&p->timed_out, false);
+	if (timeout_ms && timer_add(t, p, timeout_ms) < 0)
+		LOG_WARN(LOG_SMB2, "cannot arm the timeout of a pending request");
+}
+
 /* ---- the pending list ---- */
 
 uint64_t smb2_pending_async_id(const struct smb2_pending *p)

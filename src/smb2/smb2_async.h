@@ -66,6 +66,11 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
  * rule that keeps the pointer valid. Waking an already woken request is harmless. */
 void smb2_pending_wake(struct smb2_pending *p);
 
+/* Sets a new timeout (ms from now; 0 = none) for a pending request whose earlier one fired or
+ * no longer fits (a create that waits for a second round of oplock breaks). Runs on the
+ * connection's worker (retry). */
+void smb2_pending_set_timeout(struct smb2_pending *p, uint32_t timeout_ms);
+
 /* True inside retry when the wake came from the request's timeout. */
 bool smb2_pending_timed_out(const struct smb2_req *req);
 /* The pending request a retry or cancel runs for (NULL in a synchronous request). */

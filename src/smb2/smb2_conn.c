@@ -323,7 +323,10 @@ static NTSTATUS run_request(struct smb2_req *req)
 	if (d->need_negotiate && !c->negotiated)
 		return STATUS_INVALID_PARAMETER;
 	struct rd b = req->body;
-	if (rd_u16(&b) != d->struct_size || !rd_ok(&b))
+	uint16_t ss = rd_u16(&b);
+	/* OPLOCK_BREAK comes as an oplock (24) or a lease (36) acknowledgement (2.2.24) */
+	bool ss_ok = ss == d->struct_size || (req->cmd == SMB2_OPLOCK_BREAK && ss == 36);
+	if (!ss_ok || !rd_ok(&b))
 		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
 	if (req->related && req->chain_status != STATUS_SUCCESS && nt_is_error(req->chain_status) &&
 	    req->compound_fid_valid && !*req->compound_fid_valid)

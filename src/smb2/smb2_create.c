@@ -8,8 +8,10 @@
 
 #include "lib/log.h"
 #include "lib/utf16.h"
+#include "smb2/smb2_async.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
+#include "state/lease.h"
 
 /* CreateDisposition (2.2.13) */
 enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
@@ -34,7 +36,17 @@ struct create_args {
 	uint64_t alloc_size;
 	bool twrp;        /* TWrp: open a previous version (none are offered) */
 	struct sec_desc *secd; /* the SecD context's descriptor (2.2.13.2.1), freed by smb2_create */
+	/* RqLs (2.2.13.2.8 v1, 2.2.13.2.10 v2) */
+	int lease_version; /* 0: no lease context */
+	uint8_t lease_key[16], parent_key[16];
+	uint32_t lease_state, lease_flags;
+	uint16_t lease_epoch;
+	/* what was granted (encode) */
+	struct state_oplock_grant grant;
 };
+
+#define SMB2_LEASE_FLAG_BREAK_IN_PROGRESS 0x02u
+#define SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET 0x04u
 
 /* CreateOptions bits Windows refuses as reserved (INVALID_PARAMETER) and the ones it does not
  * support (FILE_CREATE_TREE_CONNECTION, FILE_RESERVE_OPFILTER) */
@@ -190,7 +202,24 @@ static uint32_t limit_access(struct smb2_req *req, uint32_t m, const struct vfs_
 /* ---- parsing ---- */
 
 /* 2.2.13.2: every context's Next, name and data lie inside the buffer, 8-byte aligned. */
-static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
+/* RqLs: the v2 form only on 3.x connections (3.3.5.9.11); 2.0.2 has no leases at all. */
+static void parse_lease(struct rd data, uint16_t dialect, struct create_args *a)
+{
+	if (dialect < SMB2_DIALECT_210 || data.len < 32)
+		return;
+	rd_bytes(&data, a->lease_key, 16);
+	a->lease_state = rd_u32(&data);
+	a->lease_flags = rd_u32(&data);
+	rd_skip(&data, 8);
+	a->lease_version = 1;
+	if (dialect >= SMB2_DIALECT_300 && data.len >= 52) {
+		rd_bytes(&data, a->parent_key, 16);
+		a->lease_epoch = rd_u16(&data);
+		a->lease_version = 2;
+	}
+}
+
+static NTSTATUS parse_contexts(struct rd ctx, uint16_t dialect, struct create_args *a)
 {
 	size_t off = 0;
 	while (ctx.len) {
@@ -228,6 +257,8 @@ static NTSTATUS parse_contexts(struct rd ctx, struct create_args *a)
 			NTSTATUS st = smb2_secdesc_parse_ctx(data.p, data.len, &a->secd);
 			if (st)
 				return st;
+		} else if (nlen == 4 && !memcmp(name.p, "RqLs", 4)) {
+			parse_lease(data, dialect, a);
 		}
 		if (!next)
 			break;
@@ -276,7 +307,7 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 	a->access = map_generic(desired);
 	if ((a->options & FILE_DELETE_ON_CLOSE) && !(a->access & DELETE_ACCESS) && !a->max_allowed)
 		return STATUS_ACCESS_DENIED;
-	return parse_contexts(ctx, a);
+	return parse_contexts(ctx, req->conn->dialect, a);
 }
 
 /* ---- encoding ---- */
@@ -306,7 +337,7 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 	struct wr *w = req->out;
 	size_t start = w->len;
 	wr_u16(w, 89);
-	wr_u8(w, 0); /* OplockLevel: none granted yet */
+	wr_u8(w, a->grant.level);
 	wr_u8(w, 0);
 	wr_u32(w, action);
 	smb2_put_times_sizes(w, st);
@@ -315,7 +346,8 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 	size_t ctx_fields = w->len;
 	wr_u32(w, 0);
 	wr_u32(w, 0);
-	if (!a->mxac && !a->qfid)
+	bool lease = a->grant.level == STATE_OPLOCK_LEASE;
+	if (!a->mxac && !a->qfid && !lease)
 		return;
 	/* 8-aligned relative to the header, which is 8-aligned in the chain */
 	size_t hdr = req->body_off - SMB2_HDR_LEN, first, prev = (size_t)-1;
@@ -332,6 +364,22 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 		put_le64(d, st->ino);
 		put_le64(d + 8, st->dev);
 		put_context(w, &prev, "QFid", d, sizeof(d));
+	}
+	if (lease) {
+		/* 2.2.14.2.10 / 2.2.14.2.11 */
+		uint8_t d[52] = {0};
+		uint32_t flags = a->grant.breaking ? SMB2_LEASE_FLAG_BREAK_IN_PROGRESS : 0;
+		memcpy(d, a->lease_key, 16);
+		put_le32(d + 16, a->grant.lease_state);
+		if (a->lease_version == 2) {
+			if (a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) {
+				flags |= SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
+				memcpy(d + 32, a->parent_key, 16);
+			}
+			put_le16(d + 48, a->grant.epoch);
+		}
+		put_le32(d + 20, flags);
+		put_context(w, &prev, "RqLs", d, a->lease_version == 2 ? 52 : 32);
 	}
 	wr_set_u32(w, ctx_fields, (uint32_t)(first - hdr));
 	wr_set_u32(w, ctx_fields + 4, (uint32_t)(w->len - first));
@@ -659,7 +707,31 @@ static NTSTATUS open_stream(struct smb2_req *req, const struct create_args *a, c
 	return STATUS_SUCCESS;
 }
 
-static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
+/* The new open as the oplock/lease rules see it. */
+static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
+			    const struct create_state *cs, struct state_oplock_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	memcpy(r->client_guid, req->conn->client_guid, 16);
+	r->is_lease = a->oplock == STATE_OPLOCK_LEASE && a->lease_version;
+	if (r->is_lease) {
+		memcpy(r->lease_key, a->lease_key, 16);
+		r->lease_state = a->lease_state;
+		r->version = (uint8_t)a->lease_version;
+		r->epoch = a->lease_epoch;
+		r->has_parent = a->lease_version == 2 &&
+				(a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET);
+		memcpy(r->parent_key, a->parent_key, 16);
+	} else if (a->oplock != STATE_OPLOCK_LEASE) {
+		r->level = a->oplock;
+	}
+	r->access = cs->granted;
+	r->share = a->share;
+	r->overwrite = cs->action == FILE_SUPERSEDED || cs->action == FILE_OVERWRITTEN;
+	r->is_dir = cs->file ? cs->file->is_dir : S_ISDIR(cs->st.mode);
+}
+
+static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 			    struct create_state *cs, char *real)
 {
 	struct vfs_file *f = cs->file;
@@ -696,6 +768,12 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 			arc = vfs_fstat(op->file, &cs->st);
 		st = arc == -EINVAL ? STATUS_INVALID_PARAMETER : smb2_file_status(arc);
 	}
+	if (!st) {
+		struct state_oplock_req r;
+		oplock_req_fill(req, a, cs, &r);
+		rc = state_oplock_add(req->srv->leases, &key, &r, op, &a->grant, &op->oplock);
+		st = rc == -EINVAL ? STATUS_INVALID_PARAMETER : smb2_file_status(rc);
+	}
 	if (!st && (a->options & FILE_DELETE_ON_CLOSE)) {
 		op->delete_on_close = true;
 		state_open_set_delete_on_close(op->state_rec, true);
@@ -717,9 +795,104 @@ static NTSTATUS finish_open(struct smb2_req *req, const struct create_args *a,
 	return STATUS_SUCCESS;
 }
 
-static NTSTATUS create_file(struct smb2_req *req, struct create_args *a);
+struct create_wait;
+static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
+			    struct create_wait *cw);
 
-NTSTATUS smb2_create(struct smb2_req *req)
+/* ---- waiting for oplock and lease breaks ---- */
+
+/* A CREATE held by breaks that need acknowledgements (3.3.5.9: the create goes asynchronous,
+ * MS-FSA 2.1.5.1). It waits on the file's record in the lease table; every change there wakes
+ * it and the create starts over from the name. */
+struct create_wait {
+	struct state_lease_db *db;
+	struct state_key key;
+	struct smb2_pending *p;
+	bool registered;
+};
+
+static void create_wake(void *arg)
+{
+	struct create_wait *cw = arg;
+	smb2_pending_wake(cw->p);
+}
+
+static void create_unwait(struct create_wait *cw)
+{
+	if (cw->registered)
+		state_oplock_del_waiter(cw->db, &cw->key, cw);
+	cw->registered = false;
+}
+
+static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw);
+
+static NTSTATUS create_retry(struct smb2_req *req, void *priv)
+{
+	if (!req->tree)
+		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
+	uint64_t fid[2];
+	bool valid = false;
+	req->compound_fid = fid;
+	req->compound_fid_valid = &valid;
+	return create_run(req, priv);
+}
+
+static NTSTATUS create_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
+{
+	(void)req;
+	create_unwait(priv);
+	return reason;
+}
+
+static void create_free(void *priv)
+{
+	create_unwait(priv);
+	free(priv);
+}
+
+static const struct smb2_async_ops create_ops = {create_retry, create_cancel, create_free};
+
+/* Breaks the other opens' caching; STATUS_PENDING when the create must wait (it has gone
+ * asynchronous, or keeps waiting when this is a retry). */
+static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
+			      const struct create_state *cs, struct create_wait *cw)
+{
+	struct state_lease_db *db = req->srv->leases;
+	struct state_key key = {cs->st.dev, cs->st.ino, 0};
+	struct state_oplock_req r;
+	oplock_req_fill(req, a, cs, &r);
+	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
+		return STATUS_SUCCESS;
+	/* a little past the break's own deadline, so the retry finds it expired */
+	uint32_t timeout = state_lease_db_timeout(db) + 50;
+	if (cw) {
+		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino) {
+			create_unwait(cw);
+			cw->key = key;
+			if (state_oplock_add_waiter(db, &key, create_wake, cw) < 0)
+				return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+			cw->registered = true;
+		}
+		if (req->timed_out)
+			smb2_pending_set_timeout(cw->p, timeout);
+		return STATUS_PENDING;
+	}
+	cw = calloc(1, sizeof(*cw));
+	if (!cw)
+		return SMB2_ERR(req, STATUS_NO_MEMORY);
+	cw->db = db;
+	cw->key = key;
+	NTSTATUS st = smb2_go_async(req, &create_ops, cw, NULL, timeout, &cw->p);
+	if (st != STATUS_PENDING)
+		return st;
+	if (state_oplock_add_waiter(db, &key, create_wake, cw) == 0)
+		cw->registered = true;
+	/* an acknowledgement may have come before the waiter was in place: look again now */
+	smb2_pending_wake(cw->p);
+	return STATUS_PENDING;
+}
+
+static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 {
 	struct create_args a = {0};
 	/* a failed CREATE must not leave an earlier one's id for related requests */
@@ -732,12 +905,15 @@ NTSTATUS smb2_create(struct smb2_req *req)
 	else if (!st && a.twrp)
 		st = STATUS_OBJECT_NAME_NOT_FOUND; /* no previous versions kept */
 	else if (!st)
-		st = create_file(req, &a);
+		st = create_file(req, &a, cw);
 	sec_desc_free(a.secd);
+	if (st == STATUS_PENDING)
+		return st;
 	return st ? SMB2_ERR(req, st) : STATUS_SUCCESS;
 }
 
-static NTSTATUS create_file(struct smb2_req *req, struct create_args *a)
+static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
+			    struct create_wait *cw)
 {
 	char *path = NULL, *real = NULL, *stream = NULL;
 	NTSTATUS st = smb2_wire_path_ex(a->name.p, a->name.len, &path, &stream, &a->data_suffix);
@@ -751,6 +927,10 @@ static NTSTATUS create_file(struct smb2_req *req, struct create_args *a)
 		st = open_or_create(req, a, path, &cs, &real);
 	free(path);
 	free(stream);
+	/* the other opens' oplocks and leases break first; a create that must wait for their
+	   acknowledgements goes asynchronous and starts over from the name when woken */
+	if (!st && !cs.created)
+		st = create_breaks(req, a, &cs, cw);
 	if (!st)
 		return finish_open(req, a, &cs, real);
 	if (cs.file) {
@@ -760,6 +940,11 @@ static NTSTATUS create_file(struct smb2_req *req, struct create_args *a)
 	}
 	free(real);
 	return st;
+}
+
+NTSTATUS smb2_create(struct smb2_req *req)
+{
+	return create_run(req, NULL);
 }
 
 /* ---- CLOSE (2.2.15, 2.2.16) ---- */

@@ -9,6 +9,7 @@
 #include "lib/utf16.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
+#include "state/lease.h"
 
 #define SMB2_0_INFO_FILE 1
 #define SMB2_0_INFO_FILESYSTEM 2
@@ -576,6 +577,7 @@ static NTSTATUS set_size(struct smb2_open *op, uint8_t cls, struct rd *in)
 		return STATUS_ACCESS_DENIED;
 	if (v > INT64_MAX)
 		return STATUS_INVALID_PARAMETER;
+	state_oplock_break_on_write(op->oplock);
 	if (cls == FileEndOfFileInformation)
 		return smb2_file_status(vfs_truncate(op->file, v));
 	/* MS-FSA 2.1.5.15.1: an allocation below the end of file truncates; above it only

@@ -1,6 +1,5 @@
-/* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17), and OPLOCK_BREAK, whose real
- * implementation belongs to later work: it refuses every acknowledgment until the state layer
- * grows leases (issue 6). LOCK is in smb2_lock.c. */
+/* ECHO and CANCEL (MS-SMB2 2.2.28/2.2.30, 3.3.5.16/3.3.5.17). LOCK is in smb2_lock.c,
+ * OPLOCK_BREAK in smb2_oplock.c; the dispatcher handles CANCEL itself (smb2_async.c). */
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
@@ -19,8 +18,3 @@ NTSTATUS smb2_cancel(struct smb2_req *req)
 	return STATUS_SUCCESS;
 }
 
-NTSTATUS smb2_oplock_break(struct smb2_req *req)
-{
-	/* no oplock or lease is ever granted yet, so no acknowledgment can be valid */
-	return SMB2_ERR(req, STATUS_INVALID_OPLOCK_PROTOCOL);
-}

@@ -167,7 +167,7 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect)
 {
 	uint32_t caps = 0;
 	if (dialect >= SMB2_DIALECT_210 && dialect != SMB2_DIALECT_WILDCARD)
-		caps |= SMB2_GLOBAL_CAP_LARGE_MTU;
+		caps |= SMB2_GLOBAL_CAP_LARGE_MTU | SMB2_GLOBAL_CAP_LEASING;
 	/* 3.0 and 3.0.2 announce encryption as a capability; 3.1.1 through a context */
 	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
 	    c->cipher != SMB2_CIPHER_NONE)

@@ -11,6 +11,7 @@
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
 #include "state/notify.h"
+#include "state/lease.h"
 #include "state/state.h"
 
 #define FID_COMPOUND UINT64_MAX
@@ -159,6 +160,9 @@ void smb2_open_close(struct smb2_open *op)
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);
 	op->dir_state = NULL;
+	/* the oplock entry goes first: a create waiting for this open's break retries at once */
+	state_oplock_remove(op->oplock);
+	op->oplock = NULL;
 	if (op->file)
 		release_file(op);
 	else if (op->state_rec)

@@ -7,6 +7,7 @@
 
 #include "lib/log.h"
 #include "smb2/smb2_file.h"
+#include "state/lease.h"
 
 #define SMB2_WRITEFLAG_WRITE_THROUGH 0x00000001u
 #define READ_DATA_OFFSET 0x50 /* header 64 + the 16 fixed bytes of 2.2.20 */
@@ -107,6 +108,8 @@ NTSTATUS smb2_write(struct smb2_req *req)
 		st = STATUS_FILE_LOCK_CONFLICT;
 	if (st)
 		return SMB2_ERR(req, st);
+	/* other opens' read caching ends (MS-FSA 2.1.5.3: level II and R leases break to none) */
+	state_oplock_break_on_write(op->oplock);
 	ssize_t n = len ? vfs_pwrite(op->file, data.p, len, off) : 0;
 	if (n < 0)
 		return SMB2_ERR(req, smb2_file_status((int)n));

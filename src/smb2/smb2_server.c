@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
+#include "state/lease.h"
 #include "state/notify.h"
 #include "state/state.h"
 
@@ -37,7 +38,8 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 	srv->state = state_db_new();
 	srv->timers = smb2_timers_new();
 	srv->notify = state_notify_new();
-	if (!srv->state || !srv->timers || !srv->notify) {
+	srv->leases = state_lease_db_new(smb2_oplock_send_break, conf->oplock_break_timeout_ms);
+	if (!srv->state || !srv->timers || !srv->notify || !srv->leases) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -60,6 +62,7 @@ void smb2_server_free(struct smb2_server *srv)
 		return;
 	smb2_timers_free(srv->timers);
 	state_notify_free(srv->notify);
+	state_lease_db_free(srv->leases);
 	if (srv->state)
 		state_db_free(srv->state);
 	if (srv->users)
@@ -86,5 +89,7 @@ void smb2_server_set_conf(struct smb2_server *srv, struct shoal_conf *conf)
 	struct shoal_conf *old = srv->conf;
 	srv->conf = conf;
 	pthread_mutex_unlock(&srv->conf_lock);
+	if (srv->leases)
+		state_lease_db_set_timeout(srv->leases, (uint32_t)conf->oplock_break_timeout_ms);
 	conf_put(old);
 }

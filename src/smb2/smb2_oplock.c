@@ -1,0 +1,146 @@
+/* Oplock and lease breaks on the wire (MS-SMB2 2.2.23-2.2.25, 3.3.4.6, 3.3.4.7, 3.3.5.22): the
+ * notification the state layer asks for when another open conflicts, and the acknowledgements.
+ * The grant and break rules themselves are in src/state/lease.c.
+ *
+ * Sending to another connection: smb2_oplock_send_break runs on whatever thread broke the
+ * oplock (another connection's worker), with the lease table's mutex held. The open it is given
+ * is still in that table, so it has not been closed: its session and connection are alive
+ * (connection teardown closes every open, which takes the same mutex, before freeing anything),
+ * and the transport's send hook may be called from any thread. The notification is built
+ * without touching the connection's worker-only state (credits, pending list). */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "smb2/smb2.h"
+#include "state/lease.h"
+
+#define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
+
+void smb2_oplock_send_break(void *owner, const struct state_break *b)
+{
+	struct smb2_open *op = owner;
+	struct smb2_session *s = op->session;
+	struct smb2_conn *c = s ? s->conn : NULL;
+	if (!c || !c->tp || !c->tp->send)
+		return;
+	struct wr w;
+	wr_init(&w, 160);
+	wr_space(&w, SMB2_OUT_HEADROOM);
+	size_t hdr = w.len;
+	/* 3.3.4.6/3.3.4.7: unsolicited, MessageId all ones, no session, tree or credits */
+	wr_u32(&w, SMB2_PROTOCOL_ID);
+	wr_u16(&w, 64);
+	wr_u16(&w, 0);
+	wr_u32(&w, 0);
+	wr_u16(&w, SMB2_OPLOCK_BREAK);
+	wr_u16(&w, 0);
+	wr_u32(&w, SMB2_FLAGS_SERVER_TO_REDIR);
+	wr_u32(&w, 0);
+	wr_u64(&w, UINT64_MAX);
+	wr_u32(&w, 0);
+	wr_u32(&w, 0);
+	wr_u64(&w, 0);
+	wr_zero(&w, 16);
+	if (b->lease) {
+		/* 2.2.23.2 */
+		wr_u16(&w, 44);
+		wr_u16(&w, b->version == 2 ? b->epoch : 0);
+		wr_u32(&w, b->ack_required ? SMB2_LEASE_BREAK_ACK_REQUIRED : 0);
+		wr_bytes(&w, b->key, 16);
+		wr_u32(&w, b->cur);
+		wr_u32(&w, b->new_state);
+		wr_zero(&w, 12); /* BreakReason, AccessMaskHint, ShareMaskHint */
+	} else {
+		/* 2.2.23.1 */
+		wr_u16(&w, 24);
+		wr_u8(&w, b->oplock_level);
+		wr_u8(&w, 0);
+		wr_u32(&w, 0);
+		smb2_write_fileid(&w, op);
+	}
+	if (!wr_ok(&w)) {
+		wr_free(&w);
+		return;
+	}
+	size_t start = hdr;
+	bool encrypt = s->state == SESS_VALID &&
+		       (s->encrypt_data || (op->tree && op->tree->encrypt));
+	if (encrypt) {
+		if (smb2_transform_encrypt(c, s, &w, hdr) < 0) {
+			wr_free(&w);
+			return;
+		}
+		start = hdr - 52;
+	}
+	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
+		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
+	c->tp->send(c->loop_priv, &w, start);
+}
+
+/* 2.2.24.1 -> 2.2.25.1 */
+static NTSTATUS oplock_ack(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	rd_skip(&b, 2);
+	uint8_t level = rd_u8(&b);
+	rd_skip(&b, 5);
+	struct smb2_open *op;
+	NTSTATUS st = smb2_open_from_body(req, &b, &op);
+	if (st)
+		return SMB2_ERR(req, st);
+	if (!op->oplock)
+		return SMB2_ERR(req, STATUS_INVALID_OPLOCK_PROTOCOL);
+	uint8_t granted = 0;
+	int rc = state_oplock_ack(op->oplock, level, &granted);
+	if (rc == -EINVAL)
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (rc < 0)
+		return SMB2_ERR(req, STATUS_INVALID_OPLOCK_PROTOCOL);
+	struct wr *w = req->out;
+	wr_u16(w, 24);
+	wr_u8(w, granted);
+	wr_u8(w, 0);
+	wr_u32(w, 0);
+	smb2_write_fileid(w, op);
+	return STATUS_SUCCESS;
+}
+
+/* 2.2.24.2 -> 2.2.25.2 (3.3.5.22.2) */
+static NTSTATUS lease_ack(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	rd_skip(&b, 4); /* StructureSize, Reserved */
+	rd_skip(&b, 4); /* Flags */
+	uint8_t key[16];
+	rd_bytes(&b, key, 16);
+	uint32_t state = rd_u32(&b);
+	rd_skip(&b, 8); /* LeaseDuration */
+	if (!rd_ok(&b))
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (req->conn->dialect < SMB2_DIALECT_210)
+		return SMB2_ERR(req, STATUS_NOT_SUPPORTED);
+	uint32_t granted = 0;
+	int rc = state_lease_ack(req->srv->leases, req->conn->client_guid, key, state, &granted);
+	if (rc == -ENOENT)
+		return SMB2_ERR(req, STATUS_OBJECT_NAME_NOT_FOUND);
+	if (rc == -EPROTO)
+		return SMB2_ERR(req, STATUS_UNSUCCESSFUL);
+	if (rc < 0)
+		return SMB2_ERR(req, STATUS_REQUEST_NOT_ACCEPTED);
+	struct wr *w = req->out;
+	wr_u16(w, 36);
+	wr_u16(w, 0);
+	wr_u32(w, 0); /* Flags: reserved in the response */
+	wr_bytes(w, key, 16);
+	wr_u32(w, granted);
+	wr_u64(w, 0);
+	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_oplock_break(struct smb2_req *req)
+{
+	struct rd b = req->body;
+	uint16_t ss = rd_u16(&b);
+	return ss == 36 ? lease_ack(req) : oplock_ack(req);
+}
