@@ -379,7 +379,7 @@ def test_fd_exhaustion():
         shed = 0
         for _ in range(3):
             s = socket.create_connection((HOST, PORT))
-            if closed_by_server(_wrap(s), 3):
+            if closed_by_server(_wrap(s), 8):
                 shed += 1
             s.close()
         time.sleep(1)
