@@ -1174,7 +1174,7 @@ static int posix_set_posix_acl(struct vfs_file *f, uint32_t mode, const struct v
 	struct posix_file *pf = PF(f);
 	char p[64];
 	proc_path(p, sizeof(p), pf->fd, NULL);
-	acl_t acl;
+	acl_t acl = NULL; /* set by build_acl on success; gcc -O2 cannot see it */
 	int rc = build_acl(mode, in, &acl);
 	if (rc < 0)
 		return rc;
