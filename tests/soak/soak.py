@@ -29,7 +29,6 @@ errors; the memory and descriptor verdicts are made by this program as well (see
 """
 import os
 import random
-import socket
 import struct
 import sys
 import threading
