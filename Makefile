@@ -11,20 +11,25 @@
 #   make bench          optimized build in build, then bench/run: shoal against a private Samba
 #                       smbd side by side, results in bench/results (BENCH_ARGS="--quick" or
 #                       "--only read,write" pass options; see bench/run --help). Not part of test.
+#   make soak           optimized build in build, then tests/soak/run: 64 clients mixing metadata
+#                       and data operations for SOAK_SECONDS (default 600) while the server's RSS
+#                       and descriptors are sampled; results in tests/soak/results. Not part of test.
 #   make clean          remove the build folders (./run, the demo's share and state, stays)
 #
 # Variables: BUILD, BUILD_TEST, BUILD_FUZZ (folders), JOBS (parallel jobs, default 2),
-# FUZZ_SECONDS, FUZZ_TARGETS (names of tests/fuzz/fuzz_NAME.c; default all), BENCH_ARGS.
+# FUZZ_SECONDS, FUZZ_TARGETS (names of tests/fuzz/fuzz_NAME.c; default all), BENCH_ARGS,
+# SOAK_SECONDS.
 
 BUILD      ?= build
 BUILD_TEST ?= build-test
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 600
 JOBS       ?= 2
 MESON      ?= meson
 NINJA      ?= ninja
 
-.PHONY: all build test conformance fuzz bench run clean deps-build deps-test
+.PHONY: all build test conformance fuzz bench soak run clean deps-build deps-test
 
 all: build
 
@@ -64,6 +69,10 @@ fuzz: deps-build
 # bench/run installs its packages and builds shoald, shoalctl and shoal-bench in BUILD itself.
 bench:
 	BUILD=$(BUILD) JOBS=$(JOBS) bench/run $(BENCH_ARGS)
+
+# tests/soak/run builds shoald and shoalctl in BUILD itself, like bench/run.
+soak:
+	BUILD=$(BUILD) JOBS=$(JOBS) SOAK_SECONDS=$(SOAK_SECONDS) tests/soak/run
 
 run: build
 	exec ./$(BUILD)/shoald
