@@ -85,6 +85,7 @@ static const struct param params[] = {
     {"worker threads", T_INT, G(worker_threads), 4096},
     {"max sessions per connection", T_INT, G(max_sessions_per_conn), 65535},
     {"max open files", T_INT, G(max_open_files), 1000000},
+    {"max async requests", T_INT, G(max_async_requests), 1000000},
     {"handshake timeout", T_INT, G(handshake_timeout), 86400},
     {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
@@ -640,6 +641,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->server_encrypt = CONF_ENC_IF_REQUIRED;
 	c->max_sessions_per_conn = CONF_DEFAULT_MAX_SESSIONS;
 	c->max_open_files = CONF_DEFAULT_MAX_OPEN_FILES;
+	c->max_async_requests = CONF_DEFAULT_MAX_ASYNC_REQUESTS;
 	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;

@@ -78,6 +78,9 @@ struct shoal_conf {
 				   CREATE gets STATUS_TOO_MANY_OPENED_FILES */
 	int handshake_timeout;  /* "handshake timeout": seconds a connection may stay without an
 				   authenticated session, default 60 */
+	int max_async_requests; /* "max async requests": requests one connection may keep waiting
+				   (change notify, blocked locks, creates held by breaks), default
+				   4096; past it the request gets STATUS_INSUFFICIENT_RESOURCES */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
 					break waits for its acknowledgement; default 35000 */
@@ -95,6 +98,7 @@ struct shoal_conf {
 
 #define CONF_DEFAULT_MAX_SESSIONS 64
 #define CONF_DEFAULT_MAX_OPEN_FILES 16384
+#define CONF_DEFAULT_MAX_ASYNC_REQUESTS 4096
 #define CONF_DEFAULT_HANDSHAKE_TIMEOUT 60
 
 /* Parses a file; on success *out has refs == 1. On failure returns -EINVAL (or -errno when the

@@ -3,6 +3,7 @@
 #include "smb2/smb2_async.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +12,6 @@
 #include "lib/log.h"
 #include "smb2/smb2.h"
 
-/* Requests one connection may keep pending (change notifications and blocked locks of a busy
- * client number in the tens; past this the client gets STATUS_INSUFFICIENT_RESOURCES). */
-#define SMB2_MAX_PENDING 4096
 
 struct smb2_pending {
 	struct smb2_pending *next, *prev; /* the connection's list (worker only) */
@@ -205,7 +203,12 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 {
 	struct smb2_conn *c = req->conn;
 	struct smb2_pending *p = NULL;
-	if (req->pending || c->npending >= SMB2_MAX_PENDING || !req->session)
+	/* `max async requests` (default 4096): a busy client keeps tens waiting (change
+	   notifications, blocked locks); past the cap the request is refused, the others stay */
+	struct shoal_conf *conf = smb2_server_conf(c->srv);
+	int cap = conf->max_async_requests > 0 ? conf->max_async_requests : INT_MAX; /* 0: none */
+	conf_put(conf);
+	if (req->pending || c->npending >= cap || !req->session)
 		goto fail;
 	p = calloc(1, sizeof(*p));
 	if (!p)

@@ -8,6 +8,9 @@
                                   can still log in
   max open files = 12             the 13th CREATE of a session gets STATUS_TOO_MANY_OPENED_FILES;
                                   after a CLOSE it works again; another session is not affected
+  max async requests = 4          four CHANGE_NOTIFYs wait on one connection, the fifth gets
+                                  STATUS_INSUFFICIENT_RESOURCES; other clients are served;
+                                  closing the handle completes the four (NOTIFY_CLEANUP)
   (fixed) 1024 trees per session  the 1025th TREE_CONNECT gets STATUS_INSUFFICIENT_RESOURCES
   handshake timeout = 3           a connection that sends nothing, or trickles one byte a second,
                                   is closed after about 3 s
@@ -41,6 +44,7 @@ if "SMB_PORT" not in os.environ:
         "  max connections = 6",
         "  max sessions per connection = 3",
         "  max open files = 12",
+        "  max async requests = 4",
         "  handshake timeout = 3",
         "  worker threads = 1",
         "  log level = " + os.environ.get("LIMITS_LOG", "1"),
@@ -200,6 +204,50 @@ def test_open_files():
         a.close_file(fids.pop())
     st, fid = a.create("limit-again.txt")
     check("after a CLOSE the session can open again", st == 0, "%#x" % st)
+    a.close()
+    b.close()
+
+
+def test_async_requests():
+    """max async requests = 4: four CHANGE_NOTIFYs wait, the fifth is refused, the connection
+    and other clients go on, and closing the handle completes the four."""
+    a = session()
+    b = session()
+    st, fid = a.create("", 1, 0x00000001, 0x00100081)  # FILE_DIRECTORY_FILE; LIST_DIRECTORY|SYNCHRONIZE|READ_ATTRIBUTES
+    check("directory open for the async test", st == 0, "%#x" % st)
+    if st:
+        a.close()
+        b.close()
+        return
+    statuses = []
+    for i in range(5):
+        mid = a.next_mid()
+        a.send_frame(smbraw.header(smbraw.SMB2_CHANGE_NOTIFY, mid, a.sid, a.tid) +
+                     smbraw.notify_body(fid, 0, 4096, 0x1))
+        r = a.recv_frame(10)
+        statuses.append(smbraw.status_of(r))
+    check("four requests wait (interim STATUS_PENDING)",
+          statuses[:4] == [smbraw.STATUS_PENDING] * 4, [hex(x) for x in statuses])
+    check("the fifth: STATUS_INSUFFICIENT_RESOURCES",
+          statuses[4] == smbraw.STATUS_INSUFFICIENT_RESOURCES, hex(statuses[4]))
+    check("another client is served meanwhile", alive(b))
+    # the four finish (NOTIFY_CLEANUP) before the CLOSE response: read all five by command
+    a.send_frame(smbraw.header(smbraw.SMB2_CLOSE, a.next_mid(), a.sid, a.tid) +
+                 smbraw.close_body(fid))
+    done, closed = [], None
+    try:
+        for i in range(5):
+            r = a.recv_frame(10)
+            if struct.unpack_from("<H", r, 12)[0] == smbraw.SMB2_CLOSE:
+                closed = smbraw.status_of(r)
+            else:
+                done.append(smbraw.status_of(r))
+    except Exception as e:  # noqa: BLE001
+        done.append(repr(e))
+    check("the handle closes", closed == 0, repr(closed))
+    check("closing the handle completes the four (STATUS_NOTIFY_CLEANUP)",
+          done == [0x0000010B] * 4, done)
+    check("the connection still answers", alive(a))
     a.close()
     b.close()
 
@@ -399,7 +447,8 @@ def test_fd_exhaustion():
             c.close()
 
 
-for t in (test_connections, test_sessions, test_open_files, test_trees, test_handshake_timeout,
+for t in (test_connections, test_sessions, test_open_files, test_async_requests, test_trees,
+          test_handshake_timeout,
           test_slowloris, test_frame_and_credits, test_unread_responses, test_fd_exhaustion):
     try:
         t()
