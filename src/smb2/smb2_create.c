@@ -299,10 +299,12 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 		return STATUS_INVALID_PARAMETER;
 	/* a durable reconnect ignores every other field (3.3.5.9.7, 3.3.5.9.12) */
 	NTSTATUS cst = parse_contexts(ctx, req->conn->dialect, a);
-	if (!cst)
-		cst = smb2_dh_check(&a->dh, &a->reconnect);
-	if (!cst && a->reconnect)
-		return STATUS_SUCCESS;
+	if (!cst) {
+		/* a bad combination of durable contexts is refused before the fields are seen */
+		NTSTATUS st = smb2_dh_check(&a->dh, &a->reconnect);
+		if (st || a->reconnect)
+			return st;
+	}
 	if (a->impersonation > 3)
 		return STATUS_BAD_IMPERSONATION_LEVEL;
 	if (a->disposition > FILE_OVERWRITE_IF || a->share & ~7u ||

@@ -199,7 +199,8 @@ static NTSTATUS reconnect_check(struct smb2_req *req, const struct smb2_dh_req *
 				const struct smb2_dh_lease *lease, struct rd name,
 				const struct state_durable_rec *rec, const struct smb2_open *op)
 {
-	if (d->dh2c && (rec->version != 2 || memcmp(rec->create_guid, d->create_guid, 16)))
+	/* DH2C names the CreateGuid (a v1 open has none: all zeros, as Windows matches it) */
+	if (d->dh2c && memcmp(rec->create_guid, d->create_guid, 16))
 		return STATUS_OBJECT_NAME_NOT_FOUND;
 	bool has_lease = rec->oplock_level == STATE_OPLOCK_LEASE;
 	if (has_lease != lease->present)
