@@ -93,6 +93,8 @@ struct smb2_open {
 	struct state_durable_db *durable_db; /* the server's table (break callbacks reach it) */
 	atomic_bool detached;
 	struct vfs_ident owner_ident; /* the identity closing a detached open runs under */
+	uint32_t create_action;       /* CREATE's answer, repeated to a replay of it */
+	bool replay_eligible;         /* no other request has used it since its CREATE */
 	bool owner_as_user;
 };
 

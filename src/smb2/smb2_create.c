@@ -807,6 +807,9 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 	if (!st)
 		a->dh_granted = smb2_durable_grant(req, op, &a->dh, &a->grant, a->lease_key,
 						   &a->dh_timeout);
+	if (!st && a->dh_granted < 0)
+		st = STATUS_DUPLICATE_OBJECTID;
+	op->replay_eligible = true;
 	if (!st && smb2_open_publish(req, op) < 0)
 		st = STATUS_NO_MEMORY;
 	if (st) {
@@ -815,6 +818,7 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 		smb2_open_close(op);
 		return st;
 	}
+	op->create_action = cs->action;
 	encode_create(req, a, op, &cs->st, cs->action, cs->maximal);
 	req->compound_fid[0] = op->persistent_id;
 	req->compound_fid[1] = op->volatile_id;
@@ -950,6 +954,42 @@ static NTSTATUS create_reconnect(struct smb2_req *req, struct create_args *a)
 	return STATUS_SUCCESS;
 }
 
+/* A replayed create whose open exists: answered again as it was (smb2_durable_replay).
+ * Returns STATUS_MORE_PROCESSING_REQUIRED when there is nothing to replay. */
+static NTSTATUS create_replay(struct smb2_req *req, struct create_args *a)
+{
+	struct smb2_dh_lease lease = {.present = a->oplock == STATE_OPLOCK_LEASE &&
+						 a->lease_version != 0};
+	memcpy(lease.key, a->lease_key, 16);
+	struct smb2_open *op;
+	struct state_oplock_grant cur;
+	uint32_t timeout = 0;
+	NTSTATUS st = smb2_durable_replay(req, &a->dh, &lease, &op, &cur, &timeout);
+	if (st || !op)
+		return st ? st : STATUS_MORE_PROCESSING_REQUIRED;
+	struct vfs_stat vs = {0};
+	vfs_ident_apply(req->ident);
+	if (vfs_fstat(op->file, &vs) < 0)
+		memset(&vs, 0, sizeof(vs));
+	a->grant = cur;
+	a->dh_granted = 2;
+	a->dh_timeout = timeout;
+	if (cur.level != STATE_OPLOCK_LEASE) {
+		a->lease_version = 0;
+		/* an oplock replay is answered with the level it asks for, if lower, and is
+		   durable only if that level could have been */
+		if (a->oplock < cur.level)
+			a->grant.level = a->oplock;
+		if (a->grant.level != STATE_OPLOCK_BATCH)
+			a->dh_granted = 0;
+	}
+	encode_create(req, a, op, &vs, op->create_action, op->access);
+	req->compound_fid[0] = op->persistent_id;
+	req->compound_fid[1] = op->volatile_id;
+	*req->compound_fid_valid = true;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 {
 	struct create_args a = {0};
@@ -964,7 +1004,7 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 		st = create_pipe(req, &a);
 	else if (!st && a.twrp)
 		st = STATUS_OBJECT_NAME_NOT_FOUND; /* no previous versions kept */
-	else if (!st)
+	else if (!st && (st = create_replay(req, &a)) == STATUS_MORE_PROCESSING_REQUIRED)
 		st = create_file(req, &a, cw);
 	sec_desc_free(a.secd);
 	if (st == STATUS_PENDING)

@@ -42,6 +42,7 @@ NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t vo
 	pthread_mutex_unlock(&s->lock);
 	if (!found || (req->tree && found->tree != req->tree))
 		return STATUS_FILE_CLOSED;
+	found->replay_eligible = false; /* a replay of its CREATE now makes a new open */
 	*out = found;
 	return STATUS_SUCCESS;
 }
