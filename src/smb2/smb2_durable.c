@@ -110,6 +110,12 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	dh_conf(req->srv, &c);
 	if (!c.enabled || !op->file || !req->srv->durable)
 		return 0;
+	uint64_t pid;
+	bool attached;
+	if (d->dh2q && !(req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION) &&
+	    state_durable_find_guid(req->srv->durable, req->conn->client_guid, d->create_guid,
+				    &pid, &attached))
+		return -1; /* 3.3.5.9.10: the CreateGuid is in use (STATUS_DUPLICATE_OBJECTID) */
 	/* 3.3.5.9.6 / 3.3.5.9.10: a batch oplock or a lease with handle caching (persistent
 	   handles would not need one, but no share is continuously available) */
 	bool lease = g->level == STATE_OPLOCK_LEASE;
