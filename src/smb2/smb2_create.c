@@ -12,6 +12,7 @@
 #include "smb2/smb2_durable.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
+#include "state/durable.h"
 #include "state/lease.h"
 
 /* CreateDisposition (2.2.13) */
@@ -842,6 +843,9 @@ struct create_wait {
 	struct state_key key;
 	struct smb2_pending *p;
 	bool registered;
+	/* a DH2Q create is known as pending by its CreateGuid (replays of it are refused) */
+	struct state_durable_db *ddb;
+	uint8_t client_guid[16], create_guid[16];
 };
 
 static void create_wake(void *arg)
@@ -879,8 +883,11 @@ static NTSTATUS create_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
 
 static void create_free(void *priv)
 {
-	create_unwait(priv);
-	free(priv);
+	struct create_wait *cw = priv;
+	create_unwait(cw);
+	if (cw->ddb)
+		state_durable_pending_remove(cw->ddb, cw->client_guid, cw->create_guid);
+	free(cw);
 }
 
 static const struct smb2_async_ops create_ops = {create_retry, create_cancel, create_free};
@@ -915,6 +922,13 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 		return SMB2_ERR(req, STATUS_NO_MEMORY);
 	cw->db = db;
 	cw->key = key;
+	if (a->dh.dh2q && req->srv->durable) {
+		memcpy(cw->client_guid, req->conn->client_guid, 16);
+		memcpy(cw->create_guid, a->dh.create_guid, 16);
+		if (state_durable_pending_add(req->srv->durable, cw->client_guid,
+					      cw->create_guid) == 0)
+			cw->ddb = req->srv->durable;
+	}
 	NTSTATUS st = smb2_go_async(req, &create_ops, cw, NULL, timeout, &cw->p);
 	if (st != STATUS_PENDING)
 		return st;
@@ -964,6 +978,11 @@ static NTSTATUS create_replay(struct smb2_req *req, struct create_args *a)
 	struct smb2_open *op;
 	struct state_oplock_grant cur;
 	uint32_t timeout = 0;
+	/* the create replayed is still waiting for breaks: it answers when it is done */
+	if (a->dh.dh2q && (req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION) && !req->pending &&
+	    req->srv->durable &&
+	    state_durable_pending(req->srv->durable, req->conn->client_guid, a->dh.create_guid))
+		return STATUS_FILE_NOT_AVAILABLE;
 	NTSTATUS st = smb2_durable_replay(req, &a->dh, &lease, &op, &cur, &timeout);
 	if (st || !op)
 		return st ? st : STATUS_MORE_PROCESSING_REQUIRED;
@@ -983,6 +1002,8 @@ static NTSTATUS create_replay(struct smb2_req *req, struct create_args *a)
 		if (a->grant.level != STATE_OPLOCK_BATCH)
 			a->dh_granted = 0;
 	}
+	if (!timeout)
+		a->dh_granted = 0; /* the open was never durable */
 	encode_create(req, a, op, &vs, op->create_action, op->access);
 	req->compound_fid[0] = op->persistent_id;
 	req->compound_fid[1] = op->volatile_id;

@@ -119,9 +119,12 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	/* 3.3.5.9.6 / 3.3.5.9.10: a batch oplock or a lease with handle caching (persistent
 	   handles would not need one, but no share is continuously available) */
 	bool lease = g->level == STATE_OPLOCK_LEASE;
-	if (g->level != STATE_OPLOCK_BATCH && !(lease && (g->lease_state & STATE_LEASE_H)))
+	bool can = g->level == STATE_OPLOCK_BATCH || (lease && (g->lease_state & STATE_LEASE_H));
+	if (!can && !d->dh2q)
 		return 0;
+	/* a DH2Q open that cannot be durable is still known by its CreateGuid, for replays */
 	struct state_durable_rec rec = {0};
+	rec.replay_only = !can;
 	rec.persistent_id = op->persistent_id;
 	rec.version = d->dh2q ? 2 : 1;
 	memcpy(rec.client_guid, req->conn->client_guid, 16);
@@ -156,8 +159,10 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 		return -1; /* 3.3.5.9.10: the CreateGuid is in use (STATUS_DUPLICATE_OBJECTID) */
 	if (rc < 0)
 		return 0;
-	op->is_durable = true;
 	op->durable_db = req->srv->durable;
+	if (rec.replay_only)
+		return 0;
+	op->is_durable = true;
 	*timeout_ms = t;
 	return rec.version;
 }
@@ -166,7 +171,7 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 
 bool smb2_durable_detach(struct smb2_open *op)
 {
-	if (!op->durable || !op->file || !op->oplock)
+	if (!op->durable || !op->is_durable || !op->file || !op->oplock)
 		return false;
 	atomic_store(&op->detached, true);
 	/* a break of it in flight could never be acknowledged: close it now instead */
@@ -331,7 +336,7 @@ NTSTATUS smb2_durable_replay(struct smb2_req *req, const struct smb2_dh_req *d,
 	if (has_lease != lease->present || (has_lease && memcmp(rec.lease_key, lease->key, 16)))
 		return STATUS_ACCESS_DENIED;
 	state_oplock_detach(op->oplock, cur);
-	*timeout_ms = rec.timeout_ms;
+	*timeout_ms = rec.replay_only ? 0 : rec.timeout_ms;
 	*out = op;
 	return STATUS_SUCCESS;
 }
