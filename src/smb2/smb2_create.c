@@ -811,6 +811,7 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 	if (!st && a->dh_granted < 0)
 		st = STATUS_DUPLICATE_OBJECTID;
 	op->replay_eligible = true;
+	op->channel_sequence = smb2_req_channel_sequence(req);
 	if (!st && smb2_open_publish(req, op) < 0)
 		st = STATUS_NO_MEMORY;
 	if (st) {

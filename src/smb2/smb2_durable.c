@@ -294,6 +294,8 @@ NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *
 	}
 	atomic_store(&op->detached, false);
 	smb2_tree_put(old);
+	op->channel_sequence = smb2_req_channel_sequence(req);
+	op->replay_eligible = false;
 	state_oplock_detach(op->oplock, cur);
 	LOG_DBG(LOG_SMB2, "durable open '%s' (0x%llx) reconnected", op->name,
 		(unsigned long long)op->persistent_id);
