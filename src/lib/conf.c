@@ -88,6 +88,7 @@ static const struct param params[] = {
     {"max async requests", T_INT, G(max_async_requests), 1000000},
     {"handshake timeout", T_INT, G(handshake_timeout), 86400},
     {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
+    {"smbtorture fsctls", T_BOOL, G(smbtorture_fsctls), 0},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
     {"server smb3 signing algorithms", T_SIGN_ALGS, G(signing_algorithms), 0},
     {"management address", T_MGMT, G(mgmt_host), 0},

@@ -82,6 +82,8 @@ struct shoal_conf {
 				   (change notify, blocked locks, creates held by breaks), default
 				   4096; past it the request gets STATUS_INSUFFICIENT_RESOURCES */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
+	bool smbtorture_fsctls;  /* "smbtorture fsctls", default no: answer smbtorture's test-only
+				    FSCTL_SMBTORTURE_* codes (smb2_torture.c); test servers only */
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
 					break waits for its acknowledgement; default 35000 */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */

@@ -84,6 +84,10 @@ struct smb2_open {
 	   contexts once those exist (issue 6) */
 	bool is_resilient;
 	bool is_durable;
+	/* Requests in flight on this open that its CLOSE must wait for rather than cancel
+	   (smb2_open_hold); the CLOSE that waits is close_waiter. Worker-only. */
+	int holds;
+	struct smb2_pending *close_waiter;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
@@ -159,6 +163,9 @@ struct smb2_conn {
 	int npending;
 	uint64_t next_async_id;
 	bool dead; /* set when the connection must be torn down */
+	/* bytes of padding between a READ response's fixed part and its data (0 unless the test-only
+	   FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 asked for 8; smb2_torture.c) */
+	uint8_t read_body_pad;
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
 };
@@ -250,6 +257,24 @@ NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ct
 			 struct rd in, uint32_t max_out, struct wr *out);
 /* FSCTL_QUERY_NETWORK_INTERFACE_INFO (smb2_netif.c); the FileId must be all ones. */
 NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct wr *out);
+/* The test-only FSCTL_SMBTORTURE_* codes (smb2_torture.c), answered only with "smbtorture fsctls
+   = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
+   bytes of padding to put between the IOCTL response's fixed part and its buffers. */
+bool smb2_fsctl_is_torture(uint32_t ctl);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
+/* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
+   returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
+size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);
+/* Patches OutputCount of the response begun at start: output bytes are those after out_start. */
+void smb2_ioctl_end_body(struct wr *w, size_t start, size_t out_start);
+/* An open's CLOSE waits for the requests that hold it (smb2_async.c): hold while such a request
+   is in flight, release when it ends (wakes a waiting CLOSE at the last release). smb2_close_wait
+   is called by CLOSE: STATUS_SUCCESS when nothing holds op (go on closing), else the request goes
+   (or stays) pending, or an error status to answer. Worker-only. */
+void smb2_open_hold(struct smb2_open *op);
+void smb2_open_release(struct smb2_open *op);
+NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */

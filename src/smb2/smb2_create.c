@@ -959,6 +959,9 @@ NTSTATUS smb2_close(struct smb2_req *req)
 	NTSTATUS st = smb2_open_from_body(req, &b, &op);
 	if (st)
 		return SMB2_ERR(req, st);
+	st = smb2_close_wait(req, op); /* requests in flight that hold the open finish first */
+	if (st)
+		return st;
 	vfs_ident_apply(req->ident);
 	struct vfs_stat vs = {0};
 	bool post =
