@@ -240,6 +240,10 @@ NTSTATUS smb2_session_setup(struct smb2_req *req);   /* smb2_session.c */
 NTSTATUS smb2_logoff(struct smb2_req *req);
 NTSTATUS smb2_tree_connect(struct smb2_req *req);    /* smb2_tree.c */
 NTSTATUS smb2_tree_disconnect(struct smb2_req *req);
+/* MS-SMB2 3.3.5.7: a 3.1.1 TREE_CONNECT of an authenticated (neither anonymous nor guest)
+   session that is neither signed nor encrypted ends the connection. */
+bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
+			   bool encrypted);
 NTSTATUS smb2_create(struct smb2_req *req);          /* smb2_create.c */
 NTSTATUS smb2_close(struct smb2_req *req);
 NTSTATUS smb2_flush(struct smb2_req *req);           /* smb2_rw.c */
