@@ -17,6 +17,9 @@
 #define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
 #define FSCTL_QUERY_NETWORK_INTERFACE_INFO 0x001401FCu
 #define FSCTL_GET_REPARSE_POINT 0x000900A8u
+#define FSCTL_LMR_REQUEST_RESILIENCY 0x001401D4u
+/* MaxResiliencyTimeout (3.3.3): the longest a client may ask for, 5 minutes as Windows */
+#define SMB2_MAX_RESILIENCY_TIMEOUT_MS 300000u
 
 struct ioctl_args {
 	uint32_t ctl;
@@ -99,6 +102,26 @@ static NTSTATUS pipe_transceive(struct smb2_req *req, struct ioctl_args *a)
 	return STATUS_SUCCESS;
 }
 
+/* 3.3.5.15.9: NETWORK_RESILIENCY_REQUEST (Timeout in ms, Reserved). The open becomes resilient,
+ * which makes LOCK check its LockSequence (smb2_lock.c); keeping it across a disconnect is the
+ * durable-handle machinery's (issue 6). */
+static NTSTATUS request_resiliency(struct smb2_req *req, struct ioctl_args *a)
+{
+	if (req->conn->dialect == SMB2_DIALECT_202)
+		return STATUS_INVALID_DEVICE_REQUEST;
+	struct smb2_open *op;
+	NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+	if (st)
+		return st;
+	struct rd r = a->in;
+	uint32_t timeout = rd_u32(&r);
+	rd_skip(&r, 4);
+	if (!rd_ok(&r) || timeout > SMB2_MAX_RESILIENCY_TIMEOUT_MS)
+		return STATUS_INVALID_PARAMETER;
+	op->is_resilient = true;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 {
 	switch (a->ctl) {
@@ -106,6 +129,8 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 		return validate_negotiate(req, a);
 	case FSCTL_PIPE_TRANSCEIVE:
 		return pipe_transceive(req, a);
+	case FSCTL_LMR_REQUEST_RESILIENCY:
+		return request_resiliency(req, a);
 	case FSCTL_DFS_GET_REFERRALS:
 	case FSCTL_DFS_GET_REFERRALS_EX:
 		return STATUS_FS_DRIVER_REQUIRED; /* no DFS (3.3.5.15.2) */
