@@ -122,7 +122,12 @@ struct smb2_session {
 	uint8_t dec_key[32];   /* client -> server (ServerIn / C2S) */
 	bool signing_required;
 	bool encrypt_data;
-	atomic_bool teardown_requested; /* another connection's reconnect ended it (3.3.5.5.3) */
+	atomic_bool teardown_requested; /* another connection's reconnect ended it (3.3.5.5.3), or a
+					   LOGOFF or failed re-authentication on a bound channel */
+	/* A failed re-authentication ended it: its trees and opens are closed but the record stays
+	   in its connection's table (state EXPIRED, keys kept) until the connection ends, so that
+	   refusals of requests naming it are signed as the client requires (as Windows). */
+	atomic_bool deleted;
 	uint8_t preauth_hash[64]; /* 3.1.1 session preauth integrity hash */
 	atomic_uint_fast64_t nonce_ctr; /* transform nonces: counter || salt, unique per key */
 	uint8_t nonce_salt[4];

@@ -97,6 +97,7 @@ void smb2_conn_free(struct smb2_conn *c)
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
+		atomic_store(&s->deleted, false); /* records of deleted sessions go too */
 		smb2_session_teardown(s);
 	}
 	/* sessions of other connections bound here lose this channel and live on */
@@ -280,6 +281,20 @@ void smb2_write_error_body(struct wr *w)
 
 /* ---- one request ---- */
 
+/* STATUS_USER_SESSION_DELETED for a request naming s, which cannot serve it here (another
+ * connection's session, or a deleted one): signed with s's key when the request was and its
+ * signature holds (takes the reference on s). */
+static NTSTATUS refuse_signed(struct smb2_req *req, struct smb2_session *s)
+{
+	bool usable = s->state == SESS_VALID || atomic_load(&s->deleted);
+	if (usable && !s->anonymous && !s->guest && (req->hdr_flags & SMB2_FLAGS_SIGNED) &&
+	    verify_message(req->conn, s, req->msg.p, req->msg.len))
+		req->session = s;
+	else
+		smb2_session_put(s);
+	return STATUS_USER_SESSION_DELETED;
+}
+
 static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc *d)
 {
 	if (req->cmd == SMB2_NEGOTIATE || req->cmd == SMB2_ECHO || req->cmd == SMB2_CANCEL)
@@ -303,18 +318,13 @@ static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc
 			binding = rd_u8(&b) & SMB2_SESSION_FLAG_BINDING;
 		}
 		s = smb2_session_lookup_bind(req->conn, req->session_id);
-		if (s && !binding) {
-			if (s->state == SESS_VALID && !s->anonymous && !s->guest &&
-			    (req->hdr_flags & SMB2_FLAGS_SIGNED) &&
-			    verify_message(req->conn, s, req->msg.p, req->msg.len))
-				req->session = s;
-			else
-				smb2_session_put(s);
-			return STATUS_USER_SESSION_DELETED;
-		}
+		if (s && !binding)
+			return refuse_signed(req, s);
 	}
 	if (!s)
 		return STATUS_USER_SESSION_DELETED;
+	if (atomic_load(&s->deleted))
+		return refuse_signed(req, s);
 	req->session = s;
 	if (req->cmd == SMB2_SESSION_SETUP)
 		return STATUS_SUCCESS;
@@ -472,7 +482,7 @@ static struct smb2_session *response_signer(struct smb2_req *req)
 	if (req->sign_with)
 		return req->sign_with;
 	struct smb2_session *s = req->session;
-	if (!s || s->state != SESS_VALID || s->anonymous || s->guest)
+	if (!s || (s->state != SESS_VALID && !atomic_load(&s->deleted)) || s->anonymous || s->guest)
 		return NULL;
 	if ((req->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required) {
 		atomic_fetch_add(&s->refs, 1);

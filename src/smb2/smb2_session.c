@@ -23,7 +23,8 @@ struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id)
 	for (int i = 0; i < c->nsessions; i++)
 		if (c->sessions[i]->id == id) {
 			/* one that LOGOFF on a channel or a reconnect ended is about to go */
-			if (!atomic_load(&c->sessions[i]->teardown_requested))
+			if (!atomic_load(&c->sessions[i]->teardown_requested) ||
+			    atomic_load(&c->sessions[i]->deleted))
 				found = c->sessions[i];
 			break;
 		}
@@ -240,11 +241,13 @@ void smb2_session_teardown(struct smb2_session *s)
 	struct smb2_conn *c = s->conn;
 	bool found = false;
 	pthread_mutex_lock(&s->run_lock);
+	bool keep = atomic_load(&s->deleted);
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < c->nsessions; i++)
 		if (c->sessions[i] == s) {
-			c->sessions[i] = c->sessions[--c->nsessions];
-			found = true;
+			if (!keep)
+				c->sessions[i] = c->sessions[--c->nsessions];
+			found = !keep || s->state != SESS_EXPIRED;
 			break;
 		}
 	pthread_mutex_unlock(&c->lock);
@@ -263,8 +266,10 @@ void smb2_session_teardown(struct smb2_session *s)
 		smb2_tree_teardown(t);
 	}
 	s->state = SESS_EXPIRED;
+	atomic_store(&s->teardown_requested, false);
 	pthread_mutex_unlock(&s->run_lock);
-	smb2_session_put(s);
+	if (!keep)
+		smb2_session_put(s);
 }
 
 /* Ends s on all its channels from a request on connection c (LOGOFF, a failed
@@ -458,7 +463,7 @@ static NTSTATUS bind_check(struct smb2_req *req, struct smb2_session *s)
 	enum smb2_sign_alg calg = smb2_conn_sign_alg(c);
 	if (req->session_id == 0)
 		return STATUS_INVALID_PARAMETER;
-	if (!s)
+	if (!s || atomic_load(&s->deleted))
 		return STATUS_USER_SESSION_DELETED;
 	if (s->state != SESS_VALID)
 		return STATUS_REQUEST_NOT_ACCEPTED;
@@ -724,6 +729,8 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	/* a failed re-authentication ends the session too (its opens are closed and waiting
 	   requests answered), on all its channels, as Windows does (smbtorture
 	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth) */
+	if (!fresh)
+		atomic_store(&s->deleted, true);
 	if (fresh || s->conn == c)
 		smb2_session_teardown(s);
 	else
