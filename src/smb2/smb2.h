@@ -195,6 +195,9 @@ struct smb2_conn {
 	struct smb2_pending *pending, *pending_tail; /* oldest first */
 	int npending;
 	uint64_t next_async_id;
+	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after
+	   the create's final response (smb2_conn_run_resumes), oldest first; worker only */
+	struct smb2_resume *resumes, *resumes_tail;
 	bool dead; /* set when the connection must be torn down */
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
@@ -398,6 +401,30 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
 int smb2_conn_run_async(struct smb2_conn *c);
 /* Ends every pending request without a response (the connection is gone). */
 void smb2_conn_cancel_all(struct smb2_conn *c);
+
+/* The rest of a compound whose CREATE went asynchronous before the chain's end (MS-SMB2
+ * 3.3.5.2.7 and <206>: only a create that waits for an oplock or lease break may). When the
+ * create completes, its final response (at hdr_off in out, header written) is followed by the
+ * responses of the remaining requests, which run then: related ones inherit the create's FileId,
+ * session, tree and status, as in a chain that never waited. */
+struct smb2_resume {
+	struct smb2_resume *next;
+	struct wr out;                /* the final create response, the rest is appended */
+	size_t hdr_off;
+	struct smb2_session *session; /* counted: signs or encrypts the responses */
+	bool sign, encrypt;
+	uint8_t *rest; /* the requests after the create, as received */
+	size_t rest_len;
+	uint64_t fid[2];
+	bool fid_valid;
+	uint64_t session_id;
+	uint32_t tree_id;
+	NTSTATUS status;
+};
+/* Runs the queued resumes and sends their responses (smb2_conn.c); -1: drop the connection. */
+int smb2_conn_run_resumes(struct smb2_conn *c);
+/* Keeps the remaining requests of a chain with a pending CREATE (smb2_async.c); -1 on no memory. */
+int smb2_pending_set_rest(struct smb2_pending *p, const uint8_t *rest, size_t len);
 /* Signs a complete message with the session's key on this connection (its channel's key on a
  * bound connection; smb2_conn.c; used for asynchronous responses too). */
 void smb2_sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len);

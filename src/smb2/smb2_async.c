@@ -29,6 +29,12 @@ struct smb2_pending {
 	void *priv;
 	uint8_t *msg; /* copy of the request message, header included */
 	size_t msg_len;
+	/* a CREATE that went asynchronous inside a compound: the requests after it, and the FileId
+	   its retry leaves for them (struct smb2_resume) */
+	uint8_t *rest;
+	size_t rest_len;
+	uint64_t fid[2];
+	bool fid_valid;
 	/* timers: guarded by the server's timer lock */
 	struct smb2_pending *t_next, *t_prev;
 	uint64_t deadline_ms;
@@ -283,7 +289,19 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 		p->ops->free(p->priv);
 	smb2_session_put(p->session);
 	free(p->msg);
+	free(p->rest);
 	free(p);
+}
+
+int smb2_pending_set_rest(struct smb2_pending *p, const uint8_t *rest, size_t len)
+{
+	free(p->rest);
+	p->rest = malloc(len ? len : 1);
+	if (!p->rest)
+		return -1;
+	memcpy(p->rest, rest, len);
+	p->rest_len = len;
+	return 0;
 }
 
 void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
@@ -320,6 +338,8 @@ static bool pending_req(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	req->encrypted = p->encrypted;
 	req->pending = p;
 	req->timed_out = atomic_load(&p->timed_out);
+	req->compound_fid = p->fid;
+	req->compound_fid_valid = &p->fid_valid;
 	wr_init(out, 256);
 	wr_space(out, SMB2_OUT_HEADROOM);
 	req->out = out;
@@ -333,6 +353,41 @@ static bool pending_req(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	if (s->state == SESS_VALID && (!s->anonymous || s->ident.uid != 0))
 		req->ident = &s->ident;
 	return true;
+}
+
+/* The final response of a CREATE that waited inside a compound: the rest of the chain runs next
+ * (smb2_conn_run_resumes), not here, where the pending list may be in the middle of a walk. */
+static int queue_resume(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			struct wr *out, bool sign, bool encrypt)
+{
+	struct smb2_resume *r = calloc(1, sizeof(*r));
+	if (!r) {
+		wr_free(out);
+		return -1;
+	}
+	r->out = *out;
+	r->hdr_off = SMB2_OUT_HEADROOM;
+	r->session = p->session;
+	atomic_fetch_add(&r->session->refs, 1);
+	r->sign = sign;
+	r->encrypt = encrypt;
+	r->rest = p->rest;
+	r->rest_len = p->rest_len;
+	p->rest = NULL;
+	r->fid[0] = p->fid[0];
+	r->fid[1] = p->fid[1];
+	r->fid_valid = p->fid_valid;
+	r->session_id = req->session_id;
+	r->tree_id = req->tree_id;
+	r->status = req->status;
+	if (c->resumes_tail)
+		c->resumes_tail->next = r;
+	else
+		c->resumes = r;
+	c->resumes_tail = r;
+	if (c->tp && c->tp->wake)
+		c->tp->wake(c->loop_priv);
+	return 0;
 }
 
 /* Writes the final response of req (status set) and hands it to the transport. */
@@ -354,6 +409,8 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 		wr_free(out);
 		return -1;
 	}
+	if (p->rest)
+		return queue_resume(c, p, req, out, sign, encrypt);
 	size_t start = hdr_off;
 	if (sign)
 		smb2_sign_message(c, s, out->p + hdr_off, out->len - hdr_off);
@@ -469,6 +526,10 @@ int smb2_conn_run_async(struct smb2_conn *c)
 			again = true;
 			break;
 		}
+		if (rc == 0 && c->resumes) {
+			rc = smb2_conn_run_resumes(c);
+			again = true;
+		}
 	}
 	return rc;
 }
@@ -520,4 +581,13 @@ void smb2_conn_cancel_all(struct smb2_conn *c)
 {
 	while (c->pending)
 		pending_end(c, c->pending, STATUS_CONNECTION_DISCONNECTED);
+	while (c->resumes) {
+		struct smb2_resume *r = c->resumes;
+		c->resumes = r->next;
+		wr_free(&r->out);
+		smb2_session_put(r->session);
+		free(r->rest);
+		free(r);
+	}
+	c->resumes_tail = NULL;
 }

@@ -446,6 +446,7 @@ struct chain {
 	bool last; /* the request being handled is the chain's last */
 	bool compound;            /* the frame holds more than one request */
 	bool prev_session_failed; /* the previous request had no valid session or tree */
+	struct smb2_pending *mid_async; /* a CREATE before the chain's end went asynchronous */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -589,11 +590,17 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 		req.pending = NULL;
 	}
 	if (req.status == STATUS_PENDING && req.pending && !ch->last) {
-		/* only the last request of a compound may go asynchronous; one in the middle
-		   fails, as Windows answers (MS-SMB2 <159>, smbtorture compound.interim2) */
-		smb2_pending_drop(c, req.pending);
-		req.pending = NULL;
-		req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
+		/* only the last request of a compound may go asynchronous, and a CREATE that waits
+		   for an oplock or lease break (MS-SMB2 <206>): the rest of the chain then runs when
+		   the create completes (run_chain, smb2_conn_run_resumes); any other request in the
+		   middle fails, as Windows answers (<159>, smbtorture compound.interim2) */
+		if (req.cmd == SMB2_CREATE) {
+			ch->mid_async = req.pending;
+		} else {
+			smb2_pending_drop(c, req.pending);
+			req.pending = NULL;
+			req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
+		}
 	}
 	if (req.status == STATUS_PENDING && req.pending) {
 		/* 3.3.4.2: the interim response, with the AsyncId; the final one follows */
@@ -647,8 +654,56 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 		if (rc < 0)
 			break;
 		off += mlen;
+		if (ch->mid_async) {
+			/* its interim response ends this frame's responses; the rest waits with it */
+			if (smb2_pending_set_rest(ch->mid_async, frame + off, len - off) < 0)
+				rc = -1;
+			ch->mid_async = NULL;
+			break;
+		}
 	}
 	finish_prev_response(c, out, ch, true);
+	return rc;
+}
+
+int smb2_conn_run_resumes(struct smb2_conn *c)
+{
+	int rc = 0;
+	while (c->resumes && rc == 0) {
+		struct smb2_resume *r = c->resumes;
+		c->resumes = r->next;
+		if (!c->resumes)
+			c->resumes_tail = NULL;
+		struct chain ch = {
+			.fid = {r->fid[0], r->fid[1]},
+			.fid_valid = r->fid_valid,
+			.session_id = r->session_id,
+			.tree_id = r->tree_id,
+			.status = r->status,
+			.prev_hdr_off = r->hdr_off,
+			.prev_signed = r->sign,
+			.enc = r->encrypt ? r->session : NULL,
+			.compound = true,
+		};
+		if (r->sign) {
+			ch.prev_sign = r->session;
+			atomic_fetch_add(&r->session->refs, 1);
+		}
+		struct rd f = rd_make(r->rest, r->rest_len);
+		rc = run_chain(c, &f, r->rest_len, &r->out, &ch);
+		size_t start = r->hdr_off;
+		if (rc == 0 && r->encrypt) {
+			rc = smb2_transform_encrypt(c, r->session, &r->out, r->hdr_off);
+			start = r->hdr_off - 52;
+		}
+		if (rc == 0 && c->tp && c->tp->send)
+			c->tp->send(c->loop_priv, &r->out, start);
+		else
+			wr_free(&r->out);
+		smb2_session_put(r->session);
+		free(r->rest);
+		free(r);
+	}
 	return rc;
 }
 

@@ -830,10 +830,7 @@ static NTSTATUS create_retry(struct smb2_req *req, void *priv)
 {
 	if (!req->tree)
 		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
-	uint64_t fid[2];
-	bool valid = false;
-	req->compound_fid = fid;
-	req->compound_fid_valid = &valid;
+	/* the retry leaves the new FileId where the rest of its compound finds it (pending_req) */
 	return create_run(req, priv);
 }
 
