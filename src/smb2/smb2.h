@@ -41,6 +41,8 @@ struct state_watch;
 struct state_notify;
 struct state_oplock;
 struct state_lease_db;
+struct state_durable;
+struct state_durable_db;
 
 
 struct smb2_tree {
@@ -88,6 +90,14 @@ struct smb2_open {
 	   (smb2_open_hold); the CLOSE that waits is close_waiter. Worker-only. */
 	int holds;
 	struct smb2_pending *close_waiter;
+	/* durable handles (smb2_durable.c): the record in the server's durable table, NULL when
+	   the open is not durable; detached is set (before session goes NULL) when the open
+	   survives its connection, and cleared when a reconnect attaches it to a new session */
+	struct state_durable *durable;
+	struct state_durable_db *durable_db; /* the server's table (break callbacks reach it) */
+	atomic_bool detached;
+	struct vfs_ident owner_ident; /* the identity closing a detached open runs under */
+	bool owner_as_user;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
@@ -354,6 +364,7 @@ NTSTATUS smb2_open_limit(struct smb2_req *req);
  * until smb2_open_publish). */
 struct smb2_open *smb2_open_new(struct smb2_req *req);
 int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOMEM */
+void smb2_open_unpublish(struct smb2_open *op); /* out of its session's table (if any) */
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);
@@ -391,6 +402,7 @@ struct smb2_server {
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
+	struct state_durable_db *durable; /* durable opens, attached or disconnected */
 };
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
@@ -501,6 +513,19 @@ enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c);
 void smb2_conn_free_channels(struct smb2_conn *c);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
+/* The session is going (logoff, connection lost, reconnect elsewhere): durable opens are
+ * detached and kept, the others closed; the tree lives on while detached opens use it. */
+void smb2_tree_detach(struct smb2_tree *t);
+/* Drops a reference of the tree (an open's, or the session's at teardown); the last frees it. */
+void smb2_tree_put(struct smb2_tree *t);
+
+/* ---- durable handles (smb2_durable.c) ---- */
+/* Detaches a durable open from its session (kept in the durable table until reconnected or
+ * expired); returns false when the open must be closed instead (not durable, or a break of it is
+ * in progress that nobody could acknowledge). */
+bool smb2_durable_detach(struct smb2_open *op);
+/* The durable table's expire callback: closes a disconnected open. */
+void smb2_durable_expire(void *owner);
 
 /* ---- status snapshot for the management API (smb2_status.c) ---- */
 
