@@ -758,11 +758,18 @@ static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
 	r->is_dir = cs->file ? cs->file->is_dir : S_ISDIR(cs->st.mode);
 }
 
+/* The open's key in the state tables: the file, and the stream for a named stream. */
+static struct state_key create_key(const struct create_state *cs)
+{
+	const struct vfs_file *f = cs->file;
+	return (struct state_key){cs->st.dev, cs->st.ino,
+				  f && f->stream ? smb2_stream_id(f->stream) : 0};
+}
+
 static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 			    struct create_state *cs, char *real)
 {
-	struct vfs_file *f = cs->file;
-	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
+	struct state_key key = create_key(cs);
 	struct smb2_open *op = smb2_open_new(req);
 	if (!op) {
 		/* the file is still the create's: undo it as smb2_create would */
@@ -868,10 +875,7 @@ static NTSTATUS create_retry(struct smb2_req *req, void *priv)
 {
 	if (!req->tree)
 		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
-	uint64_t fid[2];
-	bool valid = false;
-	req->compound_fid = fid;
-	req->compound_fid_valid = &valid;
+	/* the retry leaves the new FileId where the rest of its compound finds it (pending_req) */
 	return create_run(req, priv);
 }
 
@@ -899,7 +903,7 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 			      const struct create_state *cs, struct create_wait *cw)
 {
 	struct state_lease_db *db = req->srv->leases;
-	struct state_key key = {cs->st.dev, cs->st.ino, 0};
+	struct state_key key = create_key(cs);
 	struct state_oplock_req r;
 	oplock_req_fill(req, a, cs, &r);
 	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
@@ -907,7 +911,8 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 	/* a little past the break's own deadline, so the retry finds it expired */
 	uint32_t timeout = state_lease_db_timeout(db) + 50;
 	if (cw) {
-		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino) {
+		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino ||
+		    cw->key.stream != key.stream) {
 			create_unwait(cw);
 			cw->key = key;
 			if (state_oplock_add_waiter(db, &key, create_wake, cw) < 0)
@@ -1051,8 +1056,14 @@ static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
 	free(stream);
 	/* the other opens' oplocks and leases break first; a create that must wait for their
 	   acknowledgements goes asynchronous and starts over from the name when woken */
-	if (!st && !cs.created)
-		st = create_breaks(req, a, &cs, cw);
+	if (!st && !cs.created) {
+		/* MS-FSA 2.1.5.1.2: a delete-pending file fails the open before any oplock breaks */
+		struct state_key key = create_key(&cs);
+		if (state_key_delete_pending(req->srv->state, &key))
+			st = STATUS_DELETE_PENDING;
+		else
+			st = create_breaks(req, a, &cs, cw);
+	}
 	if (!st)
 		return finish_open(req, a, &cs, real);
 	if (cs.file) {
@@ -1081,6 +1092,9 @@ NTSTATUS smb2_close(struct smb2_req *req)
 	NTSTATUS st = smb2_open_from_body(req, &b, &op);
 	if (st)
 		return SMB2_ERR(req, st);
+	st = smb2_close_wait(req, op); /* requests in flight that hold the open finish first */
+	if (st)
+		return st;
 	vfs_ident_apply(req->ident);
 	struct vfs_stat vs = {0};
 	bool post =

@@ -190,8 +190,25 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 	return STATUS_SUCCESS;
 }
 
+bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
+			   bool encrypted)
+{
+	return dialect == SMB2_DIALECT_311 && !anonymous && !guest && !is_signed && !encrypted;
+}
+
 NTSTATUS smb2_tree_connect(struct smb2_req *req)
 {
+	/* 3.3.5.7: on 3.1.1 an authenticated user's TREE_CONNECT comes signed (3.2.4.1.1) or
+	   encrypted; one that is neither may have been stripped of its signature on the way
+	   (downgrading the session to unsigned), so the connection ends */
+	struct smb2_session *sess = req->session;
+	if (smb2_tcon_unprotected(req->conn->dialect, sess->anonymous, sess->guest,
+				  req->hdr_flags & SMB2_FLAGS_SIGNED, req->encrypted)) {
+		LOG_WARN(LOG_SMB2, "%s: unsigned 3.1.1 TREE_CONNECT of user %s: disconnecting",
+			 req->conn->peer, sess->user);
+		req->disconnect = true;
+		return SMB2_ERR(req, STATUS_ACCESS_DENIED);
+	}
 	struct rd b = req->body;
 	rd_skip(&b, 2);
 	uint16_t flags = rd_u16(&b);
