@@ -91,10 +91,11 @@ struct dh_conf {
 	uint32_t timeout_ms, max_timeout_ms;
 };
 
-static void dh_conf(struct smb2_server *srv, struct dh_conf *out)
+static void dh_conf(struct smb2_req *req, struct dh_conf *out)
 {
-	struct shoal_conf *conf = smb2_server_conf(srv);
-	out->enabled = conf->durable_handles;
+	struct shoal_conf *conf = smb2_server_conf(req->srv);
+	/* the share's "durable handles" (Samba's name; default yes) */
+	out->enabled = req->tree && req->tree->durable_handles;
 	out->timeout_ms = (uint32_t)conf->durable_timeout * 1000u;
 	out->max_timeout_ms = (uint32_t)conf->durable_max_timeout * 1000u;
 	conf_put(conf);
@@ -107,7 +108,7 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	if (!d->dhnq && !d->dh2q)
 		return 0;
 	struct dh_conf c;
-	dh_conf(req->srv, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !op->file || !req->srv->durable)
 		return 0;
 	/* 3.3.5.9.6 / 3.3.5.9.10: a batch oplock or a lease with handle caching (persistent
@@ -245,7 +246,7 @@ NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *
 				struct smb2_open **out, struct state_oplock_grant *cur)
 {
 	struct dh_conf c;
-	dh_conf(req->srv, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !req->srv->durable)
 		return STATUS_OBJECT_NAME_NOT_FOUND;
 	struct state_durable_rec rec;
