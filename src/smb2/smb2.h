@@ -56,6 +56,7 @@ struct smb2_tree {
 	uint32_t max_access;   /* MaximalAccess granted on the share */
 	struct vfs_share *vfs; /* NULL for IPC$ */
 	bool encrypt;          /* share requires encryption (issue 3) */
+	bool durable_handles;  /* the share's "durable handles" (default yes) */
 };
 
 struct smb2_open {

@@ -91,11 +91,11 @@ struct dh_conf {
 	uint32_t timeout_ms, max_timeout_ms;
 };
 
-static void dh_conf(struct smb2_server *srv, const struct smb2_tree *t, struct dh_conf *out)
+static void dh_conf(struct smb2_req *req, struct dh_conf *out)
 {
-	struct shoal_conf *conf = smb2_server_conf(srv);
-	const struct conf_share *sh = t && t->share_name ? conf_find_share(conf, t->share_name) : NULL;
-	out->enabled = sh && sh->durable_handles;
+	struct shoal_conf *conf = smb2_server_conf(req->srv);
+	/* the share's "durable handles" (Samba's name; default yes) */
+	out->enabled = req->tree && req->tree->durable_handles;
 	out->timeout_ms = (uint32_t)conf->durable_timeout * 1000u;
 	out->max_timeout_ms = (uint32_t)conf->durable_max_timeout * 1000u;
 	conf_put(conf);
@@ -108,7 +108,7 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	if (!d->dhnq && !d->dh2q)
 		return 0;
 	struct dh_conf c;
-	dh_conf(req->srv, op->tree, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !op->file || !req->srv->durable)
 		return 0;
 	uint64_t pid;
@@ -282,7 +282,7 @@ NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *
 				struct smb2_open **out, struct state_oplock_grant *cur)
 {
 	struct dh_conf c;
-	dh_conf(req->srv, req->tree, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !req->srv->durable)
 		return STATUS_OBJECT_NAME_NOT_FOUND;
 	struct state_durable_rec rec;
