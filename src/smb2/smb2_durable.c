@@ -240,37 +240,18 @@ static NTSTATUS reconnect_check(struct smb2_req *req, const struct smb2_dh_req *
 	return STATUS_SUCCESS;
 }
 
-/* Whether the session with this id is being ended (a reconnect elsewhere asked for it), or is
- * already gone from its connection while its opens are being detached. */
-static bool session_ending(struct smb2_server *srv, uint64_t id)
-{
-	bool live = false, ending = false;
-	pthread_mutex_lock(&srv->conns_lock);
-	for (struct smb2_conn *c = srv->conns; c && !live; c = c->list_next) {
-		pthread_mutex_lock(&c->lock);
-		for (int i = 0; i < c->nsessions; i++)
-			if (c->sessions[i]->id == id) {
-				live = true;
-				ending = atomic_load(&c->sessions[i]->teardown_requested);
-				break;
-			}
-		pthread_mutex_unlock(&c->lock);
-	}
-	pthread_mutex_unlock(&srv->conns_lock);
-	return !live || ending;
-}
-
 /* Takes the record; a session being torn down on another connection (a reconnect with
- * PreviousSessionId, or a connection just lost) may still hold the open for a moment: wait up to
- * a second for it to let go. An open its live session holds is not found. */
+ * PreviousSessionId, or a connection just lost) may still hold the open for a moment: wait for
+ * it to let go. An open the requesting session itself holds is not found. */
 static int take_record(struct smb2_req *req, uint64_t pid, struct state_durable_rec *rec,
 		       void **owner, struct state_durable **h)
 {
 	for (int tries = 0;; tries++) {
 		int rc = state_durable_take(req->srv->durable, pid, req->session->id, rec, owner,
 					    h);
-		if (rc != -EBUSY || rec->session_id == req->session->id || tries >= 100 ||
-		    !session_ending(req->srv, rec->session_id))
+		/* a session of a connection the server has not yet seen go may hold it as well:
+		   wait up to 2 s for any other session */
+		if (rc != -EBUSY || rec->session_id == req->session->id || tries >= 200)
 			return rc;
 		struct timespec ts = {0, 10 * 1000000};
 		nanosleep(&ts, NULL);
