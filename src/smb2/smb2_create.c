@@ -626,16 +626,22 @@ static NTSTATUS open_or_create(struct smb2_req *req, const struct create_args *a
 			       const char *wire_path, struct create_state *cs, char **real)
 {
 	NTSTATUS st = STATUS_OBJECT_NAME_EXISTS;
-	for (int tries = 0; tries < 2 && st == STATUS_OBJECT_NAME_EXISTS; tries++) {
+	bool vanished = false;
+	for (int tries = 0; tries < 3 && (st == STATUS_OBJECT_NAME_EXISTS || vanished); tries++) {
 		free(*real);
 		*real = NULL;
 		int rc = vfs_lookup(req->tree->vfs, wire_path, real, &cs->st);
-		if (rc == 0)
+		/* a file another open's close deletes between the lookup and the open is looked
+		   up again (a durable open closed because of this very create, for one) */
+		vanished = false;
+		if (rc == 0) {
 			st = open_existing(req, a, *real, cs);
-		else if (rc == -ENOENT)
+			vanished = st == STATUS_OBJECT_NAME_NOT_FOUND && !cs->file;
+		} else if (rc == -ENOENT) {
 			st = create_new(req, a, *real, cs);
-		else
+		} else {
 			st = rc == -ENOTDIR ? STATUS_OBJECT_PATH_NOT_FOUND : smb2_file_status(rc);
+		}
 	}
 	return st == STATUS_OBJECT_NAME_EXISTS ? STATUS_OBJECT_NAME_COLLISION : st;
 }
