@@ -17,6 +17,8 @@
 
 /* CreateDisposition (2.2.13) */
 enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
+/* create_breaks: the create must start over from the name (STATUS_RETRY, never sent) */
+#define CREATE_RESTART 0xC000022Du
 /* CreateAction (2.2.14) */
 enum { FILE_SUPERSEDED, FILE_OPENED, FILE_CREATED, FILE_OVERWRITTEN };
 
@@ -48,6 +50,7 @@ struct create_args {
 	bool reconnect;     /* DHnC or DH2C: the other fields are ignored */
 	int dh_granted;     /* 0, 1 (DHnQ answered) or 2 (DH2Q answered) */
 	uint32_t dh_timeout;
+	bool restarted;     /* started over after closing disconnected durable opens it broke */
 	/* what was granted (encode) */
 	struct state_oplock_grant grant;
 };
@@ -914,6 +917,10 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 	oplock_req_fill(req, a, cs, &r);
 	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
 		return STATUS_SUCCESS;
+	/* disconnected durable opens it broke are closed here and now; the create then starts
+	   over from the name (their close may have deleted the file) */
+	if (!a->restarted && smb2_durable_close_doomed(req->srv) > 0)
+		return CREATE_RESTART;
 	/* a little past the break's own deadline, so the retry finds it expired */
 	uint32_t timeout = state_lease_db_timeout(db) + 50;
 	if (cw) {
@@ -1048,6 +1055,7 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
 			    struct create_wait *cw)
 {
+again:;
 	char *path = NULL, *real = NULL, *stream = NULL;
 	NTSTATUS st = smb2_wire_path_ex(a->name.p, a->name.len, &path, &stream, &a->data_suffix);
 	if (st)
@@ -1069,6 +1077,12 @@ static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
 			st = STATUS_DELETE_PENDING;
 		else
 			st = create_breaks(req, a, &cs, cw);
+	}
+	if (st == CREATE_RESTART) {
+		vfs_close(cs.file);
+		free(real);
+		a->restarted = true; /* once: later dooms are closed by the durable table's thread */
+		goto again;
 	}
 	if (!st)
 		return finish_open(req, a, &cs, real);

@@ -207,6 +207,17 @@ void smb2_durable_expire(void *owner)
 	smb2_open_close(op);
 }
 
+int smb2_durable_close_doomed(struct smb2_server *srv)
+{
+	int n = 0;
+	void *owner;
+	while (srv->durable && (owner = state_durable_pop_doomed(srv->durable))) {
+		smb2_durable_expire(owner);
+		n++;
+	}
+	return n;
+}
+
 /* ---- reconnect ---- */
 
 /* 3.3.5.9.7 / 3.3.5.9.12: whether this request may reconnect the open of rec. */

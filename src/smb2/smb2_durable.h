@@ -41,6 +41,10 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 		       const struct state_oplock_grant *g, const uint8_t lease_key[16],
 		       uint32_t *timeout_ms);
 
+/* Closes, on the calling thread, the disconnected opens that breaks doomed (the create that
+ * broke them goes on without waiting for the table's thread). Returns how many. */
+int smb2_durable_close_doomed(struct smb2_server *srv);
+
 /* Reconnect (DHnC / DH2C): finds the disconnected open, checks it may be reconnected by this
  * request and attaches it to the request's session and tree with a new volatile id. On success
  * *out is the open and *cur its oplock level or lease state. */

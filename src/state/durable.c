@@ -262,6 +262,22 @@ void state_durable_doom(struct state_durable_db *db, uint64_t persistent_id)
 	pthread_mutex_unlock(&db->lock);
 }
 
+void *state_durable_pop_doomed(struct state_durable_db *db)
+{
+	void *owner = NULL;
+	pthread_mutex_lock(&db->lock);
+	for (int b = 0; b < DH_BUCKETS && !owner; b++)
+		for (struct state_durable *h = db->by_id[b]; h; h = h->id_next)
+			if (h->disconnected && h->doomed) {
+				owner = h->owner;
+				unlink_rec(h);
+				free(h);
+				break;
+			}
+	pthread_mutex_unlock(&db->lock);
+	return owner;
+}
+
 int state_durable_take(struct state_durable_db *db, uint64_t persistent_id, uint64_t session_id,
 		       struct state_durable_rec *rec, void **owner, struct state_durable **out)
 {

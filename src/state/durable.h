@@ -69,6 +69,9 @@ void state_durable_detach(struct state_durable *h);
  * acknowledge): it expires as soon as it is disconnected, and can no longer be taken. By id, so
  * a caller racing with the expiry of the record is safe. */
 void state_durable_doom(struct state_durable_db *db, uint64_t persistent_id);
+/* Removes one disconnected record that was doomed and returns its owner (the caller closes it
+ * now, instead of the table's thread); NULL when there is none. */
+void *state_durable_pop_doomed(struct state_durable_db *db);
 /* Reconnect: finds the disconnected record with this persistent id and attaches it (so it no
  * longer expires), recording session_id as its session. Returns 0 with *h, *owner and a copy in
  * *rec; -EBUSY when the record is attached (to session *rec->session_id); -ENOENT. */
