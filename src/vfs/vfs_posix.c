@@ -177,29 +177,42 @@ static int stat_path(struct posix_share *ps, const char *path, struct vfs_stat *
 
 struct ci_scan {
 	const char *want;
-	char *found;
+	bool want_short;   /* want may be a generated 8.3 name (it has a '~') */
+	char *found;       /* the name that matches want but for case */
+	char *found_short; /* else the first name whose short name is want */
 };
 
 static int ci_scan_cb(void *arg, const char *name)
 {
 	struct ci_scan *s = arg;
-	if (!utf8_case_equal(s->want, name))
-		return 0;
-	s->found = strdup(name);
-	return 1;
+	if (utf8_case_equal(s->want, name)) {
+		s->found = strdup(name);
+		return 1;
+	}
+	char sn[VFS_SHORT_NAME_MAX + 1];
+	if (s->want_short && !s->found_short && vfs_short_name(name, sn) &&
+	    utf8_case_equal(s->want, sn))
+		s->found_short = strdup(name);
+	return 0;
 }
 
 static int dir_walk(int dirfd, vfs_dir_cb cb, void *arg);
 
-/* Finds a case-insensitive match for comp in directory dir; 0 with *found, or -ENOENT. */
+/* Finds a case-insensitive match for comp in directory dir, or the name whose 8.3 short name comp
+ * is; 0 with *found, or -ENOENT. */
 static int ci_find(struct posix_share *ps, const char *dir, const char *comp, char **found)
 {
 	int fd = beneath_open(ps, dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return fd;
-	struct ci_scan s = {.want = comp};
+	struct ci_scan s = {.want = comp, .want_short = strchr(comp, '~') != NULL};
 	int rc = dir_walk(fd, ci_scan_cb, &s);
 	close(fd);
+	if (rc >= 0 && !s.found) {
+		s.found = s.found_short; /* a real name wins over a short one */
+		s.found_short = NULL;
+	}
+	free(s.found_short);
 	if (rc < 0) {
 		free(s.found);
 		return rc;
