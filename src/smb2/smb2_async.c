@@ -216,6 +216,13 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 	conf_put(conf);
 	if (req->pending || c->npending >= cap || !req->session)
 		goto fail;
+	/* a channel bound to a session of another connection cannot hold asynchronous requests
+	   yet: closes and the session's end cancel them on the session's own connection only */
+	if (req->session->conn != c) {
+		LOG_INFO(LOG_SMB2, "%s: %s on a bound channel cannot wait: refused", c->peer,
+			 smb2_cmds[req->cmd].name);
+		goto fail;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
@@ -303,7 +310,10 @@ void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
 	struct wr scratch;
 	wr_init(&scratch, 64);
 	req.out = &scratch;
+	struct smb2_session *s = p->session;
+	pthread_mutex_lock(&s->run_lock);
 	p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
+	pthread_mutex_unlock(&s->run_lock);
 	wr_free(&scratch);
 	pending_unlink_free(c, p);
 }
@@ -419,7 +429,21 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 }
 
 /* Ends p with cancel(reason) and sends the final response unless the connection is gone. */
+static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason);
+
+/* The session's run_lock is held around retry and cancel (struct smb2_session). */
 static int pending_end(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason)
+{
+	struct smb2_session *s = p->session;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_lock(&s->run_lock);
+	int rc = pending_end_locked(c, p, reason);
+	pthread_mutex_unlock(&s->run_lock);
+	smb2_session_put(s);
+	return rc;
+}
+
+static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason)
 {
 	struct smb2_req req;
 	struct wr out;
@@ -473,7 +497,12 @@ int smb2_conn_run_async(struct smb2_conn *c)
 				continue;
 			struct smb2_req req;
 			struct wr out;
+			struct smb2_session *s = p->session;
+			atomic_fetch_add(&s->refs, 1);
+			pthread_mutex_lock(&s->run_lock);
 			if (!pending_req(c, p, &req, &out)) {
+				pthread_mutex_unlock(&s->run_lock);
+				smb2_session_put(s);
 				wr_free(&out);
 				rc = -1;
 				break;
@@ -484,11 +513,15 @@ int smb2_conn_run_async(struct smb2_conn *c)
 			if (req.ident)
 				vfs_ident_apply(NULL);
 			if (req.status == STATUS_PENDING) {
+				pthread_mutex_unlock(&s->run_lock);
+				smb2_session_put(s);
 				wr_free(&out);
 				continue;
 			}
 			rc = pending_send(c, p, &req, &out);
 			pending_unlink_free(c, p);
+			pthread_mutex_unlock(&s->run_lock);
+			smb2_session_put(s);
 			/* the list changed under the iteration: start over */
 			again = true;
 			break;

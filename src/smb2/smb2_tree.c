@@ -22,7 +22,17 @@ struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id)
 	return NULL;
 }
 
-void smb2_tree_teardown(struct smb2_tree *t)
+void smb2_tree_put(struct smb2_tree *t)
+{
+	if (atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	if (t->vfs)
+		vfs_share_close(t->vfs);
+	free(t->share_name);
+	free(t);
+}
+
+static void tree_end(struct smb2_tree *t, bool keep_durable)
 {
 	struct smb2_session *s = t->session;
 	for (;;) {
@@ -36,7 +46,8 @@ void smb2_tree_teardown(struct smb2_tree *t)
 		pthread_mutex_unlock(&s->lock);
 		if (!op)
 			break;
-		smb2_open_close(op);
+		if (!keep_durable || !smb2_durable_detach(op))
+			smb2_open_close(op);
 	}
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->ntrees; i++)
@@ -45,10 +56,19 @@ void smb2_tree_teardown(struct smb2_tree *t)
 			break;
 		}
 	pthread_mutex_unlock(&s->lock);
-	if (t->vfs)
-		vfs_share_close(t->vfs);
-	free(t->share_name);
-	free(t);
+	/* detached opens keep the tree (its share) until they are reconnected or closed */
+	t->session = NULL;
+	smb2_tree_put(t);
+}
+
+void smb2_tree_teardown(struct smb2_tree *t)
+{
+	tree_end(t, false);
+}
+
+void smb2_tree_detach(struct smb2_tree *t)
+{
+	tree_end(t, true);
 }
 
 /* Group names of the session's identity, for "valid users = @group". */
