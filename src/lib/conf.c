@@ -90,7 +90,9 @@ static const struct param params[] = {
     {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
     {"smbtorture fsctls", T_BOOL, G(smbtorture_fsctls), 0},
     {"server multi channel support", T_BOOL, G(multi_channel), 0},
-    {"durable handles", T_BOOL, G(durable_handles), 0},
+    /* in [global] both the server's switch and the shares' default; in a share, the share's */
+    {"durable handles", T_BOOL, offsetof(struct shoal_conf, durable_handles),
+     offsetof(struct conf_share, durable_handles), 0},
     {"durable handle timeout", T_INT, G(durable_timeout), 86400},
     {"durable handle max timeout", T_INT, G(durable_max_timeout), 86400},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
@@ -113,7 +115,6 @@ static const struct param params[] = {
     {"create mode", T_OCTAL, S(create_mask), 0},
     {"directory mask", T_OCTAL, S(directory_mask), 0},
     {"directory mode", T_OCTAL, S(directory_mask), 0},
-    {"durable handles", T_BOOL, S(durable_handles), 0},
     {"oplocks", T_BOOL, S(oplocks), 0},
     {"copy", T_COPY, S(name), 0},
 };
