@@ -103,6 +103,10 @@ struct smb2_session {
 	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). */
 	struct smb2_conn *conn;
 	atomic_int nbound; /* channel entries of other connections that name this session */
+	/* the connections of those entries (guarded by lock): where the session's asynchronous
+	   requests may wait besides conn */
+	struct smb2_conn **chan_conns;
+	int nchan_conns, chan_conns_cap;
 	/* the first connection's parameters a binding must match (3.3.5.5.2), copied so that a
 	   channel never reads the first connection after it is gone */
 	uint16_t dialect;
@@ -193,6 +197,9 @@ struct smb2_conn {
 	const struct smb2_transport *tp; /* NULL: asynchronous responses are dropped (unit tests) */
 	/* asynchronous requests (smb2_async.c): touched only by the connection's worker */
 	struct smb2_pending *pending, *pending_tail; /* oldest first */
+	/* taken by the worker to change the pending list, and by other threads to read it (a
+	   close on another channel of a session looks for the requests waiting on the open) */
+	pthread_mutex_t pending_lock;
 	int npending;
 	uint64_t next_async_id;
 	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after

@@ -13,6 +13,7 @@
 #include "smb2/smb2_async.h"
 
 #define NOBODY_ID 65534u
+#define SMB2_MAX_CHANNELS 32
 
 /* ---- session objects ---- */
 
@@ -107,8 +108,40 @@ void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t k
 	*alg = s->sign_alg;
 }
 
-static void channel_free(struct smb2_channel *ch)
+/* Adds or removes c in the session's list of channel connections (under s->lock: see
+ * cancel_matching in smb2_async.c, which relies on it to keep c alive). */
+static int chan_conns_add(struct smb2_session *s, struct smb2_conn *c)
 {
+	pthread_mutex_lock(&s->lock);
+	if (s->nchan_conns == s->chan_conns_cap) {
+		int ncap = s->chan_conns_cap ? s->chan_conns_cap * 2 : 2;
+		void *nn = realloc(s->chan_conns, sizeof(*s->chan_conns) * (size_t)ncap);
+		if (!nn) {
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		s->chan_conns = nn;
+		s->chan_conns_cap = ncap;
+	}
+	s->chan_conns[s->nchan_conns++] = c;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void chan_conns_del(struct smb2_session *s, struct smb2_conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->nchan_conns; i++)
+		if (s->chan_conns[i] == c) {
+			s->chan_conns[i] = s->chan_conns[--s->nchan_conns];
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void channel_free(struct smb2_conn *c, struct smb2_channel *ch)
+{
+	chan_conns_del(ch->session, c);
 	atomic_fetch_sub(&ch->session->nbound, 1);
 	spnego_server_free(ch->auth);
 	smb2_session_put(ch->session);
@@ -131,7 +164,7 @@ static void channels_sweep(struct smb2_conn *c)
 		pthread_mutex_unlock(&c->lock);
 		if (!dead)
 			return;
-		channel_free(dead);
+		channel_free(c, dead);
 	}
 }
 
@@ -147,7 +180,7 @@ void smb2_conn_free_channels(struct smb2_conn *c)
 		if (!chs[i]->gone)
 			LOG_INFO(LOG_SMB2, "%s: channel of session %llx ends, the session stays",
 				 c->peer, (unsigned long long)chs[i]->session->id);
-		channel_free(chs[i]);
+		channel_free(c, chs[i]);
 	}
 	free(chs);
 }
@@ -178,6 +211,7 @@ void smb2_session_put(struct smb2_session *s)
 	spnego_server_free(s->auth);
 	free(s->trees);
 	free(s->opens);
+	free(s->chan_conns);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->run_lock);
 	/* keys are secrets: do not leave them in freed memory */
@@ -507,15 +541,27 @@ static struct smb2_channel *channel_get(struct smb2_conn *c, struct smb2_session
 		return ch->valid ? NULL : ch;
 	}
 	*st = STATUS_INSUFFICIENT_RESOURCES;
+	/* at most SMB2_MAX_CHANNELS channels, the session's own connection included, as Windows
+	   (smbtorture smb2.multichannel.generic.num_channels) */
+	if (atomic_load(&s->nbound) + 1 >= SMB2_MAX_CHANNELS) {
+		LOG_INFO(LOG_AUTH, "%s: session %llx has %d channels already", c->peer,
+			 (unsigned long long)s->id, SMB2_MAX_CHANNELS);
+		return NULL;
+	}
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return NULL;
+	if (chan_conns_add(s, c) < 0) {
+		free(ch);
+		return NULL;
+	}
 	pthread_mutex_lock(&c->lock);
 	if (c->nchannels == c->channels_cap) {
 		int ncap = c->channels_cap ? c->channels_cap * 2 : 2;
 		void *nn = realloc(c->channels, sizeof(*c->channels) * (size_t)ncap);
 		if (!nn) {
 			pthread_mutex_unlock(&c->lock);
+			chan_conns_del(s, c);
 			free(ch);
 			return NULL;
 		}
