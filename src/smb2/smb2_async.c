@@ -43,6 +43,7 @@ struct smb2_pending {
 	   the request. */
 	atomic_bool done;
 	bool done_send; /* false: nothing to send */
+	bool priv_freed; /* ops->free already ran (with cancel, while the open was there) */
 	bool done_sign, done_encrypt;
 	NTSTATUS done_status;
 	bool done_keep_body;
@@ -316,8 +317,11 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 	pthread_mutex_unlock(&c->pending_lock);
 	if (p->done_send)
 		wr_free(&p->done_out);
+	if (p->priv_freed)
+		goto freed;
 	if (p->ops->free)
 		p->ops->free(p->priv);
+freed:
 	smb2_session_put(p->session);
 	free(p->msg);
 	free(p->rest);
@@ -527,6 +531,10 @@ static void pending_end_foreign(struct smb2_pending *p, NTSTATUS reason)
 		p->done_out = out;
 		p->done_send = true;
 	}
+	/* priv may point into the open, which goes right after this */
+	if (p->ops->free)
+		p->ops->free(p->priv);
+	p->priv_freed = true;
 	atomic_store(&p->done, true);
 	if (c->tp && c->tp->wake)
 		c->tp->wake(c->loop_priv);

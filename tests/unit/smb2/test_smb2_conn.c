@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/spnego.h"
@@ -568,6 +569,179 @@ static void t_session_binding(void **st)
 	smb2_conn_free(c3);
 }
 
+/* Signs the request in w with key (GMAC) and runs it on c; the response in *r. */
+static uint32_t run_signed(struct smb2_conn *c, const uint8_t key[16], struct wr *w, struct wr *r)
+{
+	put_le32(w->p + HDR_OFF_FLAGS, get_le32(w->p + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
+	uint8_t sig[16];
+	struct iovec wi = {w->p, w->len};
+	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
+	memcpy(w->p + HDR_OFF_SIGNATURE, sig, 16);
+	assert_int_equal(run_on(c, w->p, w->len, r), 0);
+	return status_of(r);
+}
+
+/* CREATE of the share's root directory on c; its FileId in fid. */
+static void open_root(struct fixture *f, struct smb2_conn *c, const uint8_t key[16], uint64_t sid,
+		      uint32_t tid, uint64_t fid[2])
+{
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_CREATE, f->mid++, sid, tid, 0);
+	wr_u16(&w, 57);
+	wr_u8(&w, 0);
+	wr_u8(&w, 0);
+	wr_u32(&w, 2);    /* ImpersonationLevel */
+	wr_zero(&w, 16);  /* SmbCreateFlags, Reserved */
+	wr_u32(&w, 0x00100081); /* LIST_DIRECTORY | READ_ATTRIBUTES | SYNCHRONIZE */
+	wr_u32(&w, 0);
+	wr_u32(&w, 7);    /* share all */
+	wr_u32(&w, 1);    /* FILE_OPEN */
+	wr_u32(&w, 1);    /* FILE_DIRECTORY_FILE */
+	wr_u16(&w, 64 + 56);
+	wr_u16(&w, 0);
+	wr_u32(&w, 0);
+	wr_u32(&w, 0);
+	wr_u8(&w, 0);
+	assert_int_equal(run_signed(c, key, &w, &r), STATUS_SUCCESS);
+	fid[0] = get_le64(r.p + 64 + 64);
+	fid[1] = get_le64(r.p + 64 + 72);
+	wr_free(&w);
+	wr_free(&r);
+}
+
+static uint32_t notify_or_close(struct fixture *f, struct smb2_conn *c, const uint8_t key[16],
+				uint64_t sid, uint32_t tid, const uint64_t fid[2], bool notify)
+{
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, notify ? SMB2_CHANGE_NOTIFY : SMB2_CLOSE, f->mid++, sid, tid, 0);
+	wr_u16(&w, notify ? 32 : 24);
+	wr_u16(&w, 0);
+	wr_u32(&w, notify ? 4096 : 0);
+	wr_u64(&w, fid[0]);
+	wr_u64(&w, fid[1]);
+	if (notify) {
+		wr_u32(&w, 0x1); /* FILE_NOTIFY_CHANGE_FILE_NAME */
+		wr_u32(&w, 0);
+	}
+	uint32_t st = run_signed(c, key, &w, &r);
+	wr_free(&w);
+	wr_free(&r);
+	return st;
+}
+
+/* Asynchronous requests on the channels of one session: a CHANGE_NOTIFY waiting on one channel
+ * ends when the open is closed on another (its final response left to its own connection's
+ * worker), and when its channel ends (ASan checks nothing is used after being freed). */
+static void t_binding_async(void **st)
+{
+	struct fixture *f = *st;
+	assert_int_equal(chmod(f->dir, 0755), 0); /* the mapped user must reach the share */
+	do_negotiate(f);
+	uint64_t sid = 0, bsid;
+	uint8_t preauth[64], sk[16], key1[16], key2[16];
+	struct wr last;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+	struct smb2_conn *c1 = f->c, *c2 = second_conn(f);
+	uint64_t mids[2] = {f->mid, 1}; /* each connection's next message id */
+	f->mid = mids[1];
+	bsid = sid;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	mids[1] = f->mid;
+#define ON(i) (f->mid = mids[i])
+#define DONE(i) (mids[i] = f->mid)
+
+	/* the tree of the session is usable on both channels */
+	ON(0);
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&w);
+	wr_free(&r);
+	uint64_t fid[2];
+
+	/* waiting on channel 2, closed on channel 1 */
+	open_root(f, c1, key1, sid, tid, fid);
+	DONE(0);
+	ON(1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	assert_int_equal(c2->npending, 1);
+	ON(0);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
+	DONE(0);
+	assert_int_equal(c2->npending, 1); /* ended, its response not sent yet */
+	assert_int_equal(smb2_conn_run_async(c2), 0);
+	assert_int_equal(c2->npending, 0);
+
+	/* waiting on channel 1, closed on channel 2 */
+	ON(0);
+	open_root(f, c1, key1, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, true), STATUS_PENDING);
+	DONE(0);
+	ON(1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, false), STATUS_SUCCESS);
+	DONE(1);
+	assert_int_equal(c1->npending, 1);
+	assert_int_equal(smb2_conn_run_async(c1), 0);
+	assert_int_equal(c1->npending, 0);
+
+	/* waiting on channel 2 when channel 2 ends; the open lives on, closed on channel 1 */
+	ON(1);
+	open_root(f, c2, key2, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	smb2_conn_free(c2);
+	ON(0);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
+
+	/* and the session's end with a request waiting on another channel */
+	c2 = second_conn(f);
+	mids[0] = f->mid;
+	f->mid = 1;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	open_root(f, c2, key2, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	ON(0);
+	wr_init(&w, 0);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
+	wr_u16(&w, 4);
+	wr_u16(&w, 0);
+	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
+	wr_free(&w);
+	wr_free(&r);
+	assert_int_equal(c2->npending, 1);
+	assert_int_equal(smb2_conn_run_async(c2), 0);
+	assert_int_equal(c2->npending, 0);
+	smb2_conn_free(c2);
+#undef ON
+#undef DONE
+}
+
 /* Every truncation and many random corruptions of a NEGOTIATE and of a compound: the request
  * path answers or drops the connection, and never reads outside the frame (ASan). */
 static void t_malformed(void **st)
@@ -616,6 +790,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_compound, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_session_and_signing, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_session_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_binding_async, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
