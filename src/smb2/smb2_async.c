@@ -317,11 +317,8 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 	pthread_mutex_unlock(&c->pending_lock);
 	if (p->done_send)
 		wr_free(&p->done_out);
-	if (p->priv_freed)
-		goto freed;
-	if (p->ops->free)
+	if (!p->priv_freed && p->ops->free)
 		p->ops->free(p->priv);
-freed:
 	smb2_session_put(p->session);
 	free(p->msg);
 	free(p->rest);
