@@ -100,9 +100,14 @@ struct smb2_session {
 	/* The connection that created the session (Session.Connection): owns it in its session
 	   table, receives its oplock/lease breaks and asynchronous requests; its end ends the
 	   session. Other connections reach the session through their channel table (struct
-	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). */
-	struct smb2_conn *conn;
+	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). When it ends while a channel is
+	   bound, the session moves to that channel's connection (smb2_session_migrate). */
+	struct smb2_conn *_Atomic conn;
+	/* guards conn for those that read it without run_lock (oplock and lease breaks): it
+	   changes when the first connection ends while a bound channel lives on */
+	pthread_mutex_t send_lock;
 	atomic_int nbound; /* channel entries of other connections that name this session */
+	struct smb2_session *hnext; /* the server's session_hash bucket (under sessions_lock) */
 	/* the connections of those entries (guarded by lock): where the session's asynchronous
 	   requests may wait besides conn */
 	struct smb2_conn **chan_conns;
@@ -366,10 +371,17 @@ struct smb2_server {
 	   connection's or a session's lock, never while holding one. */
 	pthread_mutex_t conns_lock;
 	struct smb2_conn *conns;
+	/* every session in a connection's table, by id (MS-SMB2 GlobalSessionTable): requests
+	   naming a session of another connection (a binding) find it here. Buckets chained by
+	   smb2_session.hnext; sessions_lock is a leaf (nothing else is taken under it). */
+	pthread_mutex_t sessions_lock;
+	struct smb2_session **session_hash; /* SMB2_SESSION_HASH_SIZE buckets */
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
 };
+
+#define SMB2_SESSION_HASH_SIZE 1024 /* buckets of smb2_server.session_hash (a power of two) */
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
  * header, so a response can be framed or encrypted in place without moving it. */
@@ -477,6 +489,9 @@ void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t k
 enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c);
 /* Frees c's channel table (the connection ends; the sessions live on). */
 void smb2_conn_free_channels(struct smb2_conn *c);
+/* The session's connection s->conn is ending: moves s to the connection of one of its bound
+ * channels (true), or returns false when it has none (the caller tears it down). */
+bool smb2_session_migrate(struct smb2_session *s);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
 

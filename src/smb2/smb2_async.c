@@ -715,8 +715,8 @@ static int cancel_matching(struct smb2_session *s, struct smb2_open *op, NTSTATU
 	pthread_mutex_lock(&s->lock);
 	for (int i = -1; i < s->nchan_conns; i++) {
 		struct smb2_conn *c = i < 0 ? s->conn : s->chan_conns[i];
-		if (i < 0 && direct)
-			continue; /* done above */
+		if ((i < 0 && direct) || (i >= 0 && c == s->conn))
+			continue; /* done above, or the session's own (it moved to a channel's) */
 		pthread_mutex_lock(&c->pending_lock);
 		for (struct smb2_pending *p = c->pending; p; p = p->next) {
 			if (p->session != s || (op && p->op != op) || atomic_load(&p->done))

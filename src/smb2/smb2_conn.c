@@ -99,6 +99,9 @@ void smb2_conn_free(struct smb2_conn *c)
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
+		/* a session with a bound channel lives on there (MS-SMB2 3.3.7.1) */
+		if (smb2_session_migrate(s))
+			continue;
 		atomic_store(&s->deleted, false); /* records of deleted sessions go too */
 		smb2_session_teardown(s);
 	}

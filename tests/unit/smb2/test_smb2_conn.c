@@ -742,6 +742,62 @@ static void t_binding_async(void **st)
 #undef DONE
 }
 
+/* The session's first connection ends while a channel is bound: the session, its trees and opens
+ * live on on the channel, signed with the channel's key. */
+static void t_binding_first_ends(void **st)
+{
+	struct fixture *f = *st;
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	do_negotiate(f);
+	uint64_t sid = 0, bsid;
+	uint8_t preauth[64], sk[16], key1[16], key2[16];
+	struct wr last, w, r;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	assert_int_equal(run_signed(f->c, key1, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&w);
+	wr_free(&r);
+	uint64_t fid[2];
+	open_root(f, f->c, key1, sid, tid, fid);
+	struct smb2_conn *c2 = second_conn(f);
+	f->mid = 1;
+	bsid = sid;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	/* the first connection ends */
+	smb2_conn_free(f->c);
+	f->c = c2;
+	assert_int_equal(c2->nsessions, 1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, false), STATUS_SUCCESS);
+	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
+	/* and ends with LOGOFF on the channel it moved to */
+	wr_init(&w, 0);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
+	wr_u16(&w, 4);
+	wr_u16(&w, 0);
+	assert_int_equal(run_signed(c2, key2, &w, &r), STATUS_SUCCESS);
+	wr_free(&w);
+	wr_free(&r);
+	assert_int_equal(c2->nsessions, 0);
+}
+
 /* Every truncation and many random corruptions of a NEGOTIATE and of a compound: the request
  * path answers or drops the connection, and never reads outside the frame (ASan). */
 static void t_malformed(void **st)
@@ -791,6 +847,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_session_and_signing, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_session_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_binding_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_binding_first_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
