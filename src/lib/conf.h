@@ -85,9 +85,8 @@ struct shoal_conf {
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
 					break waits for its acknowledgement; default 35000 */
 	bool multi_channel;     /* "server multi channel support": SMB2_GLOBAL_CAP_MULTI_CHANNEL and
-				   session binding on 3.x, default no (docs/ARCHITECTURE.md,
-				   Multichannel: a bound channel cannot yet hold asynchronous
-				   requests) */
+				   session binding on 3.x, default yes (docs/ARCHITECTURE.md,
+				   Multichannel) */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
 	/* "management address": where the REST API listens, "HOST[:PORT]" ("[V6][:PORT]") or "off".

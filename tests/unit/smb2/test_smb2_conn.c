@@ -526,7 +526,9 @@ static void t_session_binding(void **st)
 	/* with multichannel off, a binding is not accepted */
 	char text[512], err[256];
 	struct shoal_conf *off;
-	snprintf(text, sizeof(text), "[global]\n state directory = %s/state\n log level = 0\n",
+	snprintf(text, sizeof(text),
+		 "[global]\n state directory = %s/state\n log level = 0\n"
+		 " server multi channel support = no\n",
 		 f->dir);
 	assert_int_equal(conf_load_string(text, "unit", &off, err, sizeof(err)), 0);
 	struct shoal_conf *on = smb2_server_conf(f->srv);
