@@ -41,6 +41,8 @@ struct state_watch;
 struct state_notify;
 struct state_oplock;
 struct state_lease_db;
+struct state_durable;
+struct state_durable_db;
 
 
 struct smb2_tree {
@@ -54,6 +56,7 @@ struct smb2_tree {
 	uint32_t max_access;   /* MaximalAccess granted on the share */
 	struct vfs_share *vfs; /* NULL for IPC$ */
 	bool encrypt;          /* share requires encryption (issue 3) */
+	bool durable_handles;  /* the share's "durable handles" (default yes) */
 };
 
 struct smb2_open {
@@ -84,6 +87,21 @@ struct smb2_open {
 	   contexts once those exist (issue 6) */
 	bool is_resilient;
 	bool is_durable;
+	/* Requests in flight on this open that its CLOSE must wait for rather than cancel
+	   (smb2_open_hold); the CLOSE that waits is close_waiter. Worker-only. */
+	int holds;
+	struct smb2_pending *close_waiter;
+	/* durable handles (smb2_durable.c): the record in the server's durable table, NULL when
+	   the open is not durable; detached is set (before session goes NULL) when the open
+	   survives its connection, and cleared when a reconnect attaches it to a new session */
+	struct state_durable *durable;
+	struct state_durable_db *durable_db; /* the server's table (break callbacks reach it) */
+	atomic_bool detached;
+	struct vfs_ident owner_ident; /* the identity closing a detached open runs under */
+	uint32_t create_action;       /* CREATE's answer, repeated to a replay of it */
+	bool replay_eligible;         /* no other request has used it since its CREATE */
+	uint16_t channel_sequence;    /* Open.ChannelSequence (3.3.5.2.10) */
+	bool owner_as_user;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
@@ -211,6 +229,9 @@ struct smb2_conn {
 	   the create's final response (smb2_conn_run_resumes), oldest first; worker only */
 	struct smb2_resume *resumes, *resumes_tail;
 	bool dead; /* set when the connection must be torn down */
+	/* bytes of padding between a READ response's fixed part and its data (0 unless the test-only
+	   FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 asked for 8; smb2_torture.c) */
+	uint8_t read_body_pad;
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
 };
@@ -285,6 +306,10 @@ NTSTATUS smb2_session_setup(struct smb2_req *req);   /* smb2_session.c */
 NTSTATUS smb2_logoff(struct smb2_req *req);
 NTSTATUS smb2_tree_connect(struct smb2_req *req);    /* smb2_tree.c */
 NTSTATUS smb2_tree_disconnect(struct smb2_req *req);
+/* MS-SMB2 3.3.5.7: a 3.1.1 TREE_CONNECT of an authenticated (neither anonymous nor guest)
+   session that is neither signed nor encrypted ends the connection. */
+bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
+			   bool encrypted);
 NTSTATUS smb2_create(struct smb2_req *req);          /* smb2_create.c */
 NTSTATUS smb2_close(struct smb2_req *req);
 NTSTATUS smb2_flush(struct smb2_req *req);           /* smb2_rw.c */
@@ -302,6 +327,24 @@ NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ct
 			 struct rd in, uint32_t max_out, struct wr *out);
 /* FSCTL_QUERY_NETWORK_INTERFACE_INFO (smb2_netif.c); the FileId must be all ones. */
 NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct wr *out);
+/* The test-only FSCTL_SMBTORTURE_* codes (smb2_torture.c), answered only with "smbtorture fsctls
+   = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
+   bytes of padding to put between the IOCTL response's fixed part and its buffers. */
+bool smb2_fsctl_is_torture(uint32_t ctl);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
+/* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
+   returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
+size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);
+/* Patches OutputCount of the response begun at start: output bytes are those after out_start. */
+void smb2_ioctl_end_body(struct wr *w, size_t start, size_t out_start);
+/* An open's CLOSE waits for the requests that hold it (smb2_async.c): hold while such a request
+   is in flight, release when it ends (wakes a waiting CLOSE at the last release). smb2_close_wait
+   is called by CLOSE: STATUS_SUCCESS when nothing holds op (go on closing), else the request goes
+   (or stays) pending, or an error status to answer. Worker-only. */
+void smb2_open_hold(struct smb2_open *op);
+void smb2_open_release(struct smb2_open *op);
+NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
@@ -337,6 +380,9 @@ NTSTATUS smb2_open_limit(struct smb2_req *req);
  * until smb2_open_publish). */
 struct smb2_open *smb2_open_new(struct smb2_req *req);
 int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOMEM */
+void smb2_open_unpublish(struct smb2_open *op); /* out of its session's table (if any) */
+/* The request's ChannelSequence (SMB 3.x; 0 before). */
+uint16_t smb2_req_channel_sequence(const struct smb2_req *req);
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);
@@ -379,6 +425,7 @@ struct smb2_server {
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
+	struct state_durable_db *durable; /* durable opens, attached or disconnected */
 };
 
 #define SMB2_SESSION_HASH_SIZE 1024 /* buckets of smb2_server.session_hash (a power of two) */
@@ -494,6 +541,19 @@ void smb2_conn_free_channels(struct smb2_conn *c);
 bool smb2_session_migrate(struct smb2_session *s);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
+/* The session is going (logoff, connection lost, reconnect elsewhere): durable opens are
+ * detached and kept, the others closed; the tree lives on while detached opens use it. */
+void smb2_tree_detach(struct smb2_tree *t);
+/* Drops a reference of the tree (an open's, or the session's at teardown); the last frees it. */
+void smb2_tree_put(struct smb2_tree *t);
+
+/* ---- durable handles (smb2_durable.c) ---- */
+/* Detaches a durable open from its session (kept in the durable table until reconnected or
+ * expired); returns false when the open must be closed instead (not durable, or a break of it is
+ * in progress that nobody could acknowledge). */
+bool smb2_durable_detach(struct smb2_open *op);
+/* The durable table's expire callback: closes a disconnected open. */
+void smb2_durable_expire(void *owner);
 
 /* ---- status snapshot for the management API (smb2_status.c) ---- */
 

@@ -779,3 +779,52 @@ void smb2_conn_cancel_all(struct smb2_conn *c)
 	}
 	c->resumes_tail = NULL;
 }
+
+/* ---- CLOSE waiting for the requests that hold its open ---- */
+
+void smb2_open_hold(struct smb2_open *op)
+{
+	op->holds++;
+}
+
+void smb2_open_release(struct smb2_open *op)
+{
+	if (--op->holds == 0 && op->close_waiter)
+		smb2_pending_wake(op->close_waiter);
+}
+
+/* priv is the open; the waiting CLOSE is registered with it, so closing it any other way
+ * cancels the CLOSE while the open is still valid. */
+static NTSTATUS close_wait_retry(struct smb2_req *req, void *priv)
+{
+	struct smb2_open *op = priv;
+	if (op->holds > 0)
+		return STATUS_PENDING;
+	op->close_waiter = NULL;
+	/* the CLOSE now frees the open, which ends the requests registered with it: not this one */
+	req->pending->op = NULL;
+	return smb2_close(req);
+}
+
+static NTSTATUS close_wait_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
+{
+	(void)req;
+	struct smb2_open *op = priv;
+	op->close_waiter = NULL;
+	return reason;
+}
+
+static const struct smb2_async_ops close_wait_ops = {
+    .retry = close_wait_retry,
+    .cancel = close_wait_cancel,
+};
+
+NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op)
+{
+	if (op->holds == 0)
+		return STATUS_SUCCESS;
+	/* one CLOSE waits; another one of the same handle meanwhile finds it closing */
+	if (op->close_waiter || req->pending)
+		return SMB2_ERR(req, STATUS_FILE_CLOSED);
+	return smb2_go_async(req, &close_wait_ops, op, op, 0, &op->close_waiter);
+}

@@ -10,11 +10,37 @@
 #include "rpc/rpc.h"
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
+#include "state/durable.h"
 #include "state/notify.h"
 #include "state/lease.h"
 #include "state/state.h"
 
 #define FID_COMPOUND UINT64_MAX
+
+uint16_t smb2_req_channel_sequence(const struct smb2_req *req)
+{
+	if (req->conn->dialect < SMB2_DIALECT_300 || req->msg.len < 10)
+		return 0;
+	return get_le16(req->msg.p + 8);
+}
+
+/* 3.3.5.2.10: WRITE, IOCTL and SET_INFO of 3.x carry the ChannelSequence of the client's
+ * current channel; one older than the open's (a request sent before a reconnect or a channel
+ * failover) is refused, a newer one becomes the open's. */
+static bool channel_sequence_ok(struct smb2_req *req, struct smb2_open *op)
+{
+	if (req->conn->dialect < SMB2_DIALECT_300 ||
+	    (req->cmd != SMB2_WRITE && req->cmd != SMB2_IOCTL && req->cmd != SMB2_SET_INFO))
+		return true;
+	uint16_t csn = smb2_req_channel_sequence(req);
+	uint16_t diff = (uint16_t)(csn - op->channel_sequence);
+	if (diff == 0)
+		return true;
+	if (diff > 0x7FFF)
+		return false;
+	op->channel_sequence = csn;
+	return true;
+}
 
 NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t volatile_id,
 			  struct smb2_open **out)
@@ -41,6 +67,9 @@ NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t vo
 	pthread_mutex_unlock(&s->lock);
 	if (!found || (req->tree && found->tree != req->tree))
 		return STATUS_FILE_CLOSED;
+	found->replay_eligible = false; /* a replay of its CREATE now makes a new open */
+	if (!channel_sequence_ok(req, found))
+		return STATUS_FILE_NOT_AVAILABLE;
 	*out = found;
 	return STATUS_SUCCESS;
 }
@@ -105,9 +134,11 @@ int smb2_open_publish(struct smb2_req *req, struct smb2_open *op)
 	return 0;
 }
 
-static void unpublish(struct smb2_open *op)
+void smb2_open_unpublish(struct smb2_open *op)
 {
 	struct smb2_session *s = op->session;
+	if (!s)
+		return; /* a detached durable open is in no session */
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->nopens; i++)
 		if (s->opens[i] == op) {
@@ -124,9 +155,9 @@ static void release_file(struct smb2_open *op)
 	struct vfs_ident saved;
 	vfs_ident_get(&saved);
 	const struct smb2_session *s = op->session;
-	bool as_user = !(s->anonymous && s->ident.uid == 0);
+	bool as_user = s ? !(s->anonymous && s->ident.uid == 0) : op->owner_as_user;
 	if (as_user)
-		vfs_ident_apply(&s->ident);
+		vfs_ident_apply(s ? &s->ident : &op->owner_ident);
 	int del = state_share_remove(op->state_rec);
 	op->state_rec = NULL;
 	/* a stream open deletes its stream, or (the last open of a delete-pending file) the file
@@ -156,13 +187,15 @@ void smb2_open_close(struct smb2_open *op)
 		state_open_on_delete_pending(op->state_rec, NULL, NULL);
 	state_watch_free(op->watch);
 	op->watch = NULL;
-	unpublish(op);
+	smb2_open_unpublish(op);
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);
 	op->dir_state = NULL;
 	/* the oplock entry goes first: a create waiting for this open's break retries at once */
 	state_oplock_remove(op->oplock);
 	op->oplock = NULL;
+	state_durable_remove(op->durable);
+	op->durable = NULL;
 	if (op->file)
 		release_file(op);
 	else if (op->state_rec)
@@ -170,7 +203,7 @@ void smb2_open_close(struct smb2_open *op)
 	if (op->pipe)
 		rpc_pipe_close(op->pipe);
 	if (op->tree)
-		atomic_fetch_sub(&op->tree->refs, 1);
+		smb2_tree_put(op->tree);
 	free(op->name);
 	free(op);
 }

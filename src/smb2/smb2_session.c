@@ -388,7 +388,7 @@ void smb2_session_teardown(struct smb2_session *s)
 		pthread_mutex_unlock(&s->lock);
 		if (!t)
 			break;
-		smb2_tree_teardown(t);
+		smb2_tree_detach(t); /* durable opens outlive the session (logoff too, as Windows) */
 	}
 	s->state = SESS_EXPIRED;
 	atomic_store(&s->teardown_requested, false);
