@@ -519,6 +519,22 @@ void state_oplock_remove(struct state_oplock *e)
 	free(e);
 }
 
+bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur)
+{
+	struct state_lease_db *db = e->db;
+	pthread_mutex_lock(&db->lock);
+	bool breaking = e->lease ? e->lease->breaking : e->breaking;
+	if (cur) {
+		memset(cur, 0, sizeof(*cur));
+		cur->level = e->lease ? STATE_OPLOCK_LEASE : e->level;
+		cur->lease_state = e->lease ? e->lease->state : 0;
+		cur->epoch = e->lease ? e->lease->epoch : 0;
+		cur->breaking = breaking;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return breaking;
+}
+
 int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted)
 {
 	struct state_lease_db *db = e->db;

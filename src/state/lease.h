@@ -124,6 +124,11 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 		     struct state_oplock **out);
 /* Removes and frees the entry (close); wakes the file's waiters. NULL is ignored. */
 void state_oplock_remove(struct state_oplock *e);
+/* The entry's current oplock level or lease state in *cur (NULL: not wanted); true when a break
+ * of it is in progress. Takes the mutex, so a send callback for e's file that was running when
+ * the owner marked itself disconnected has returned once this does (durable opens detach with
+ * it, and reconnects read the state to answer with). */
+bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur);
 /* OPLOCK_BREAK acknowledgement of an oplock: 0 with *granted, -EPROTO (no break in progress or
  * a level above the break's: STATUS_INVALID_OPLOCK_PROTOCOL), -EINVAL (not an oplock). */
 int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted);
