@@ -307,7 +307,7 @@ static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc
 	if (req->cmd == SMB2_NEGOTIATE || req->cmd == SMB2_ECHO || req->cmd == SMB2_CANCEL)
 		return STATUS_SUCCESS;
 	if (req->session_id == 0 || req->session_id == UINT64_MAX) {
-		if (req->cmd == SMB2_SESSION_SETUP)
+		if (!d->need_session) /* SESSION_SETUP, the sessionless torture IOCTL */
 			return STATUS_SUCCESS;
 		return STATUS_USER_SESSION_DELETED;
 	}
@@ -404,10 +404,16 @@ static NTSTATUS run_locked(struct smb2_req *req, const struct smb2_cmd_desc *d)
 	return rst;
 }
 
+/* The IOCTL smbtorture sends without a session or tree (smb2_fsctl_torture_sessionless). */
+static const struct smb2_cmd_desc sessionless_ioctl = {"IOCTL", 57, false, false, true, smb2_ioctl};
+
 static NTSTATUS run_request(struct smb2_req *req)
 {
 	const struct smb2_cmd_desc *d = &smb2_cmds[req->cmd];
 	struct smb2_conn *c = req->conn;
+	if (req->cmd == SMB2_IOCTL && (req->session_id == 0 || req->session_id == UINT64_MAX) &&
+	    smb2_fsctl_torture_sessionless(req->srv, req->body))
+		d = &sessionless_ioctl;
 	if (!d->fn)
 		return STATUS_INVALID_PARAMETER;
 	if (d->need_negotiate && !c->negotiated)
