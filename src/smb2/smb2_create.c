@@ -8,7 +8,6 @@
 
 #include "lib/log.h"
 #include "lib/utf16.h"
-#include "smb2/smb2_async.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
 #include "state/lease.h"
@@ -371,15 +370,18 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 		uint32_t flags = a->grant.breaking ? SMB2_LEASE_FLAG_BREAK_IN_PROGRESS : 0;
 		memcpy(d, a->lease_key, 16);
 		put_le32(d + 16, a->grant.lease_state);
-		if (a->lease_version == 2) {
-			if (a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) {
+		/* in the lease's version, whichever context this create sent (smb2.lease.v2_epoch2) */
+		bool v2 = a->grant.version == 2;
+		if (v2) {
+			if (a->lease_version == 2 &&
+			    (a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET)) {
 				flags |= SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
 				memcpy(d + 32, a->parent_key, 16);
 			}
 			put_le16(d + 48, a->grant.epoch);
 		}
 		put_le32(d + 20, flags);
-		put_context(w, &prev, "RqLs", d, a->lease_version == 2 ? 52 : 32);
+		put_context(w, &prev, "RqLs", d, v2 ? 52 : 32);
 	}
 	wr_set_u32(w, ctx_fields, (uint32_t)(first - hdr));
 	wr_set_u32(w, ctx_fields + 4, (uint32_t)(w->len - first));
@@ -795,38 +797,15 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 	return STATUS_SUCCESS;
 }
 
-struct create_wait;
 static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
-			    struct create_wait *cw);
+			    struct smb2_break_wait *cw);
+static NTSTATUS create_run(struct smb2_req *req, struct smb2_break_wait *cw);
 
 /* ---- waiting for oplock and lease breaks ---- */
 
 /* A CREATE held by breaks that need acknowledgements (3.3.5.9: the create goes asynchronous,
- * MS-FSA 2.1.5.1). It waits on the file's record in the lease table; every change there wakes
- * it and the create starts over from the name. */
-struct create_wait {
-	struct state_lease_db *db;
-	struct state_key key;
-	struct smb2_pending *p;
-	bool registered;
-};
-
-static void create_wake(void *arg)
-{
-	struct create_wait *cw = arg;
-	smb2_pending_wake(cw->p);
-}
-
-static void create_unwait(struct create_wait *cw)
-{
-	if (cw->registered)
-		state_oplock_del_waiter(cw->db, &cw->key, cw);
-	cw->registered = false;
-}
-
-static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw);
-
-static NTSTATUS create_retry(struct smb2_req *req, void *priv)
+ * MS-FSA 2.1.5.1) starts over from the name whenever the file's record changes. */
+static NTSTATUS create_retry(struct smb2_req *req, struct smb2_break_wait *cw)
 {
 	if (!req->tree)
 		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
@@ -834,65 +813,26 @@ static NTSTATUS create_retry(struct smb2_req *req, void *priv)
 	bool valid = false;
 	req->compound_fid = fid;
 	req->compound_fid_valid = &valid;
-	return create_run(req, priv);
+	return create_run(req, cw);
 }
-
-static NTSTATUS create_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
-{
-	(void)req;
-	create_unwait(priv);
-	return reason;
-}
-
-static void create_free(void *priv)
-{
-	create_unwait(priv);
-	free(priv);
-}
-
-static const struct smb2_async_ops create_ops = {create_retry, create_cancel, create_free};
 
 /* Breaks the other opens' caching; STATUS_PENDING when the create must wait (it has gone
  * asynchronous, or keeps waiting when this is a retry). */
 static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
-			      const struct create_state *cs, struct create_wait *cw)
+			      const struct create_state *cs, struct smb2_break_wait *cw)
 {
-	struct state_lease_db *db = req->srv->leases;
-	struct state_key key = {cs->st.dev, cs->st.ino, 0};
+	struct vfs_file *f = cs->file;
+	struct state_key key = {cs->st.dev, cs->st.ino,
+				f && f->stream ? smb2_stream_id(f->stream) : 0};
 	struct state_oplock_req r;
 	oplock_req_fill(req, a, cs, &r);
-	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
+	r.retry = cw != NULL;
+	if (state_oplock_check_breaks(req->srv->leases, &key, &r) != -EAGAIN)
 		return STATUS_SUCCESS;
-	/* a little past the break's own deadline, so the retry finds it expired */
-	uint32_t timeout = state_lease_db_timeout(db) + 50;
-	if (cw) {
-		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino) {
-			create_unwait(cw);
-			cw->key = key;
-			if (state_oplock_add_waiter(db, &key, create_wake, cw) < 0)
-				return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
-			cw->registered = true;
-		}
-		if (req->timed_out)
-			smb2_pending_set_timeout(cw->p, timeout);
-		return STATUS_PENDING;
-	}
-	cw = calloc(1, sizeof(*cw));
-	if (!cw)
-		return SMB2_ERR(req, STATUS_NO_MEMORY);
-	cw->db = db;
-	cw->key = key;
-	NTSTATUS st = smb2_go_async(req, &create_ops, cw, NULL, timeout, &cw->p);
-	if (st != STATUS_PENDING)
-		return st;
-	if (state_oplock_add_waiter(db, &key, create_wake, cw) == 0)
-		cw->registered = true;
-	/* an acknowledgement may have come before the waiter was in place: look again now */
-	smb2_pending_wake(cw->p);
-	return STATUS_PENDING;
+	return smb2_break_wait(req, &key, NULL, create_retry, cw);
 }
 
-static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
+static NTSTATUS create_run(struct smb2_req *req, struct smb2_break_wait *cw)
 {
 	struct create_args a = {0};
 	/* a failed CREATE must not leave an earlier one's id for related requests */
@@ -913,7 +853,7 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 }
 
 static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
-			    struct create_wait *cw)
+			    struct smb2_break_wait *cw)
 {
 	char *path = NULL, *real = NULL, *stream = NULL;
 	NTSTATUS st = smb2_wire_path_ex(a->name.p, a->name.len, &path, &stream, &a->data_suffix);

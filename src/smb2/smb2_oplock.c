@@ -9,10 +9,12 @@
  * and the transport's send hook may be called from any thread. The notification is built
  * without touching the connection's worker-only state (credits, pending list). */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_async.h"
 #include "state/lease.h"
 
 #define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
@@ -76,6 +78,86 @@ void smb2_oplock_send_break(void *owner, const struct state_break *b)
 	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
 	c->tp->send(c->loop_priv, &w, start);
+}
+
+/* ---- requests waiting for breaks (create, rename) ---- */
+
+struct smb2_break_wait {
+	struct state_lease_db *db;
+	struct state_key key;
+	struct smb2_pending *p;
+	bool registered;
+	smb2_break_run_fn run;
+};
+
+static void break_wake(void *arg)
+{
+	struct smb2_break_wait *bw = arg;
+	smb2_pending_wake(bw->p);
+}
+
+static void break_unwait(struct smb2_break_wait *bw)
+{
+	if (bw->registered)
+		state_oplock_del_waiter(bw->db, &bw->key, bw);
+	bw->registered = false;
+}
+
+static NTSTATUS break_retry(struct smb2_req *req, void *priv)
+{
+	struct smb2_break_wait *bw = priv;
+	return bw->run(req, bw);
+}
+
+static NTSTATUS break_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
+{
+	(void)req;
+	break_unwait(priv);
+	return reason;
+}
+
+static void break_free(void *priv)
+{
+	if (priv)
+		break_unwait(priv);
+	free(priv);
+}
+
+static const struct smb2_async_ops break_wait_ops = {break_retry, break_cancel, break_free};
+
+NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
+			 smb2_break_run_fn run, struct smb2_break_wait *bw)
+{
+	struct state_lease_db *db = req->srv->leases;
+	/* a little past the break's own deadline, so the retry finds it expired */
+	uint32_t timeout = state_lease_db_timeout(db) + 50;
+	if (bw) {
+		if (!bw->registered || bw->key.dev != key->dev || bw->key.ino != key->ino ||
+		    bw->key.stream != key->stream) {
+			break_unwait(bw);
+			bw->key = *key;
+			if (state_oplock_add_waiter(db, key, break_wake, bw) < 0)
+				return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+			bw->registered = true;
+		}
+		if (req->timed_out)
+			smb2_pending_set_timeout(bw->p, timeout);
+		return STATUS_PENDING;
+	}
+	bw = calloc(1, sizeof(*bw));
+	if (!bw)
+		return SMB2_ERR(req, STATUS_NO_MEMORY);
+	bw->db = db;
+	bw->key = *key;
+	bw->run = run;
+	NTSTATUS st = smb2_go_async(req, &break_wait_ops, bw, op, timeout, &bw->p);
+	if (st != STATUS_PENDING)
+		return st;
+	if (state_oplock_add_waiter(db, key, break_wake, bw) == 0)
+		bw->registered = true;
+	/* an acknowledgement may have come before the waiter was in place: look again now */
+	smb2_pending_wake(bw->p);
+	return STATUS_PENDING;
 }
 
 /* 2.2.24.1 -> 2.2.25.1 */

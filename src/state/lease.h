@@ -75,6 +75,7 @@ struct state_oplock_req {
 	uint32_t access, share;
 	bool overwrite; /* supersede/overwrite: read caching ends too */
 	bool is_dir;
+	bool retry; /* state_oplock_check_breaks: the create has waited for breaks before */
 	/* state_oplock_add only */
 	uint8_t level;           /* requested oplock level */
 	uint32_t lease_state;    /* requested lease state */
@@ -89,6 +90,7 @@ struct state_oplock_grant {
 	uint8_t level;        /* oplock level, or STATE_OPLOCK_LEASE */
 	uint32_t lease_state;
 	uint16_t epoch;
+	uint8_t version;      /* the lease's version (its first create's context): the response's */
 	bool breaking;        /* the lease is being broken (SMB2_LEASE_FLAG_BREAK_IN_PROGRESS) */
 };
 
