@@ -9,6 +9,8 @@
  * and the transport's send hook may be called from any thread. The notification is built
  * without touching the connection's worker-only state (credits, pending list). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +79,24 @@ void smb2_oplock_send_break(void *owner, const struct state_break *b)
 	}
 	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
+	if (b->lease && !encrypt) {
+		/* a lease is the client's, not one connection's: its breaks go to the client's
+		   first connection still up (as Windows; smb2.lease.v2_complex1), the open's own
+		   when no other qualifies. The list holds its connections alive (smb2_conn_free
+		   unlinks under conns_lock first); client_guid and dialect are set before the
+		   connection's authenticated flag, which is read with acquire ordering. */
+		struct smb2_server *srv = c->srv;
+		pthread_mutex_lock(&srv->conns_lock);
+		struct smb2_conn *first = c;
+		for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next)
+			if (atomic_load(&oc->authenticated) && oc->tp && oc->tp->send &&
+			    oc->dialect >= SMB2_DIALECT_210 &&
+			    !memcmp(oc->client_guid, c->client_guid, 16))
+				first = oc; /* the list is newest first */
+		first->tp->send(first->loop_priv, &w, start);
+		pthread_mutex_unlock(&srv->conns_lock);
+		return;
+	}
 	c->tp->send(c->loop_priv, &w, start);
 }
 
