@@ -653,6 +653,34 @@ void state_oplock_break_on_write(struct state_oplock *e)
 	pthread_mutex_unlock(&db->lock);
 }
 
+int state_oplock_break_handles(struct state_oplock *e)
+{
+	if (!e)
+		return 0;
+	struct state_lease_db *db = e->db;
+	int rc = 0;
+	pthread_mutex_lock(&db->lock);
+	if (expire_breaks(db, e->file, now_ms()))
+		wake_waiters(e->file);
+	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
+		struct state_lease *l = o->lease;
+		/* oplocks: the batch oplock rules are the oplock work's (not here yet) */
+		if (o == e || !l || l == e->lease)
+			continue;
+		if (l->breaking) {
+			if (l->state & STATE_LEASE_H)
+				rc = -EAGAIN;
+			continue;
+		}
+		if (l->state & STATE_LEASE_H) {
+			lease_break(db, o, l->state & ~STATE_LEASE_H);
+			rc = -EAGAIN;
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	return rc;
+}
+
 int state_oplock_add_waiter(struct state_lease_db *db, const struct state_key *key,
 			    void (*cb)(void *arg), void *arg)
 {

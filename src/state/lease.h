@@ -132,9 +132,15 @@ int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted);
  * STATUS_REQUEST_NOT_ACCEPTED). */
 int state_lease_ack(struct state_lease_db *db, const uint8_t guid[16], const uint8_t key[16],
 		    uint32_t state, uint32_t *granted);
-/* A write, truncate or lock through e: the other opens' read caching (level II, R leases of
- * other keys) breaks to none, without waiting. */
+/* A write, truncate or byte-range lock through e: the other opens' read caching (level II, R
+ * and RH leases of other keys) breaks to none, without waiting (an RH lease's break still asks
+ * for an acknowledgement). */
 void state_oplock_break_on_write(struct state_oplock *e);
+/* A rename through e (MS-FSA 2.1.5.14.11): the leases of the file's other opens (other keys)
+ * lose handle caching, since the name their cached handles stand for goes away. Returns 0, or
+ * -EAGAIN while such a break waits for its acknowledgement (the caller waits as a create does:
+ * state_oplock_add_waiter). */
+int state_oplock_break_handles(struct state_oplock *e);
 /* Waiters of a file (see above); del may be called for a waiter already woken. */
 int state_oplock_add_waiter(struct state_lease_db *db, const struct state_key *key,
 			    void (*cb)(void *arg), void *arg);
