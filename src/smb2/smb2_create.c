@@ -730,6 +730,7 @@ static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
 	r->access = cs->granted;
 	r->share = a->share;
 	r->overwrite = cs->action == FILE_SUPERSEDED || cs->action == FILE_OVERWRITTEN;
+	r->delete_on_close = (a->options & FILE_DELETE_ON_CLOSE) != 0;
 	r->is_dir = cs->file ? cs->file->is_dir : S_ISDIR(cs->st.mode);
 }
 

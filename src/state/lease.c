@@ -364,11 +364,14 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 	if (expire_breaks(db, f, now))
 		wake_waiters(f);
 	bool conflict = share_conflict(f, r);
-	uint32_t delay_mask = conflict ? STATE_LEASE_H : STATE_LEASE_W;
 	for (struct state_oplock *e = f->entries; e; e = e->next) {
 		if (same_lease(e, r))
 			continue;
 		uint32_t cur = entry_state(e);
+		/* an open that will delete the file ends the handle (and write) caching of the
+		   other leases before it goes on (smb2.lease.unlink); oplocks: the oplock work's */
+		uint32_t doc = r->delete_on_close && e->lease ? STATE_LEASE_W | STATE_LEASE_H : 0;
+		uint32_t delay_mask = (conflict ? STATE_LEASE_H : STATE_LEASE_W) | doc;
 		bool breaking = e->lease ? e->lease->breaking : e->breaking;
 		if (breaking) {
 			/* a create that has waited already waits for a lease break in progress to
@@ -380,11 +383,11 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 				   acknowledgement (state_lease_ack) */
 				struct state_lease *l = e->lease;
 				l->owed &= state_break_target(l->breaking_to, conflict, r->overwrite,
-							      false);
+							      false) & ~doc;
 			}
 			continue;
 		}
-		uint32_t target = state_break_target(cur, conflict, r->overwrite, !e->lease);
+		uint32_t target = state_break_target(cur, conflict, r->overwrite, !e->lease) & ~doc;
 		if (target == cur)
 			continue;
 		if (e->lease)
@@ -407,6 +410,11 @@ static void grant(struct ol_file *f, struct state_oplock *e, const struct state_
 	bool others = false, others_write = false, others_handle = false, others_oplock = false;
 	for (struct state_oplock *o = f->entries; o; o = o->next) {
 		if (same_lease(o, r))
+			continue;
+		/* a stat open caching nothing takes no part in a lease's grant
+		   (smb2.lease.statopen3: a lease beside it still gets W); the oplock grant rules
+		   for stat opens are the oplock work's */
+		if (r->is_lease && !(o->access & ~STAT_OPEN_ACCESS) && !entry_state(o))
 			continue;
 		others = true;
 		uint32_t st = entry_state(o);

@@ -74,6 +74,7 @@ struct state_oplock_req {
 	uint8_t lease_key[16];
 	uint32_t access, share;
 	bool overwrite; /* supersede/overwrite: read caching ends too */
+	bool delete_on_close; /* FILE_DELETE_ON_CLOSE: the other leases' handle caching ends */
 	bool is_dir;
 	bool retry; /* state_oplock_check_breaks: the create has waited for breaks before */
 	/* state_oplock_add only */
