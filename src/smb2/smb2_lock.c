@@ -244,8 +244,8 @@ static NTSTATUS do_locks(struct smb2_req *req, const struct lock_request *lr, bo
 		free(r);
 		return SMB2_ERR(req, st);
 	}
-	/* MS-FSA 2.1.5.7 / 2.1.4.12: a byte-range lock ends the other opens' read caching as a
-	   write does (smb2.lease.lock1) */
+	/* MS-FSA 2.1.5.7: a lock request breaks level II oplocks (the requester's own too) and
+	   other lease keys' read caching before it is tried (operation RANGE_LOCK) */
 	state_oplock_break_on_write(op->oplock);
 	if (wait) {
 		st = lock_blocking(req, lr, &r[0]);

@@ -346,9 +346,10 @@ static bool share_conflict(const struct ol_file *f, const struct state_oplock_re
 	return false;
 }
 
-/* Opens for attributes, synchronisation or the security descriptor only ("stat opens") break
- * nothing unless they overwrite (MS-FSA 2.1.5.1.2.1: they take no part in sharing either). */
-#define STAT_OPEN_ACCESS (0x00000080u | 0x00000100u | 0x00100000u | 0x00020000u)
+/* Opens for FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES or SYNCHRONIZE only ("stat opens")
+ * break nothing unless they overwrite (MS-FSA 2.1.4.12, operation OPEN); READ_CONTROL is not
+ * among them (smb2.oplock.statopen1). */
+#define STAT_OPEN_ACCESS (0x00000080u | 0x00000100u | 0x00100000u)
 
 int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key *key,
 			      const struct state_oplock_req *r)
@@ -563,6 +564,23 @@ void state_oplock_remove(struct state_oplock *e)
 	free(e);
 }
 
+bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur)
+{
+	struct state_lease_db *db = e->db;
+	pthread_mutex_lock(&db->lock);
+	bool breaking = e->lease ? e->lease->breaking : e->breaking;
+	if (cur) {
+		memset(cur, 0, sizeof(*cur));
+		cur->level = e->lease ? STATE_OPLOCK_LEASE : e->level;
+		cur->lease_state = e->lease ? e->lease->state : 0;
+		cur->epoch = e->lease ? e->lease->epoch : 0;
+		cur->version = e->lease ? e->lease->version : 0;
+		cur->breaking = breaking;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return breaking;
+}
+
 int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted)
 {
 	struct state_lease_db *db = e->db;
@@ -646,15 +664,14 @@ void state_oplock_break_on_write(struct state_oplock *e)
 	struct state_lease_db *db = e->db;
 	pthread_mutex_lock(&db->lock);
 	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
-		if (o == e || (o->lease && o->lease == e->lease))
-			continue;
 		if (o->lease) {
-			/* MS-FSA 2.1.4.12: read caching of other leases ends (R or RH: to none, an
-			   acknowledgement required when H goes) */
+			/* MS-FSA 2.1.4.12: read caching of other lease keys ends (R or RH: to none,
+			   an acknowledgement required when H goes); the writer's own key keeps its */
 			struct state_lease *l = o->lease;
-			if (!l->breaking && (l->state & STATE_LEASE_R))
+			if (l != e->lease && !l->breaking && (l->state & STATE_LEASE_R))
 				lease_break(db, o, 0);
 		} else if (!o->breaking && o->level == STATE_OPLOCK_II) {
+			/* every level II oplock, the writer's own included */
 			oplock_break(db, o, STATE_OPLOCK_NONE);
 		}
 	}
