@@ -4,8 +4,9 @@
  * entry in state.c: its access and share mode, the oplock level it holds, or the lease it uses.
  * Entries are grouped by stream (the whole state_key): as in MS-FSA, every stream of a file has
  * an oplock of its own, so opens of a named stream and of the file's data never break or limit
- * each other's oplocks (smb2.oplock.stream1, batch26). Leases are keyed by (ClientGuid, LeaseKey) and shared by the opens of one client that name the
- * same key; a key belongs to one file.
+ * each other's oplocks (smb2.oplock.stream1, batch26). Leases are keyed by (ClientGuid,
+ * LeaseKey) and shared by the opens of one client that name the same key; a key belongs to one
+ * file (stream).
  *
  * The work of CREATE, in order:
  *   1. state_oplock_check_breaks(): before the share-mode check, the new open breaks the
@@ -14,7 +15,9 @@
  *      acknowledgements: it registers a waiter (state_oplock_add_waiter) and goes asynchronous;
  *      the waiter is called when an acknowledgement, a close or a break timeout changes the
  *      file's state, and the create starts over. Breaks not acknowledged within the db's
- *      timeout are completed by the next check (the waiter's own timeout triggers it).
+ *      timeout are completed by the next check (the waiter's own timeout triggers it): an oplock
+ *      gets the break's level, a lease is lost (none). What opens arriving during a lease
+ *      break need beyond its target is broken after the acknowledgement (state_lease_ack).
  *   2. the share-mode check (state.c);
  *   3. state_oplock_add(): the entry of the new open with the level or lease state granted.
  *
