@@ -476,7 +476,7 @@ static NTSTATUS rename_breaks(struct smb2_req *req, struct smb2_open *op,
 	if (rc < 0)
 		return smb2_file_status(rc);
 	struct state_key key = {vs.dev, vs.ino, 0};
-	return smb2_break_wait(req, &key, op, set_info_run, bw);
+	return smb2_break_wait(req, &key, op, set_info_run, bw, NULL, NULL);
 }
 
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */

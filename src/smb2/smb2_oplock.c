@@ -116,6 +116,8 @@ struct smb2_break_wait {
 	struct smb2_pending *p;
 	bool registered;
 	smb2_break_run_fn run;
+	void (*done)(void *arg);
+	void *done_arg;
 };
 
 static void break_wake(void *arg)
@@ -146,15 +148,20 @@ static NTSTATUS break_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
 
 static void break_free(void *priv)
 {
-	if (priv)
-		break_unwait(priv);
-	free(priv);
+	struct smb2_break_wait *bw = priv;
+	if (!bw)
+		return;
+	break_unwait(bw);
+	if (bw->done)
+		bw->done(bw->done_arg);
+	free(bw);
 }
 
 static const struct smb2_async_ops break_wait_ops = {break_retry, break_cancel, break_free};
 
 NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
-			 smb2_break_run_fn run, struct smb2_break_wait *bw)
+			 smb2_break_run_fn run, struct smb2_break_wait *bw,
+			 void (*done)(void *arg), void *arg)
 {
 	struct state_lease_db *db = req->srv->leases;
 	/* a little past the break's own deadline, so the retry finds it expired */
@@ -173,11 +180,16 @@ NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, stru
 		return STATUS_PENDING;
 	}
 	bw = calloc(1, sizeof(*bw));
-	if (!bw)
+	if (!bw) {
+		if (done)
+			done(arg);
 		return SMB2_ERR(req, STATUS_NO_MEMORY);
+	}
 	bw->db = db;
 	bw->key = *key;
 	bw->run = run;
+	bw->done = done;
+	bw->done_arg = arg;
 	NTSTATUS st = smb2_go_async(req, &break_wait_ops, bw, op, timeout, &bw->p);
 	if (st != STATUS_PENDING)
 		return st;
