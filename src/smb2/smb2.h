@@ -319,8 +319,8 @@ NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct
    = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
    bytes of padding to put between the IOCTL response's fixed part and its buffers. */
 bool smb2_fsctl_is_torture(uint32_t ctl);
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
-			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
+			    uint32_t max_out, struct wr *out, uint32_t *body_pad);
 /* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
    returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
 size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);

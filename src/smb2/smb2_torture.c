@@ -76,8 +76,8 @@ static NTSTATUS async_sleep(struct smb2_req *req, const uint64_t fid[2], struct 
 	return st;
 }
 
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
-			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad)
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
+			    uint32_t max_out, struct wr *out, uint32_t *body_pad)
 {
 	switch (ctl) {
 	case FSCTL_SMBTORTURE_IOCTL_RESPONSE_BODY_PADDING8:
