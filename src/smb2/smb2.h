@@ -371,6 +371,19 @@ NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_oplock.c */
  * session and its connection are valid during the call. */
 struct state_break;
 void smb2_oplock_send_break(void *owner, const struct state_break *b);
+/* A request held by oplock or lease breaks of a file (its check in src/state/lease.c returned
+ * -EAGAIN): the first call makes it asynchronous (op: the open whose close cancels it, or
+ * NULL) and returns STATUS_PENDING; every change of the file's record in the lease table (an
+ * acknowledgement, a close, a break's timeout) then calls run(req, wait), which runs the request
+ * again and, when it must still wait, calls this again with that wait (STATUS_PENDING: keeps
+ * waiting). done (may be NULL; first call only) is called with arg when the wait ends, however
+ * it ends (also at once when this fails). Runs on the connection's worker. */
+struct state_key;
+struct smb2_break_wait;
+typedef NTSTATUS (*smb2_break_run_fn)(struct smb2_req *req, struct smb2_break_wait *wait);
+NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
+			 smb2_break_run_fn run, struct smb2_break_wait *wait,
+			 void (*done)(void *arg), void *arg);
 
 /* ---- named pipes on IPC$ (smb2_pipe.c) ---- */
 /* Called by CREATE on an IPC$ tree: opens the named pipe and fills open->pipe. */
