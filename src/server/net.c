@@ -1,10 +1,19 @@
 /* Listeners, event loops and the worker pool. See net.h for the threading model.
  *
  * A connection (struct nconn) belongs to one loop, which alone reads its socket and alone
- * decides that it has ended (dead). Complete frames are queued on the connection; while frames
- * are queued one worker job drains them (busy). Responses are written by the worker directly
- * when the socket takes them, otherwise queued and flushed by the loop on EPOLLOUT. The
- * connection is freed by the job that finds it dead, so exactly one thread frees it. */
+ * decides that it has ended (dead). The loop reads into a small per-connection buffer, so one
+ * recv usually brings a whole small request with its 4-byte header; frames larger than the
+ * buffer are read straight into their own allocation. Complete frames are queued on the
+ * connection. While frames are queued one worker job, the connection's driver (busy), takes
+ * them in order. A frame that smb2_conn_frame_parallel() calls independent (a plain READ or
+ * WRITE of a regular file) runs alongside others: when more work is queued the driver hands
+ * its role to a new job before running it, so the next frames start on another worker while
+ * it runs (nrunning counts them). Everything else (compounds, other commands, encrypted
+ * frames, asynchronous retries, the connection's end) runs alone: the driver parks until the
+ * parallel frames are done, and the last of them takes the driver's role back up. Responses
+ * are written by the worker directly when the socket takes them, otherwise queued and flushed
+ * by the loop on EPOLLOUT. The connection is freed by the driver that finds it dead with no
+ * frame running, so exactly one thread frees it. */
 #include "server/net.h"
 
 #include <arpa/inet.h>
@@ -36,10 +45,14 @@
 #define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
 #define OUTPUT_QUEUE_LIMIT (32u << 20) /* stop running requests past this many unsent bytes */
 #define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
+#define INBUF_SIZE 8192               /* per-connection read buffer (small requests) */
+
+enum frame_kind { FRAME_UNKNOWN, FRAME_PARALLEL, FRAME_ALONE };
 
 struct frame {
 	struct frame *next;
 	size_t len;
+	enum frame_kind kind; /* decided by the driver when it takes the frame */
 	uint8_t data[];
 };
 
@@ -58,16 +71,18 @@ struct nconn {
 	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
 	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
 	/* input being assembled: loop thread only */
-	uint8_t hdr[4];
-	size_t hdr_got;
-	struct frame *cur;
+	uint8_t *in;          /* INBUF_SIZE bytes, allocated on the first read */
+	size_t in_off, in_len; /* unparsed bytes are in[in_off .. in_len) */
+	struct frame *cur;     /* a frame larger than the buffer, read straight into it */
 	size_t cur_got;
 	/* guarded by lock */
 	pthread_mutex_t lock;
 	struct frame *q_head, *q_tail;
 	size_t q_bytes;
 	bool busy, dead, paused, want_out;
-	bool wake; /* asynchronous requests were woken: run smb2_conn_run_async */
+	bool wake;    /* asynchronous requests were woken: run smb2_conn_run_async */
+	int nrunning; /* parallel frames being processed */
+	bool parked;  /* the driver waits for nrunning to fall to 0 */
 	struct outbuf *o_head, *o_tail;
 	size_t o_bytes;   /* unsent bytes in the output queue */
 	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
@@ -264,6 +279,7 @@ static void conn_free(struct nconn *c)
 		free(f);
 	}
 	free(c->cur);
+	free(c->in);
 	free_outq(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -295,6 +311,21 @@ static bool output_drained_locked(struct nconn *c)
 	return true;
 }
 
+/* Ends a parallel frame (c->lock not held); true when its thread must take up the driver's role
+ * (it was the driver and did not hand it on, or the driver parked waiting for it). */
+static bool parallel_done(struct nconn *c, bool driver)
+{
+	pthread_mutex_lock(&c->lock);
+	c->nrunning--;
+	if (c->nrunning == 0 && c->parked) {
+		c->parked = false;
+		driver = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return driver;
+}
+
+/* The connection's driver (see the top of the file). */
 static void run_job(struct net *n, struct nconn *c)
 {
 	for (;;) {
@@ -304,6 +335,12 @@ static void run_job(struct net *n, struct nconn *c)
 			return;
 		}
 		if (c->wake && !c->dead) {
+			/* asynchronous retries touch the session's opens: alone */
+			if (c->nrunning) {
+				c->parked = true;
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
 			c->wake = false;
 			pthread_mutex_unlock(&c->lock);
 			if (smb2_conn_run_async(c->sc) < 0) {
@@ -316,6 +353,11 @@ static void run_job(struct net *n, struct nconn *c)
 		struct frame *f = c->q_head;
 		if (!f) {
 			bool dead = c->dead;
+			if (dead && c->nrunning) {
+				c->parked = true; /* the last parallel frame frees it */
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
 			c->busy = false;
 			pthread_mutex_unlock(&c->lock);
 			if (dead)
@@ -332,9 +374,39 @@ static void run_job(struct net *n, struct nconn *c)
 			update_events(c);
 		}
 		pthread_mutex_unlock(&c->lock);
-		if (!dead)
-			process_frame(n, c, f);
+		if (dead) {
+			free(f);
+			continue;
+		}
+		if (f->kind == FRAME_UNKNOWN)
+			f->kind = smb2_conn_frame_parallel(c->sc, f->data, f->len) ? FRAME_PARALLEL
+										    : FRAME_ALONE;
+		pthread_mutex_lock(&c->lock);
+		if (f->kind == FRAME_ALONE && c->nrunning) {
+			/* back to the head of the queue until the parallel frames are done */
+			f->next = c->q_head;
+			c->q_head = f;
+			if (!c->q_tail)
+				c->q_tail = f;
+			c->q_bytes += f->len;
+			c->parked = true;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		bool handoff = false;
+		if (f->kind == FRAME_PARALLEL) {
+			c->nrunning++;
+			/* more to do: a new driver starts it on another worker meanwhile */
+			handoff = c->q_head || c->wake;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (handoff)
+			submit(n, c);
+		process_frame(n, c, f);
+		enum frame_kind kind = f->kind;
 		free(f);
+		if (kind == FRAME_PARALLEL && !parallel_done(c, !handoff))
+			return;
 	}
 }
 
@@ -400,19 +472,76 @@ static void enqueue_frame(struct loop *l, struct nconn *c, struct frame *f)
 		submit(l->net, c);
 }
 
-/* Reads what is available; returns -1 when the connection has ended. */
+static struct frame *frame_new(size_t len)
+{
+	struct frame *f = malloc(sizeof(struct frame) + len);
+	if (f) {
+		f->next = NULL;
+		f->len = len;
+		f->kind = FRAME_UNKNOWN;
+	}
+	return f;
+}
+
+/* Takes the complete frames out of the input buffer. A frame that does not fit in the buffer
+ * becomes c->cur with what has arrived of it. Returns -1 on a malformed header. */
+static int parse_input(struct loop *l, struct nconn *c)
+{
+	while (c->in_len - c->in_off >= 4) {
+		const uint8_t *h = c->in + c->in_off;
+		if (h[0] == 0x85) { /* NetBIOS keep-alive */
+			c->in_off += 4;
+			continue;
+		}
+		size_t len = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+		if (h[0] != 0 || len == 0 || len > smb2_conn_max_frame(c->sc))
+			return -1;
+		size_t have = c->in_len - c->in_off - 4;
+		if (have < len && len + 4 <= INBUF_SIZE)
+			break; /* fits in the buffer: wait for the rest */
+		struct frame *f = frame_new(len);
+		if (!f)
+			return -1;
+		size_t take = have < len ? have : len;
+		memcpy(f->data, h + 4, take);
+		c->in_off += 4 + take;
+		if (take < len) {
+			c->cur = f;
+			c->cur_got = take;
+			break;
+		}
+		enqueue_frame(l, c, f);
+	}
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_off) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	return 0;
+}
+
+/* Reads what is available; returns -1 when the connection has ended. A read that leaves room
+ * in the buffer has drained the socket: the loop is level-triggered, so it does not ask again
+ * (one recv per small request instead of three). */
 static int read_input(struct loop *l, struct nconn *c)
 {
+	if (!c->in) {
+		c->in = malloc(INBUF_SIZE);
+		if (!c->in)
+			return -1;
+	}
 	size_t budget = READ_BUDGET;
 	while (budget) {
 		uint8_t *dst;
 		size_t want;
-		if (!c->cur) {
-			dst = c->hdr + c->hdr_got;
-			want = 4 - c->hdr_got;
-		} else {
+		if (c->cur) {
 			dst = c->cur->data + c->cur_got;
 			want = c->cur->len - c->cur_got;
+		} else {
+			dst = c->in + c->in_len;
+			want = INBUF_SIZE - c->in_len;
 		}
 		ssize_t r = recv(c->fd, dst, want, 0);
 		if (r == 0)
@@ -420,30 +549,20 @@ static int read_input(struct loop *l, struct nconn *c)
 		if (r < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
-		if (!c->cur) {
-			c->hdr_got += (size_t)r;
-			if (c->hdr_got < 4)
-				continue;
-			c->hdr_got = 0;
-			if (c->hdr[0] == 0x85) /* NetBIOS keep-alive */
-				continue;
-			size_t len = ((size_t)c->hdr[1] << 16) | ((size_t)c->hdr[2] << 8) | c->hdr[3];
-			if (c->hdr[0] != 0 || len == 0 || len > smb2_conn_max_frame(c->sc))
-				return -1;
-			c->cur = malloc(sizeof(struct frame) + len);
-			if (!c->cur)
-				return -1;
-			c->cur->next = NULL;
-			c->cur->len = len;
-			c->cur_got = 0;
-		} else {
+		if (c->cur) {
 			c->cur_got += (size_t)r;
 			if (c->cur_got == c->cur->len) {
 				struct frame *f = c->cur;
 				c->cur = NULL;
 				enqueue_frame(l, c, f);
 			}
+		} else {
+			c->in_len += (size_t)r;
+			if (parse_input(l, c) < 0)
+				return -1;
 		}
+		if ((size_t)r < want)
+			return 0;
 	}
 	return 0;
 }
