@@ -139,8 +139,10 @@ static void submit(struct net *n, struct nconn *c)
 	else
 		n->j_head = j;
 	n->j_tail = j;
-	pthread_cond_signal(&n->jcond);
 	pthread_mutex_unlock(&n->jlock);
+	/* after the unlock, so the woken worker does not block on the mutex at once (a futex
+	   call and a context switch fewer per request) */
+	pthread_cond_signal(&n->jcond);
 }
 
 /* Events the loop should wait for; called with c->lock held. */
