@@ -82,8 +82,19 @@ struct shoal_conf {
 				   (change notify, blocked locks, creates held by breaks), default
 				   4096; past it the request gets STATUS_INSUFFICIENT_RESOURCES */
 	int worker_threads;     /* "worker threads", default 0 = number of cores */
+	bool smbtorture_fsctls;  /* "smbtorture fsctls", default no: answer smbtorture's test-only
+				    FSCTL_SMBTORTURE_* codes (smb2_torture.c); test servers only */
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
 					break waits for its acknowledgement; default 35000 */
+	bool multi_channel;     /* "server multi channel support": SMB2_GLOBAL_CAP_MULTI_CHANNEL and
+				   session binding on 3.x, default no (docs/ARCHITECTURE.md,
+				   Multichannel: a bound channel cannot yet hold asynchronous
+				   requests) */
+	bool durable_handles;   /* "durable handles" (default yes): grant DHnQ/DH2Q requests */
+	int durable_timeout;    /* "durable handle timeout" (s, default 60): how long a v1 durable
+				   open (or a v2 one asking no timeout) outlives its connection */
+	int durable_max_timeout; /* "durable handle max timeout" (s, default 300): the most a v2
+				    open may ask for */
 	char **encryption_algorithms; /* "server smb3 encryption algorithms", NULL = default */
 	char **signing_algorithms;    /* "server smb3 signing algorithms", NULL = default */
 	/* "management address": where the REST API listens, "HOST[:PORT]" ("[V6][:PORT]") or "off".

@@ -8,4 +8,8 @@
  * Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
+/* "dir/name" in a new string, or name alone when dir is "" (the root of a share or a watch);
+ * NULL when out of memory. */
+char *path_join(const char *dir, const char *name);
+
 #endif

@@ -41,6 +41,8 @@ struct state_watch;
 struct state_notify;
 struct state_oplock;
 struct state_lease_db;
+struct state_durable;
+struct state_durable_db;
 
 
 struct smb2_tree {
@@ -84,6 +86,18 @@ struct smb2_open {
 	   contexts once those exist (issue 6) */
 	bool is_resilient;
 	bool is_durable;
+	/* Requests in flight on this open that its CLOSE must wait for rather than cancel
+	   (smb2_open_hold); the CLOSE that waits is close_waiter. Worker-only. */
+	int holds;
+	struct smb2_pending *close_waiter;
+	/* durable handles (smb2_durable.c): the record in the server's durable table, NULL when
+	   the open is not durable; detached is set (before session goes NULL) when the open
+	   survives its connection, and cleared when a reconnect attaches it to a new session */
+	struct state_durable *durable;
+	struct state_durable_db *durable_db; /* the server's table (break callbacks reach it) */
+	atomic_bool detached;
+	struct vfs_ident owner_ident; /* the identity closing a detached open runs under */
+	bool owner_as_user;
 };
 
 enum smb2_sess_state { SESS_IN_PROGRESS, SESS_VALID, SESS_EXPIRED };
@@ -92,7 +106,22 @@ struct smb2_session {
 	uint64_t id;
 	atomic_int refs;
 	pthread_mutex_t lock; /* guards the tree and open tables */
+	/* Serialises the session's work across its channels (recursive): every handler of a
+	   request on the session, its asynchronous retries and cancels, and its teardown hold it,
+	   so a request on one channel never sees an open that another channel is closing. Taken
+	   before any other lock (conns_lock, a connection's lock, lock above, the state layer's). */
+	pthread_mutex_t run_lock;
+	/* The connection that created the session (Session.Connection): owns it in its session
+	   table, receives its oplock/lease breaks and asynchronous requests; its end ends the
+	   session. Other connections reach the session through their channel table (struct
+	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). */
 	struct smb2_conn *conn;
+	atomic_int nbound; /* channel entries of other connections that name this session */
+	/* the first connection's parameters a binding must match (3.3.5.5.2), copied so that a
+	   channel never reads the first connection after it is gone */
+	uint16_t dialect;
+	enum smb2_sign_alg sign_alg;
+	enum smb2_cipher cipher;
 	enum smb2_sess_state state;
 	struct spnego_server *auth; /* during setup */
 	bool anonymous, guest;
@@ -107,7 +136,12 @@ struct smb2_session {
 	uint8_t dec_key[32];   /* client -> server (ServerIn / C2S) */
 	bool signing_required;
 	bool encrypt_data;
-	atomic_bool teardown_requested; /* another connection's reconnect ended it (3.3.5.5.3) */
+	atomic_bool teardown_requested; /* another connection's reconnect ended it (3.3.5.5.3), or a
+					   LOGOFF or failed re-authentication on a bound channel */
+	/* A failed re-authentication ended it: its trees and opens are closed but the record stays
+	   in its connection's table (state EXPIRED, keys kept) until the connection ends, so that
+	   refusals of requests naming it are signed as the client requires (as Windows). */
+	atomic_bool deleted;
 	uint8_t preauth_hash[64]; /* 3.1.1 session preauth integrity hash */
 	atomic_uint_fast64_t nonce_ctr; /* transform nonces: counter || salt, unique per key */
 	uint8_t nonce_salt[4];
@@ -119,6 +153,20 @@ struct smb2_session {
 	struct smb2_open **opens;
 	int nopens, opens_cap;
 	uint64_t next_volatile_id;
+};
+
+/* A session of another connection bound to this one by SESSION_SETUP with
+ * SMB2_SESSION_FLAG_BINDING (MS-SMB2 3.3.1.14 Channel, 3.3.5.5.2). Owned by the connection's
+ * channel table; only the connection's worker reads its keys and authentication state. Another
+ * thread ending the session only sets gone (under the connection's lock); the entry is freed by
+ * its connection (the next binding, or the connection's end). */
+struct smb2_channel {
+	struct smb2_session *session; /* counted */
+	bool valid;                   /* the binding completed: signing_key is set */
+	bool gone;                    /* the session ended: the entry no longer resolves */
+	uint8_t signing_key[16];      /* Channel.SigningKey: signs and verifies on this connection */
+	uint8_t preauth_hash[64];     /* 3.1.1: the binding's preauth integrity hash */
+	struct spnego_server *auth;   /* the binding's authentication in progress */
 };
 
 struct smb2_conn {
@@ -148,6 +196,9 @@ struct smb2_conn {
 	/* sessions */
 	struct smb2_session **sessions;
 	int nsessions, sessions_cap;
+	/* sessions of other connections bound to this one (guarded by lock) */
+	struct smb2_channel **channels;
+	int nchannels, channels_cap;
 	/* set once a session of this connection has authenticated; read by the transport (any
 	   thread) for "handshake timeout" */
 	atomic_bool authenticated;
@@ -158,7 +209,13 @@ struct smb2_conn {
 	struct smb2_pending *pending, *pending_tail; /* oldest first */
 	int npending;
 	uint64_t next_async_id;
+	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after
+	   the create's final response (smb2_conn_run_resumes), oldest first; worker only */
+	struct smb2_resume *resumes, *resumes_tail;
 	bool dead; /* set when the connection must be torn down */
+	/* bytes of padding between a READ response's fixed part and its data (0 unless the test-only
+	   FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 asked for 8; smb2_torture.c) */
+	uint8_t read_body_pad;
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
 };
@@ -233,6 +290,10 @@ NTSTATUS smb2_session_setup(struct smb2_req *req);   /* smb2_session.c */
 NTSTATUS smb2_logoff(struct smb2_req *req);
 NTSTATUS smb2_tree_connect(struct smb2_req *req);    /* smb2_tree.c */
 NTSTATUS smb2_tree_disconnect(struct smb2_req *req);
+/* MS-SMB2 3.3.5.7: a 3.1.1 TREE_CONNECT of an authenticated (neither anonymous nor guest)
+   session that is neither signed nor encrypted ends the connection. */
+bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
+			   bool encrypted);
 NTSTATUS smb2_create(struct smb2_req *req);          /* smb2_create.c */
 NTSTATUS smb2_close(struct smb2_req *req);
 NTSTATUS smb2_flush(struct smb2_req *req);           /* smb2_rw.c */
@@ -250,6 +311,24 @@ NTSTATUS smb2_fsctl_file(struct smb2_req *req, struct smb2_open *op, uint32_t ct
 			 struct rd in, uint32_t max_out, struct wr *out);
 /* FSCTL_QUERY_NETWORK_INTERFACE_INFO (smb2_netif.c); the FileId must be all ones. */
 NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct wr *out);
+/* The test-only FSCTL_SMBTORTURE_* codes (smb2_torture.c), answered only with "smbtorture fsctls
+   = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
+   bytes of padding to put between the IOCTL response's fixed part and its buffers. */
+bool smb2_fsctl_is_torture(uint32_t ctl);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
+/* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
+   returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
+size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);
+/* Patches OutputCount of the response begun at start: output bytes are those after out_start. */
+void smb2_ioctl_end_body(struct wr *w, size_t start, size_t out_start);
+/* An open's CLOSE waits for the requests that hold it (smb2_async.c): hold while such a request
+   is in flight, release when it ends (wakes a waiting CLOSE at the last release). smb2_close_wait
+   is called by CLOSE: STATUS_SUCCESS when nothing holds op (go on closing), else the request goes
+   (or stays) pending, or an error status to answer. Worker-only. */
+void smb2_open_hold(struct smb2_open *op);
+void smb2_open_release(struct smb2_open *op);
+NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op);
 NTSTATUS smb2_cancel(struct smb2_req *req);          /* smb2_misc.c */
 NTSTATUS smb2_echo(struct smb2_req *req);
 NTSTATUS smb2_query_directory(struct smb2_req *req); /* smb2_dir.c */
@@ -285,6 +364,7 @@ NTSTATUS smb2_open_limit(struct smb2_req *req);
  * until smb2_open_publish). */
 struct smb2_open *smb2_open_new(struct smb2_req *req);
 int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOMEM */
+void smb2_open_unpublish(struct smb2_open *op); /* out of its session's table (if any) */
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);
@@ -322,6 +402,7 @@ struct smb2_server {
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
+	struct state_durable_db *durable; /* durable opens, attached or disconnected */
 };
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
@@ -369,7 +450,32 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
 int smb2_conn_run_async(struct smb2_conn *c);
 /* Ends every pending request without a response (the connection is gone). */
 void smb2_conn_cancel_all(struct smb2_conn *c);
-/* Signs a complete message with the session's key (smb2_conn.c; used for asynchronous responses). */
+
+/* The rest of a compound whose CREATE went asynchronous before the chain's end (MS-SMB2
+ * 3.3.5.2.7 and <206>: only a create that waits for an oplock or lease break may). When the
+ * create completes, its final response (at hdr_off in out, header written) is followed by the
+ * responses of the remaining requests, which run then: related ones inherit the create's FileId,
+ * session, tree and status, as in a chain that never waited. */
+struct smb2_resume {
+	struct smb2_resume *next;
+	struct wr out;                /* the final create response, the rest is appended */
+	size_t hdr_off;
+	struct smb2_session *session; /* counted: signs or encrypts the responses */
+	bool sign, encrypt;
+	uint8_t *rest; /* the requests after the create, as received */
+	size_t rest_len;
+	uint64_t fid[2];
+	bool fid_valid;
+	uint64_t session_id;
+	uint32_t tree_id;
+	NTSTATUS status;
+};
+/* Runs the queued resumes and sends their responses (smb2_conn.c); -1: drop the connection. */
+int smb2_conn_run_resumes(struct smb2_conn *c);
+/* Keeps the remaining requests of a chain with a pending CREATE (smb2_async.c); -1 on no memory. */
+int smb2_pending_set_rest(struct smb2_pending *p, const uint8_t *rest, size_t len);
+/* Signs a complete message with the session's key on this connection (its channel's key on a
+ * bound connection; smb2_conn.c; used for asynchronous responses too). */
 void smb2_sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len);
 /* Writes the 64-byte response header for req at hdr_off in req->out (smb2_conn.c). */
 void smb2_write_response_header(struct smb2_req *req, size_t hdr_off, uint16_t credits);
@@ -395,11 +501,39 @@ int smb2_transform_encrypt(struct smb2_conn *c, struct smb2_session *s, struct w
 			   size_t start);
 
 /* Session helpers (smb2_session.c). */
-struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id); /* + reference */
+/* The session with this id on c: its own, or one bound to c by a completed binding (+ reference). */
+struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id);
+/* For a binding SESSION_SETUP: a session of c, one whose binding to c is in progress, or any
+ * connection's (+ reference). */
+struct smb2_session *smb2_session_lookup_bind(struct smb2_conn *c, uint64_t id);
 void smb2_session_put(struct smb2_session *s);
-void smb2_session_teardown(struct smb2_session *s); /* close trees and opens; unlinks from conn */
+/* Closes the session's trees and opens, unlinks it from its connection and ends its channels.
+ * Runs on the worker of s->conn (takes s->run_lock). */
+void smb2_session_teardown(struct smb2_session *s);
+/* The key and algorithm that sign and verify s's messages on c: Session.SigningKey on the
+ * session's own connection, Channel.SigningKey on a bound one, and the session's key with the
+ * session's algorithm while the binding is in progress (3.3.5.2.4, 3.3.4.1.1). */
+void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t key[16],
+			  enum smb2_sign_alg *alg);
+/* The signing algorithm of a connection's dialect (HMAC-SHA256 before 3.0). */
+enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c);
+/* Frees c's channel table (the connection ends; the sessions live on). */
+void smb2_conn_free_channels(struct smb2_conn *c);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
+/* The session is going (logoff, connection lost, reconnect elsewhere): durable opens are
+ * detached and kept, the others closed; the tree lives on while detached opens use it. */
+void smb2_tree_detach(struct smb2_tree *t);
+/* Drops a reference of the tree (an open's, or the session's at teardown); the last frees it. */
+void smb2_tree_put(struct smb2_tree *t);
+
+/* ---- durable handles (smb2_durable.c) ---- */
+/* Detaches a durable open from its session (kept in the durable table until reconnected or
+ * expired); returns false when the open must be closed instead (not durable, or a break of it is
+ * in progress that nobody could acknowledge). */
+bool smb2_durable_detach(struct smb2_open *op);
+/* The durable table's expire callback: closes a disconnected open. */
+void smb2_durable_expire(void *owner);
 
 /* ---- status snapshot for the management API (smb2_status.c) ---- */
 

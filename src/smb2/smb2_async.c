@@ -29,6 +29,12 @@ struct smb2_pending {
 	void *priv;
 	uint8_t *msg; /* copy of the request message, header included */
 	size_t msg_len;
+	/* a CREATE that went asynchronous inside a compound: the requests after it, and the FileId
+	   its retry leaves for them (struct smb2_resume) */
+	uint8_t *rest;
+	size_t rest_len;
+	uint64_t fid[2];
+	bool fid_valid;
 	/* timers: guarded by the server's timer lock */
 	struct smb2_pending *t_next, *t_prev;
 	uint64_t deadline_ms;
@@ -210,6 +216,13 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 	conf_put(conf);
 	if (req->pending || c->npending >= cap || !req->session)
 		goto fail;
+	/* a channel bound to a session of another connection cannot hold asynchronous requests
+	   yet: closes and the session's end cancel them on the session's own connection only */
+	if (req->session->conn != c) {
+		LOG_INFO(LOG_SMB2, "%s: %s on a bound channel cannot wait: refused", c->peer,
+			 smb2_cmds[req->cmd].name);
+		goto fail;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
@@ -276,7 +289,19 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 		p->ops->free(p->priv);
 	smb2_session_put(p->session);
 	free(p->msg);
+	free(p->rest);
 	free(p);
+}
+
+int smb2_pending_set_rest(struct smb2_pending *p, const uint8_t *rest, size_t len)
+{
+	free(p->rest);
+	p->rest = malloc(len ? len : 1);
+	if (!p->rest)
+		return -1;
+	memcpy(p->rest, rest, len);
+	p->rest_len = len;
+	return 0;
 }
 
 void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
@@ -285,7 +310,10 @@ void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
 	struct wr scratch;
 	wr_init(&scratch, 64);
 	req.out = &scratch;
+	struct smb2_session *s = p->session;
+	pthread_mutex_lock(&s->run_lock);
 	p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
+	pthread_mutex_unlock(&s->run_lock);
 	wr_free(&scratch);
 	pending_unlink_free(c, p);
 }
@@ -310,6 +338,8 @@ static bool pending_req(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	req->encrypted = p->encrypted;
 	req->pending = p;
 	req->timed_out = atomic_load(&p->timed_out);
+	req->compound_fid = p->fid;
+	req->compound_fid_valid = &p->fid_valid;
 	wr_init(out, 256);
 	wr_space(out, SMB2_OUT_HEADROOM);
 	req->out = out;
@@ -323,6 +353,41 @@ static bool pending_req(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	if (s->state == SESS_VALID && (!s->anonymous || s->ident.uid != 0))
 		req->ident = &s->ident;
 	return true;
+}
+
+/* The final response of a CREATE that waited inside a compound: the rest of the chain runs next
+ * (smb2_conn_run_resumes), not here, where the pending list may be in the middle of a walk. */
+static int queue_resume(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			struct wr *out, bool sign, bool encrypt)
+{
+	struct smb2_resume *r = calloc(1, sizeof(*r));
+	if (!r) {
+		wr_free(out);
+		return -1;
+	}
+	r->out = *out;
+	r->hdr_off = SMB2_OUT_HEADROOM;
+	r->session = p->session;
+	atomic_fetch_add(&r->session->refs, 1);
+	r->sign = sign;
+	r->encrypt = encrypt;
+	r->rest = p->rest;
+	r->rest_len = p->rest_len;
+	p->rest = NULL;
+	r->fid[0] = p->fid[0];
+	r->fid[1] = p->fid[1];
+	r->fid_valid = p->fid_valid;
+	r->session_id = req->session_id;
+	r->tree_id = req->tree_id;
+	r->status = req->status;
+	if (c->resumes_tail)
+		c->resumes_tail->next = r;
+	else
+		c->resumes = r;
+	c->resumes_tail = r;
+	if (c->tp && c->tp->wake)
+		c->tp->wake(c->loop_priv);
+	return 0;
 }
 
 /* Writes the final response of req (status set) and hands it to the transport. */
@@ -344,6 +409,8 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 		wr_free(out);
 		return -1;
 	}
+	if (p->rest)
+		return queue_resume(c, p, req, out, sign, encrypt);
 	size_t start = hdr_off;
 	if (sign)
 		smb2_sign_message(c, s, out->p + hdr_off, out->len - hdr_off);
@@ -362,7 +429,21 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 }
 
 /* Ends p with cancel(reason) and sends the final response unless the connection is gone. */
+static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason);
+
+/* The session's run_lock is held around retry and cancel (struct smb2_session). */
 static int pending_end(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason)
+{
+	struct smb2_session *s = p->session;
+	atomic_fetch_add(&s->refs, 1);
+	pthread_mutex_lock(&s->run_lock);
+	int rc = pending_end_locked(c, p, reason);
+	pthread_mutex_unlock(&s->run_lock);
+	smb2_session_put(s);
+	return rc;
+}
+
+static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason)
 {
 	struct smb2_req req;
 	struct wr out;
@@ -416,7 +497,12 @@ int smb2_conn_run_async(struct smb2_conn *c)
 				continue;
 			struct smb2_req req;
 			struct wr out;
+			struct smb2_session *s = p->session;
+			atomic_fetch_add(&s->refs, 1);
+			pthread_mutex_lock(&s->run_lock);
 			if (!pending_req(c, p, &req, &out)) {
+				pthread_mutex_unlock(&s->run_lock);
+				smb2_session_put(s);
 				wr_free(&out);
 				rc = -1;
 				break;
@@ -427,14 +513,22 @@ int smb2_conn_run_async(struct smb2_conn *c)
 			if (req.ident)
 				vfs_ident_apply(NULL);
 			if (req.status == STATUS_PENDING) {
+				pthread_mutex_unlock(&s->run_lock);
+				smb2_session_put(s);
 				wr_free(&out);
 				continue;
 			}
 			rc = pending_send(c, p, &req, &out);
 			pending_unlink_free(c, p);
+			pthread_mutex_unlock(&s->run_lock);
+			smb2_session_put(s);
 			/* the list changed under the iteration: start over */
 			again = true;
 			break;
+		}
+		if (rc == 0 && c->resumes) {
+			rc = smb2_conn_run_resumes(c);
+			again = true;
 		}
 	}
 	return rc;
@@ -487,4 +581,62 @@ void smb2_conn_cancel_all(struct smb2_conn *c)
 {
 	while (c->pending)
 		pending_end(c, c->pending, STATUS_CONNECTION_DISCONNECTED);
+	while (c->resumes) {
+		struct smb2_resume *r = c->resumes;
+		c->resumes = r->next;
+		wr_free(&r->out);
+		smb2_session_put(r->session);
+		free(r->rest);
+		free(r);
+	}
+	c->resumes_tail = NULL;
+}
+
+/* ---- CLOSE waiting for the requests that hold its open ---- */
+
+void smb2_open_hold(struct smb2_open *op)
+{
+	op->holds++;
+}
+
+void smb2_open_release(struct smb2_open *op)
+{
+	if (--op->holds == 0 && op->close_waiter)
+		smb2_pending_wake(op->close_waiter);
+}
+
+/* priv is the open; the waiting CLOSE is registered with it, so closing it any other way
+ * cancels the CLOSE while the open is still valid. */
+static NTSTATUS close_wait_retry(struct smb2_req *req, void *priv)
+{
+	struct smb2_open *op = priv;
+	if (op->holds > 0)
+		return STATUS_PENDING;
+	op->close_waiter = NULL;
+	/* the CLOSE now frees the open, which ends the requests registered with it: not this one */
+	req->pending->op = NULL;
+	return smb2_close(req);
+}
+
+static NTSTATUS close_wait_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
+{
+	(void)req;
+	struct smb2_open *op = priv;
+	op->close_waiter = NULL;
+	return reason;
+}
+
+static const struct smb2_async_ops close_wait_ops = {
+    .retry = close_wait_retry,
+    .cancel = close_wait_cancel,
+};
+
+NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op)
+{
+	if (op->holds == 0)
+		return STATUS_SUCCESS;
+	/* one CLOSE waits; another one of the same handle meanwhile finds it closing */
+	if (op->close_waiter || req->pending)
+		return SMB2_ERR(req, STATUS_FILE_CLOSED);
+	return smb2_go_async(req, &close_wait_ops, op, op, 0, &op->close_waiter);
 }

@@ -97,8 +97,11 @@ void smb2_conn_free(struct smb2_conn *c)
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
+		atomic_store(&s->deleted, false); /* records of deleted sessions go too */
 		smb2_session_teardown(s);
 	}
+	/* sessions of other connections bound here lose this channel and live on */
+	smb2_conn_free_channels(c);
 	free(c->sessions);
 	free(c->seq_bitmap);
 	pthread_mutex_destroy(&c->lock);
@@ -249,19 +252,25 @@ static uint32_t credits_needed(struct smb2_req *req)
 void smb2_sign_message(struct smb2_conn *c, struct smb2_session *s, uint8_t *msg, size_t len)
 {
 	struct iovec iov = {msg, len};
-	uint8_t sig[16];
+	uint8_t sig[16], key[16];
+	enum smb2_sign_alg alg;
 	put_le32(msg + HDR_OFF_FLAGS, get_le32(msg + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
-	enum smb2_sign_alg alg = c->dialect >= SMB2_DIALECT_300 ? c->sign_alg : SMB2_SIGN_HMAC_SHA256;
-	if (smb2_sign(alg, s->signing_key, &iov, 1, sig) == 0)
+	smb2_signing_key_for(c, s, key, &alg);
+	if (smb2_sign(alg, key, &iov, 1, sig) == 0)
 		memcpy(msg + HDR_OFF_SIGNATURE, sig, 16);
+	explicit_bzero(key, sizeof(key));
 }
 
 static bool verify_message(struct smb2_conn *c, struct smb2_session *s, const uint8_t *msg,
 			   size_t len)
 {
 	struct iovec iov = {(void *)msg, len};
-	enum smb2_sign_alg alg = c->dialect >= SMB2_DIALECT_300 ? c->sign_alg : SMB2_SIGN_HMAC_SHA256;
-	return smb2_sign_verify(alg, s->signing_key, &iov, 1) == 0;
+	uint8_t key[16];
+	enum smb2_sign_alg alg;
+	smb2_signing_key_for(c, s, key, &alg);
+	bool ok = smb2_sign_verify(alg, key, &iov, 1) == 0;
+	explicit_bzero(key, sizeof(key));
+	return ok;
 }
 
 /* ---- responses ---- */
@@ -305,6 +314,20 @@ void smb2_write_error_body(struct wr *w)
 
 /* ---- one request ---- */
 
+/* STATUS_USER_SESSION_DELETED for a request naming s, which cannot serve it here (another
+ * connection's session, or a deleted one): signed with s's key when the request was and its
+ * signature holds (takes the reference on s). */
+static NTSTATUS refuse_signed(struct smb2_req *req, struct smb2_session *s)
+{
+	bool usable = s->state == SESS_VALID || atomic_load(&s->deleted);
+	if (usable && !s->anonymous && !s->guest && (req->hdr_flags & SMB2_FLAGS_SIGNED) &&
+	    verify_message(req->conn, s, req->msg.p, req->msg.len))
+		req->session = s;
+	else
+		smb2_session_put(s);
+	return STATUS_USER_SESSION_DELETED;
+}
+
 static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc *d)
 {
 	if (req->cmd == SMB2_NEGOTIATE || req->cmd == SMB2_ECHO || req->cmd == SMB2_CANCEL)
@@ -315,8 +338,26 @@ static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc
 		return STATUS_USER_SESSION_DELETED;
 	}
 	struct smb2_session *s = smb2_session_lookup(req->conn, req->session_id);
+	if (!s) {
+		/* The session table is global (3.3.5.2.9 looks the id up in GlobalSessionTable):
+		   a binding names a session of another connection (3.3.5.5.2), and the refusal of
+		   any other request naming one is signed with its key when the request was, as
+		   Windows answers (the client requires it: smbtorture smb2.session.bind2,
+		   bind_negative_*) */
+		bool binding = false;
+		if (req->cmd == SMB2_SESSION_SETUP) {
+			struct rd b = req->body;
+			rd_skip(&b, 2);
+			binding = rd_u8(&b) & SMB2_SESSION_FLAG_BINDING;
+		}
+		s = smb2_session_lookup_bind(req->conn, req->session_id);
+		if (s && !binding)
+			return refuse_signed(req, s);
+	}
 	if (!s)
 		return STATUS_USER_SESSION_DELETED;
+	if (atomic_load(&s->deleted))
+		return refuse_signed(req, s);
 	req->session = s;
 	if (req->cmd == SMB2_SESSION_SETUP)
 		return STATUS_SUCCESS;
@@ -347,31 +388,13 @@ static NTSTATUS check_signature(struct smb2_req *req)
 	return STATUS_SUCCESS;
 }
 
-static NTSTATUS run_request(struct smb2_req *req)
+/* The part of run_request that runs under the session's run_lock (when there is a session). */
+static NTSTATUS run_locked(struct smb2_req *req, const struct smb2_cmd_desc *d)
 {
-	const struct smb2_cmd_desc *d = &smb2_cmds[req->cmd];
 	struct smb2_conn *c = req->conn;
-	if (!d->fn)
-		return STATUS_INVALID_PARAMETER;
-	if (d->need_negotiate && !c->negotiated)
-		return STATUS_INVALID_PARAMETER;
-	struct rd b = req->body;
-	uint16_t ss = rd_u16(&b);
-	/* OPLOCK_BREAK comes as an oplock (24) or a lease (36) acknowledgement (2.2.24) */
-	bool ss_ok = ss == d->struct_size || (req->cmd == SMB2_OPLOCK_BREAK && ss == 36);
-	if (!ss_ok || !rd_ok(&b))
-		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
-	if (req->related && req->chain_status != STATUS_SUCCESS && nt_is_error(req->chain_status) &&
-	    req->compound_fid_valid && !*req->compound_fid_valid)
-		return req->chain_status;
-	NTSTATUS st = resolve_session(req, d);
-	if (st) {
-		req->session_failed = true;
-		return st;
-	}
-	st = check_signature(req);
-	if (st)
-		return st;
+	/* ended meanwhile by another channel's LOGOFF or its connection's end */
+	if (d->need_session && req->session && req->session->state != SESS_VALID)
+		return STATUS_USER_SESSION_DELETED;
 	if (d->need_session && req->session && req->session->state == SESS_VALID) {
 		if (!req->session->anonymous || req->session->ident.uid != 0)
 			req->ident = &req->session->ident;
@@ -407,6 +430,41 @@ static NTSTATUS run_request(struct smb2_req *req)
 	return rst;
 }
 
+static NTSTATUS run_request(struct smb2_req *req)
+{
+	const struct smb2_cmd_desc *d = &smb2_cmds[req->cmd];
+	struct smb2_conn *c = req->conn;
+	if (!d->fn)
+		return STATUS_INVALID_PARAMETER;
+	if (d->need_negotiate && !c->negotiated)
+		return STATUS_INVALID_PARAMETER;
+	struct rd b = req->body;
+	uint16_t ss = rd_u16(&b);
+	/* OPLOCK_BREAK comes as an oplock (24) or a lease (36) acknowledgement (2.2.24) */
+	bool ss_ok = ss == d->struct_size || (req->cmd == SMB2_OPLOCK_BREAK && ss == 36);
+	if (!ss_ok || !rd_ok(&b))
+		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
+	if (req->related && req->chain_status != STATUS_SUCCESS && nt_is_error(req->chain_status) &&
+	    req->compound_fid_valid && !*req->compound_fid_valid)
+		return req->chain_status;
+	NTSTATUS st = resolve_session(req, d);
+	if (st) {
+		req->session_failed = true;
+		return st;
+	}
+	st = check_signature(req);
+	if (st)
+		return st;
+	/* a session's requests on all its channels are serialised (struct smb2_session) */
+	struct smb2_session *rs = req->session;
+	if (rs)
+		pthread_mutex_lock(&rs->run_lock);
+	st = run_locked(req, d);
+	if (rs)
+		pthread_mutex_unlock(&rs->run_lock);
+	return st;
+}
+
 struct chain {
 	uint64_t fid[2];
 	bool fid_valid;
@@ -415,11 +473,13 @@ struct chain {
 	NTSTATUS status;
 	size_t prev_hdr_off; /* header offset of the previous response, or SIZE_MAX */
 	struct smb2_session *prev_sign; /* key that signs the previous response, or NULL */
+	uint8_t *prev_preauth; /* preauth hash the previous response goes into, or NULL */
 	bool prev_signed;
 	struct smb2_session *enc; /* the chain arrived encrypted under this session */
 	bool last; /* the request being handled is the chain's last */
 	bool compound;            /* the frame holds more than one request */
 	bool prev_session_failed; /* the previous request had no valid session or tree */
+	struct smb2_pending *mid_async; /* a CREATE before the chain's end went asynchronous */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -437,6 +497,13 @@ static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct cha
 	/* encrypted messages are not signed: the transform authenticates them */
 	if (ch->prev_signed && ch->prev_sign && !ch->enc && wr_ok(out))
 		smb2_sign_message(c, ch->prev_sign, out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off);
+	/* 3.1.1 preauth integrity: the response as sent, signature included (a binding's
+	   intermediate responses are signed) */
+	if (ch->prev_preauth && wr_ok(out)) {
+		struct iovec iov = {out->p + ch->prev_hdr_off, out->len - ch->prev_hdr_off};
+		crypto_preauth_update(ch->prev_preauth, &iov, 1);
+	}
+	ch->prev_preauth = NULL;
 	if (ch->prev_sign)
 		smb2_session_put(ch->prev_sign);
 	ch->prev_sign = NULL;
@@ -449,7 +516,7 @@ static struct smb2_session *response_signer(struct smb2_req *req)
 	if (req->sign_with)
 		return req->sign_with;
 	struct smb2_session *s = req->session;
-	if (!s || s->state != SESS_VALID || s->anonymous || s->guest)
+	if (!s || (s->state != SESS_VALID && !atomic_load(&s->deleted)) || s->anonymous || s->guest)
 		return NULL;
 	if ((req->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required) {
 		atomic_fetch_add(&s->refs, 1);
@@ -556,11 +623,17 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 		req.pending = NULL;
 	}
 	if (req.status == STATUS_PENDING && req.pending && !ch->last) {
-		/* only the last request of a compound may go asynchronous; one in the middle
-		   fails, as Windows answers (MS-SMB2 <159>, smbtorture compound.interim2) */
-		smb2_pending_drop(c, req.pending);
-		req.pending = NULL;
-		req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
+		/* only the last request of a compound may go asynchronous, and a CREATE that waits
+		   for an oplock or lease break (MS-SMB2 <206>): the rest of the chain then runs when
+		   the create completes (run_chain, smb2_conn_run_resumes); any other request in the
+		   middle fails, as Windows answers (<159>, smbtorture compound.interim2) */
+		if (req.cmd == SMB2_CREATE) {
+			ch->mid_async = req.pending;
+		} else {
+			smb2_pending_drop(c, req.pending);
+			req.pending = NULL;
+			req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
+		}
 	}
 	if (req.status == STATUS_PENDING && req.pending) {
 		/* 3.3.4.2: the interim response, with the AsyncId; the final one follows */
@@ -574,10 +647,7 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	uint16_t granted = seq_grant(c, req.credit_charge, req.credit_request);
 	pthread_mutex_unlock(&c->lock);
 	smb2_write_response_header(&req, hdr_off, granted);
-	if (req.preauth_hash_resp && wr_ok(out)) {
-		struct iovec iov = {out->p + hdr_off, out->len - hdr_off};
-		crypto_preauth_update(req.preauth_hash_resp, &iov, 1);
-	}
+	ch->prev_preauth = req.preauth_hash_resp;
 	ch->prev_hdr_off = hdr_off;
 	ch->prev_sign = response_signer(&req);
 	ch->prev_signed = ch->prev_sign != NULL;
@@ -617,8 +687,56 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 		if (rc < 0)
 			break;
 		off += mlen;
+		if (ch->mid_async) {
+			/* its interim response ends this frame's responses; the rest waits with it */
+			if (smb2_pending_set_rest(ch->mid_async, frame + off, len - off) < 0)
+				rc = -1;
+			ch->mid_async = NULL;
+			break;
+		}
 	}
 	finish_prev_response(c, out, ch, true);
+	return rc;
+}
+
+int smb2_conn_run_resumes(struct smb2_conn *c)
+{
+	int rc = 0;
+	while (c->resumes && rc == 0) {
+		struct smb2_resume *r = c->resumes;
+		c->resumes = r->next;
+		if (!c->resumes)
+			c->resumes_tail = NULL;
+		struct chain ch = {
+			.fid = {r->fid[0], r->fid[1]},
+			.fid_valid = r->fid_valid,
+			.session_id = r->session_id,
+			.tree_id = r->tree_id,
+			.status = r->status,
+			.prev_hdr_off = r->hdr_off,
+			.prev_signed = r->sign,
+			.enc = r->encrypt ? r->session : NULL,
+			.compound = true,
+		};
+		if (r->sign) {
+			ch.prev_sign = r->session;
+			atomic_fetch_add(&r->session->refs, 1);
+		}
+		struct rd f = rd_make(r->rest, r->rest_len);
+		rc = run_chain(c, &f, r->rest_len, &r->out, &ch);
+		size_t start = r->hdr_off;
+		if (rc == 0 && r->encrypt) {
+			rc = smb2_transform_encrypt(c, r->session, &r->out, r->hdr_off);
+			start = r->hdr_off - 52;
+		}
+		if (rc == 0 && c->tp && c->tp->send)
+			c->tp->send(c->loop_priv, &r->out, start);
+		else
+			wr_free(&r->out);
+		smb2_session_put(r->session);
+		free(r->rest);
+		free(r);
+	}
 	return rc;
 }
 

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 #include "smb2/smb2_async.h"
+#include "smb2/smb2_durable.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
 #include "state/lease.h"
@@ -41,6 +42,11 @@ struct create_args {
 	uint8_t lease_key[16], parent_key[16];
 	uint32_t lease_state, lease_flags;
 	uint16_t lease_epoch;
+	/* durable handles (smb2_durable.h) */
+	struct smb2_dh_req dh;
+	bool reconnect;     /* DHnC or DH2C: the other fields are ignored */
+	int dh_granted;     /* 0, 1 (DHnQ answered) or 2 (DH2Q answered) */
+	uint32_t dh_timeout;
 	/* what was granted (encode) */
 	struct state_oplock_grant grant;
 };
@@ -259,6 +265,10 @@ static NTSTATUS parse_contexts(struct rd ctx, uint16_t dialect, struct create_ar
 				return st;
 		} else if (nlen == 4 && !memcmp(name.p, "RqLs", 4)) {
 			parse_lease(data, dialect, a);
+		} else if (nlen == 4 && !memcmp(name.p, "DH", 2)) {
+			NTSTATUS st = smb2_dh_parse(&a->dh, name.p, data, dialect);
+			if (st)
+				return st;
 		}
 		if (!next)
 			break;
@@ -287,6 +297,14 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 	struct rd ctx = clen ? rd_sub(&req->msg, coff, clen) : rd_make(NULL, 0);
 	if (!rd_ok(&a->name) || !rd_ok(&ctx) || (clen && coff % 8))
 		return STATUS_INVALID_PARAMETER;
+	/* a durable reconnect ignores every other field (3.3.5.9.7, 3.3.5.9.12) */
+	NTSTATUS cst = parse_contexts(ctx, req->conn->dialect, a);
+	if (!cst) {
+		/* a bad combination of durable contexts is refused before the fields are seen */
+		NTSTATUS st = smb2_dh_check(&a->dh, &a->reconnect);
+		if (st || a->reconnect)
+			return st;
+	}
 	if (a->impersonation > 3)
 		return STATUS_BAD_IMPERSONATION_LEVEL;
 	if (a->disposition > FILE_OVERWRITE_IF || a->share & ~7u ||
@@ -307,7 +325,7 @@ static NTSTATUS parse_create(struct smb2_req *req, struct create_args *a)
 	a->access = map_generic(desired);
 	if ((a->options & FILE_DELETE_ON_CLOSE) && !(a->access & DELETE_ACCESS) && !a->max_allowed)
 		return STATUS_ACCESS_DENIED;
-	return parse_contexts(ctx, req->conn->dialect, a);
+	return cst;
 }
 
 /* ---- encoding ---- */
@@ -347,7 +365,7 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 	wr_u32(w, 0);
 	wr_u32(w, 0);
 	bool lease = a->grant.level == STATE_OPLOCK_LEASE;
-	if (!a->mxac && !a->qfid && !lease)
+	if (!a->mxac && !a->qfid && !lease && !a->dh_granted)
 		return;
 	/* 8-aligned relative to the header, which is 8-aligned in the chain */
 	size_t hdr = req->body_off - SMB2_HDR_LEN, first, prev = (size_t)-1;
@@ -380,6 +398,14 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 		}
 		put_le32(d + 20, flags);
 		put_context(w, &prev, "RqLs", d, a->lease_version == 2 ? 52 : 32);
+	}
+	if (a->dh_granted == 1) {
+		uint8_t d[8] = {0}; /* 2.2.14.2.3: Reserved */
+		put_context(w, &prev, "DHnQ", d, sizeof(d));
+	} else if (a->dh_granted == 2) {
+		uint8_t d[8] = {0}; /* 2.2.14.2.12: Timeout, Flags (never persistent) */
+		put_le32(d, a->dh_timeout);
+		put_context(w, &prev, "DH2Q", d, sizeof(d));
 	}
 	wr_set_u32(w, ctx_fields, (uint32_t)(first - hdr));
 	wr_set_u32(w, ctx_fields + 4, (uint32_t)(w->len - first));
@@ -731,11 +757,18 @@ static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
 	r->is_dir = cs->file ? cs->file->is_dir : S_ISDIR(cs->st.mode);
 }
 
+/* The open's key in the state tables: the file, and the stream for a named stream. */
+static struct state_key create_key(const struct create_state *cs)
+{
+	const struct vfs_file *f = cs->file;
+	return (struct state_key){cs->st.dev, cs->st.ino,
+				  f && f->stream ? smb2_stream_id(f->stream) : 0};
+}
+
 static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 			    struct create_state *cs, char *real)
 {
-	struct vfs_file *f = cs->file;
-	struct state_key key = {cs->st.dev, cs->st.ino, f->stream ? smb2_stream_id(f->stream) : 0};
+	struct state_key key = create_key(cs);
 	struct smb2_open *op = smb2_open_new(req);
 	if (!op) {
 		/* the file is still the create's: undo it as smb2_create would */
@@ -778,6 +811,9 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 		op->delete_on_close = true;
 		state_open_set_delete_on_close(op->state_rec, true);
 	}
+	if (!st)
+		a->dh_granted = smb2_durable_grant(req, op, &a->dh, &a->grant, a->lease_key,
+						   &a->dh_timeout);
 	if (!st && smb2_open_publish(req, op) < 0)
 		st = STATUS_NO_MEMORY;
 	if (st) {
@@ -830,10 +866,7 @@ static NTSTATUS create_retry(struct smb2_req *req, void *priv)
 {
 	if (!req->tree)
 		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
-	uint64_t fid[2];
-	bool valid = false;
-	req->compound_fid = fid;
-	req->compound_fid_valid = &valid;
+	/* the retry leaves the new FileId where the rest of its compound finds it (pending_req) */
 	return create_run(req, priv);
 }
 
@@ -858,7 +891,7 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 			      const struct create_state *cs, struct create_wait *cw)
 {
 	struct state_lease_db *db = req->srv->leases;
-	struct state_key key = {cs->st.dev, cs->st.ino, 0};
+	struct state_key key = create_key(cs);
 	struct state_oplock_req r;
 	oplock_req_fill(req, a, cs, &r);
 	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
@@ -866,7 +899,8 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 	/* a little past the break's own deadline, so the retry finds it expired */
 	uint32_t timeout = state_lease_db_timeout(db) + 50;
 	if (cw) {
-		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino) {
+		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino ||
+		    cw->key.stream != key.stream) {
 			create_unwait(cw);
 			cw->key = key;
 			if (state_oplock_add_waiter(db, &key, create_wake, cw) < 0)
@@ -892,6 +926,35 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 	return STATUS_PENDING;
 }
 
+/* DHnC / DH2C: the disconnected open comes back (smb2_durable.c); the answer describes it as
+ * it is, with its oplock level or lease state and no durable context. */
+static NTSTATUS create_reconnect(struct smb2_req *req, struct create_args *a)
+{
+	if (req->tree->is_ipc)
+		return STATUS_OBJECT_NAME_NOT_FOUND;
+	struct smb2_dh_lease lease = {.present = a->lease_version != 0};
+	memcpy(lease.key, a->lease_key, 16);
+	struct smb2_open *op;
+	struct state_oplock_grant cur;
+	NTSTATUS st = smb2_durable_reconnect(req, &a->dh, &lease, a->name, &op, &cur);
+	if (st)
+		return st;
+	struct vfs_stat vs = {0};
+	vfs_ident_apply(req->ident);
+	if (vfs_fstat(op->file, &vs) < 0)
+		memset(&vs, 0, sizeof(vs));
+	a->grant = cur;
+	a->grant.breaking = false;
+	if (cur.level != STATE_OPLOCK_LEASE)
+		a->lease_version = 0;
+	a->mxac = a->qfid = false;
+	encode_create(req, a, op, &vs, FILE_OPENED, 0);
+	req->compound_fid[0] = op->persistent_id;
+	req->compound_fid[1] = op->volatile_id;
+	*req->compound_fid_valid = true;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 {
 	struct create_args a = {0};
@@ -900,7 +963,9 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 	NTSTATUS st = parse_create(req, &a);
 	if (!st)
 		st = smb2_open_limit(req);
-	if (!st && req->tree->is_ipc)
+	if (!st && a.reconnect)
+		st = create_reconnect(req, &a);
+	else if (!st && req->tree->is_ipc)
 		st = create_pipe(req, &a);
 	else if (!st && a.twrp)
 		st = STATUS_OBJECT_NAME_NOT_FOUND; /* no previous versions kept */
@@ -929,8 +994,14 @@ static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
 	free(stream);
 	/* the other opens' oplocks and leases break first; a create that must wait for their
 	   acknowledgements goes asynchronous and starts over from the name when woken */
-	if (!st && !cs.created)
-		st = create_breaks(req, a, &cs, cw);
+	if (!st && !cs.created) {
+		/* MS-FSA 2.1.5.1.2: a delete-pending file fails the open before any oplock breaks */
+		struct state_key key = create_key(&cs);
+		if (state_key_delete_pending(req->srv->state, &key))
+			st = STATUS_DELETE_PENDING;
+		else
+			st = create_breaks(req, a, &cs, cw);
+	}
 	if (!st)
 		return finish_open(req, a, &cs, real);
 	if (cs.file) {
@@ -959,6 +1030,9 @@ NTSTATUS smb2_close(struct smb2_req *req)
 	NTSTATUS st = smb2_open_from_body(req, &b, &op);
 	if (st)
 		return SMB2_ERR(req, st);
+	st = smb2_close_wait(req, op); /* requests in flight that hold the open finish first */
+	if (st)
+		return st;
 	vfs_ident_apply(req->ident);
 	struct vfs_stat vs = {0};
 	bool post =

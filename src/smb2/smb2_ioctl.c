@@ -17,6 +17,9 @@
 #define FSCTL_VALIDATE_NEGOTIATE_INFO 0x00140204u
 #define FSCTL_QUERY_NETWORK_INTERFACE_INFO 0x001401FCu
 #define FSCTL_GET_REPARSE_POINT 0x000900A8u
+#define FSCTL_LMR_REQUEST_RESILIENCY 0x001401D4u
+/* MaxResiliencyTimeout (3.3.3): the longest a client may ask for, 5 minutes as Windows */
+#define SMB2_MAX_RESILIENCY_TIMEOUT_MS 300000u
 
 struct ioctl_args {
 	uint32_t ctl;
@@ -26,6 +29,7 @@ struct ioctl_args {
 	uint32_t flags;
 	struct wr *out;      /* the response's output buffer is appended here */
 	size_t out_start;    /* where the output bytes start in out */
+	uint32_t body_pad;   /* padding before the buffers (only the smbtorture FSCTLs set it) */
 };
 
 /* 3.3.5.15.12: the client's view of the negotiation must match ours, or the connection ends. */
@@ -98,6 +102,26 @@ static NTSTATUS pipe_transceive(struct smb2_req *req, struct ioctl_args *a)
 	return STATUS_SUCCESS;
 }
 
+/* 3.3.5.15.9: NETWORK_RESILIENCY_REQUEST (Timeout in ms, Reserved). The open becomes resilient,
+ * which makes LOCK check its LockSequence (smb2_lock.c); keeping it across a disconnect is the
+ * durable-handle machinery's (issue 6). */
+static NTSTATUS request_resiliency(struct smb2_req *req, struct ioctl_args *a)
+{
+	if (req->conn->dialect == SMB2_DIALECT_202)
+		return STATUS_INVALID_DEVICE_REQUEST;
+	struct smb2_open *op;
+	NTSTATUS st = smb2_open_lookup(req, a->fid[0], a->fid[1], &op);
+	if (st)
+		return st;
+	struct rd r = a->in;
+	uint32_t timeout = rd_u32(&r);
+	rd_skip(&r, 4);
+	if (!rd_ok(&r) || timeout > SMB2_MAX_RESILIENCY_TIMEOUT_MS)
+		return STATUS_INVALID_PARAMETER;
+	op->is_resilient = true;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 {
 	switch (a->ctl) {
@@ -105,6 +129,8 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 		return validate_negotiate(req, a);
 	case FSCTL_PIPE_TRANSCEIVE:
 		return pipe_transceive(req, a);
+	case FSCTL_LMR_REQUEST_RESILIENCY:
+		return request_resiliency(req, a);
 	case FSCTL_DFS_GET_REFERRALS:
 	case FSCTL_DFS_GET_REFERRALS_EX:
 		return STATUS_FS_DRIVER_REQUIRED; /* no DFS (3.3.5.15.2) */
@@ -136,6 +162,14 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 		return st ? st : STATUS_NOT_A_REPARSE_POINT;
 	}
 	default: {
+		if (smb2_fsctl_is_torture(a->ctl)) {
+			struct shoal_conf *conf = smb2_server_conf(req->srv);
+			bool on = conf->smbtorture_fsctls;
+			conf_put(conf);
+			if (on)
+				return smb2_fsctl_torture(req, a->ctl, a->fid, a->in, a->max_out, a->out,
+							  &a->body_pad);
+		}
 		/* an FSCTL on a handle checks the handle first (a closed one is FILE_CLOSED) */
 		if (a->fid[0] != UINT64_MAX || a->fid[1] != UINT64_MAX) {
 			struct smb2_open *op;
@@ -172,26 +206,50 @@ NTSTATUS smb2_ioctl(struct smb2_req *req)
 	if (a.max_out > req->conn->max_trans)
 		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
 	struct wr *w = req->out;
-	size_t start = w->len;
-	wr_u16(w, 49);
-	wr_u16(w, 0);
-	wr_u32(w, a.ctl);
-	wr_u64(w, a.fid[0]);
-	wr_u64(w, a.fid[1]);
-	wr_u32(w, 0x70); /* InputOffset: no input echoed */
-	wr_u32(w, 0);
-	wr_u32(w, 0x70); /* OutputOffset: header 64 + fixed part 48 */
-	wr_u32(w, 0);    /* OutputCount, patched */
-	wr_u32(w, 0);
-	wr_u32(w, 0);
+	size_t start = smb2_ioctl_begin_body(w, a.ctl, a.fid);
 	a.out = w;
 	a.out_start = w->len;
 	NTSTATUS st = dispatch_fsctl(req, &a);
 	if (nt_is_error(st) && !req->keep_body)
 		return SMB2_ERR(req, st);
-	size_t n = w->len - a.out_start;
+	if (a.body_pad && st != STATUS_PENDING) {
+		/* the buffers move body_pad bytes further, behind zeroes */
+		size_t n = w->len - a.out_start;
+		wr_zero(w, a.body_pad);
+		if (!wr_ok(w))
+			return SMB2_ERR(req, STATUS_NO_MEMORY);
+		memmove(wr_at(w, a.out_start + a.body_pad), wr_at(w, a.out_start), n);
+		memset(wr_at(w, a.out_start), 0, a.body_pad);
+		a.out_start += a.body_pad;
+		wr_set_u32(w, start + 24, 0x70 + a.body_pad); /* InputOffset */
+		wr_set_u32(w, start + 32, 0x70 + a.body_pad); /* OutputOffset */
+	}
+	smb2_ioctl_end_body(w, start, a.out_start);
+	return st;
+}
+
+size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2])
+{
+	size_t start = w->len;
+	uint32_t buf_off = 0x70; /* header 64 + fixed part 48 */
+	wr_u16(w, 49);
+	wr_u16(w, 0);
+	wr_u32(w, ctl);
+	wr_u64(w, fid[0]);
+	wr_u64(w, fid[1]);
+	wr_u32(w, buf_off); /* InputOffset: no input echoed */
+	wr_u32(w, 0);
+	wr_u32(w, buf_off); /* OutputOffset */
+	wr_u32(w, 0);       /* OutputCount, patched by smb2_ioctl_end_body */
+	wr_u32(w, 0);
+	wr_u32(w, 0);
+	return start;
+}
+
+void smb2_ioctl_end_body(struct wr *w, size_t start, size_t out_start)
+{
+	size_t n = w->len - out_start;
 	wr_set_u32(w, start + 36, (uint32_t)n);
 	if (n == 0)
 		wr_u8(w, 0); /* the variable part has at least one byte */
-	return st;
 }

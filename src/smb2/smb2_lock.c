@@ -22,6 +22,7 @@
 #include "lib/log.h"
 #include "smb2/smb2_async.h"
 #include "smb2/smb2_file.h"
+#include "state/lease.h"
 
 #define SMB2_LOCKFLAG_SHARED 0x01u
 #define SMB2_LOCKFLAG_EXCLUSIVE 0x02u
@@ -243,6 +244,9 @@ static NTSTATUS do_locks(struct smb2_req *req, const struct lock_request *lr, bo
 		free(r);
 		return SMB2_ERR(req, st);
 	}
+	/* MS-FSA 2.1.5.7: a lock request breaks level II oplocks (the requester's own too) and
+	   other lease keys' read caching before it is tried (operation RANGE_LOCK) */
+	state_oplock_break_on_write(op->oplock);
 	if (wait) {
 		st = lock_blocking(req, lr, &r[0]);
 		free(r);

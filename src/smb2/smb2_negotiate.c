@@ -172,6 +172,13 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect)
 	if ((dialect == SMB2_DIALECT_300 || dialect == SMB2_DIALECT_302) &&
 	    c->cipher != SMB2_CIPHER_NONE)
 		caps |= SMB2_GLOBAL_CAP_ENCRYPTION;
+	/* 3.3.5.4: multichannel (session binding) when configured, 3.x only */
+	if (dialect >= SMB2_DIALECT_300 && dialect != SMB2_DIALECT_WILDCARD) {
+		struct shoal_conf *conf = smb2_server_conf(c->srv);
+		if (conf->multi_channel)
+			caps |= SMB2_GLOBAL_CAP_MULTI_CHANNEL;
+		conf_put(conf);
+	}
 	return caps;
 }
 

@@ -10,6 +10,7 @@
 #include "rpc/rpc.h"
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
+#include "state/durable.h"
 #include "state/notify.h"
 #include "state/lease.h"
 #include "state/state.h"
@@ -105,9 +106,11 @@ int smb2_open_publish(struct smb2_req *req, struct smb2_open *op)
 	return 0;
 }
 
-static void unpublish(struct smb2_open *op)
+void smb2_open_unpublish(struct smb2_open *op)
 {
 	struct smb2_session *s = op->session;
+	if (!s)
+		return; /* a detached durable open is in no session */
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->nopens; i++)
 		if (s->opens[i] == op) {
@@ -124,9 +127,9 @@ static void release_file(struct smb2_open *op)
 	struct vfs_ident saved;
 	vfs_ident_get(&saved);
 	const struct smb2_session *s = op->session;
-	bool as_user = !(s->anonymous && s->ident.uid == 0);
+	bool as_user = s ? !(s->anonymous && s->ident.uid == 0) : op->owner_as_user;
 	if (as_user)
-		vfs_ident_apply(&s->ident);
+		vfs_ident_apply(s ? &s->ident : &op->owner_ident);
 	int del = state_share_remove(op->state_rec);
 	op->state_rec = NULL;
 	/* a stream open deletes its stream, or (the last open of a delete-pending file) the file
@@ -156,13 +159,15 @@ void smb2_open_close(struct smb2_open *op)
 		state_open_on_delete_pending(op->state_rec, NULL, NULL);
 	state_watch_free(op->watch);
 	op->watch = NULL;
-	unpublish(op);
+	smb2_open_unpublish(op);
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);
 	op->dir_state = NULL;
 	/* the oplock entry goes first: a create waiting for this open's break retries at once */
 	state_oplock_remove(op->oplock);
 	op->oplock = NULL;
+	state_durable_remove(op->durable);
+	op->durable = NULL;
 	if (op->file)
 		release_file(op);
 	else if (op->state_rec)
@@ -170,7 +175,7 @@ void smb2_open_close(struct smb2_open *op)
 	if (op->pipe)
 		rpc_pipe_close(op->pipe);
 	if (op->tree)
-		atomic_fetch_sub(&op->tree->refs, 1);
+		smb2_tree_put(op->tree);
 	free(op->name);
 	free(op);
 }

@@ -13,6 +13,7 @@
 
 #include "lib/log.h"
 #include "smb2/smb2.h"
+#include "state/durable.h"
 #include "state/lease.h"
 
 #define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
@@ -20,6 +21,13 @@
 void smb2_oplock_send_break(void *owner, const struct state_break *b)
 {
 	struct smb2_open *op = owner;
+	if (atomic_load(&op->detached)) {
+		/* a disconnected durable open cannot acknowledge: it is closed instead (3.3.4.6),
+		   which lets the waiting open go on */
+		if (b->ack_required)
+			state_durable_doom(op->durable_db, op->persistent_id);
+		return;
+	}
 	struct smb2_session *s = op->session;
 	struct smb2_conn *c = s ? s->conn : NULL;
 	if (!c || !c->tp || !c->tp->send)

@@ -41,11 +41,12 @@ NTSTATUS smb2_read(struct smb2_req *req)
 	struct wr *w = req->out;
 	size_t start = w->len;
 	wr_u16(w, 17);
-	wr_u8(w, READ_DATA_OFFSET);
+	wr_u8(w, READ_DATA_OFFSET + req->conn->read_body_pad);
 	wr_u8(w, 0);
 	wr_u32(w, 0); /* DataLength, patched */
 	wr_u32(w, 0); /* DataRemaining */
 	wr_u32(w, 0); /* Flags */
+	wr_zero(w, req->conn->read_body_pad); /* 0 but under smbtorture (smb2_torture.c) */
 	size_t doff = wr_space(w, len);
 	if (doff == (size_t)-1)
 		return SMB2_ERR(req, STATUS_NO_MEMORY);

@@ -9,6 +9,7 @@
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
+#include "state/durable.h"
 #include "state/lease.h"
 #include "state/notify.h"
 #include "state/state.h"
@@ -39,7 +40,8 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 	srv->timers = smb2_timers_new();
 	srv->notify = state_notify_new();
 	srv->leases = state_lease_db_new(smb2_oplock_send_break, conf->oplock_break_timeout_ms);
-	if (!srv->state || !srv->timers || !srv->notify || !srv->leases) {
+	srv->durable = state_durable_db_new(smb2_durable_expire);
+	if (!srv->state || !srv->timers || !srv->notify || !srv->leases || !srv->durable) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -60,6 +62,8 @@ void smb2_server_free(struct smb2_server *srv)
 {
 	if (!srv)
 		return;
+	/* disconnected durable opens close first: they use the tables below */
+	state_durable_db_free(srv->durable);
 	smb2_timers_free(srv->timers);
 	state_notify_free(srv->notify);
 	state_lease_db_free(srv->leases);

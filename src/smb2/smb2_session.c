@@ -12,7 +12,6 @@
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
 
-#define SMB2_SESSION_FLAG_BINDING 0x01
 #define NOBODY_ID 65534u
 
 /* ---- session objects ---- */
@@ -23,12 +22,153 @@ struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id)
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < c->nsessions; i++)
 		if (c->sessions[i]->id == id) {
-			found = c->sessions[i];
-			atomic_fetch_add(&found->refs, 1);
+			/* one that LOGOFF on a channel or a reconnect ended is about to go */
+			if (!atomic_load(&c->sessions[i]->teardown_requested) ||
+			    atomic_load(&c->sessions[i]->deleted))
+				found = c->sessions[i];
 			break;
 		}
+	for (int i = 0; i < c->nchannels && !found; i++) {
+		struct smb2_channel *ch = c->channels[i];
+		if (ch->session->id == id && ch->valid && !ch->gone)
+			found = ch->session;
+	}
+	if (found)
+		atomic_fetch_add(&found->refs, 1);
 	pthread_mutex_unlock(&c->lock);
 	return found;
+}
+
+struct smb2_session *smb2_session_lookup_bind(struct smb2_conn *c, uint64_t id)
+{
+	struct smb2_session *found = smb2_session_lookup(c, id);
+	if (found)
+		return found;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < c->nchannels && !found; i++) {
+		struct smb2_channel *ch = c->channels[i];
+		if (ch->session->id == id && !ch->gone)
+			found = ch->session;
+	}
+	if (found)
+		atomic_fetch_add(&found->refs, 1);
+	pthread_mutex_unlock(&c->lock);
+	if (found)
+		return found;
+	/* 3.3.5.5.2: the session table is global; conns_lock before a connection's lock */
+	struct smb2_server *srv = c->srv;
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct smb2_conn *oc = srv->conns; oc && !found; oc = oc->list_next) {
+		if (oc == c)
+			continue;
+		pthread_mutex_lock(&oc->lock);
+		for (int i = 0; i < oc->nsessions; i++)
+			if (oc->sessions[i]->id == id) {
+				found = oc->sessions[i];
+				atomic_fetch_add(&found->refs, 1);
+				break;
+			}
+		pthread_mutex_unlock(&oc->lock);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+	return found;
+}
+
+enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c)
+{
+	return c->dialect >= SMB2_DIALECT_300 ? c->sign_alg : SMB2_SIGN_HMAC_SHA256;
+}
+
+void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t key[16],
+			  enum smb2_sign_alg *alg)
+{
+	if (s->conn == c) {
+		memcpy(key, s->signing_key, 16);
+		*alg = smb2_conn_sign_alg(c);
+		return;
+	}
+	bool bound = false;
+	pthread_mutex_lock(&c->lock);
+	/* a gone entry still signs: LOGOFF on a channel answers after ending the session */
+	for (int i = 0; i < c->nchannels; i++) {
+		struct smb2_channel *ch = c->channels[i];
+		if (ch->session == s && ch->valid) {
+			memcpy(key, ch->signing_key, 16);
+			bound = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (bound) {
+		*alg = smb2_conn_sign_alg(c);
+		return;
+	}
+	memcpy(key, s->signing_key, 16);
+	*alg = s->sign_alg;
+}
+
+static void channel_free(struct smb2_channel *ch)
+{
+	atomic_fetch_sub(&ch->session->nbound, 1);
+	spnego_server_free(ch->auth);
+	smb2_session_put(ch->session);
+	explicit_bzero(ch, sizeof(*ch));
+	free(ch);
+}
+
+/* Frees the entries of c that are gone (c's worker). */
+static void channels_sweep(struct smb2_conn *c)
+{
+	for (;;) {
+		struct smb2_channel *dead = NULL;
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < c->nchannels; i++)
+			if (c->channels[i]->gone) {
+				dead = c->channels[i];
+				c->channels[i] = c->channels[--c->nchannels];
+				break;
+			}
+		pthread_mutex_unlock(&c->lock);
+		if (!dead)
+			return;
+		channel_free(dead);
+	}
+}
+
+void smb2_conn_free_channels(struct smb2_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	struct smb2_channel **chs = c->channels;
+	int n = c->nchannels;
+	c->channels = NULL;
+	c->nchannels = c->channels_cap = 0;
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < n; i++) {
+		if (!chs[i]->gone)
+			LOG_INFO(LOG_SMB2, "%s: channel of session %llx ends, the session stays",
+				 c->peer, (unsigned long long)chs[i]->session->id);
+		channel_free(chs[i]);
+	}
+	free(chs);
+}
+
+/* Marks every channel of s gone, on every connection (the session ended). */
+static void session_unbind_all(struct smb2_session *s)
+{
+	if (atomic_load(&s->nbound) == 0)
+		return;
+	struct smb2_server *srv = s->conn ? s->conn->srv : NULL;
+	if (!srv)
+		return;
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next) {
+		pthread_mutex_lock(&oc->lock);
+		for (int i = 0; i < oc->nchannels; i++)
+			if (oc->channels[i]->session == s)
+				oc->channels[i]->gone = true;
+		pthread_mutex_unlock(&oc->lock);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
 }
 
 void smb2_session_put(struct smb2_session *s)
@@ -39,6 +179,7 @@ void smb2_session_put(struct smb2_session *s)
 	free(s->trees);
 	free(s->opens);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->run_lock);
 	/* keys are secrets: do not leave them in freed memory */
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -64,6 +205,12 @@ static struct smb2_session *session_new(struct smb2_conn *c)
 		return NULL;
 	atomic_init(&s->refs, 1); /* the connection's table */
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutexattr_t ra;
+	pthread_mutexattr_init(&ra);
+	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&s->run_lock, &ra);
+	pthread_mutexattr_destroy(&ra);
+	atomic_init(&s->nbound, 0);
 	s->conn = c;
 	s->state = SESS_IN_PROGRESS;
 	s->next_tree_id = 1;
@@ -93,16 +240,22 @@ void smb2_session_teardown(struct smb2_session *s)
 {
 	struct smb2_conn *c = s->conn;
 	bool found = false;
+	pthread_mutex_lock(&s->run_lock);
+	bool keep = atomic_load(&s->deleted);
 	pthread_mutex_lock(&c->lock);
 	for (int i = 0; i < c->nsessions; i++)
 		if (c->sessions[i] == s) {
-			c->sessions[i] = c->sessions[--c->nsessions];
-			found = true;
+			if (!keep)
+				c->sessions[i] = c->sessions[--c->nsessions];
+			found = !keep || s->state != SESS_EXPIRED;
 			break;
 		}
 	pthread_mutex_unlock(&c->lock);
-	if (!found)
+	if (!found) {
+		pthread_mutex_unlock(&s->run_lock);
 		return;
+	}
+	session_unbind_all(s);
 	smb2_pending_cancel_session(c, s, STATUS_USER_SESSION_DELETED);
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
@@ -110,10 +263,33 @@ void smb2_session_teardown(struct smb2_session *s)
 		pthread_mutex_unlock(&s->lock);
 		if (!t)
 			break;
-		smb2_tree_teardown(t);
+		smb2_tree_detach(t); /* durable opens outlive the session (logoff too, as Windows) */
 	}
 	s->state = SESS_EXPIRED;
-	smb2_session_put(s);
+	atomic_store(&s->teardown_requested, false);
+	pthread_mutex_unlock(&s->run_lock);
+	if (!keep)
+		smb2_session_put(s);
+}
+
+/* Ends s on all its channels from a request on connection c (LOGOFF, a failed
+ * re-authentication; 3.3.5.6). On a bound channel the channels stop resolving s at once and its
+ * own connection's worker closes its opens, since only it may touch its pending requests. The
+ * caller holds s->run_lock with s valid, so its connection has not torn it down, nor ended. */
+static void session_end(struct smb2_conn *c, struct smb2_session *s)
+{
+	if (s->conn == c) {
+		smb2_session_teardown(s);
+		return;
+	}
+	session_unbind_all(s);
+	atomic_store(&s->teardown_requested, true);
+	struct smb2_server *srv = c->srv;
+	pthread_mutex_lock(&srv->conns_lock);
+	for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next)
+		if (oc == s->conn && oc->tp && oc->tp->wake)
+			oc->tp->wake(oc->loop_priv);
+	pthread_mutex_unlock(&srv->conns_lock);
 }
 
 /* ---- authentication ---- */
@@ -202,6 +378,9 @@ static NTSTATUS session_complete(struct smb2_req *req, struct smb2_session *s)
 	}
 	memcpy(s->session_key, ntlmssp_server_session_key(n), 16);
 	derive_keys(c, s);
+	s->dialect = c->dialect;
+	s->sign_alg = smb2_conn_sign_alg(c);
+	s->cipher = c->cipher;
 	s->signing_required = !s->anonymous && c->signing_required;
 	s->encrypt_data = !s->anonymous && smb2_conn_can_encrypt(c) &&
 			  (pol == CONF_ENC_REQUIRED || pol == CONF_ENC_DESIRED);
@@ -257,6 +436,196 @@ static void expire_previous(struct smb2_conn *c, struct smb2_session *s, uint64_
 	pthread_mutex_unlock(&srv->conns_lock);
 }
 
+/* ---- session binding (MS-SMB2 3.3.5.5.2): a second connection joins a session ---- */
+
+/* The spnego context for a new authentication (NULL on out of memory). */
+static struct spnego_server *auth_new(struct smb2_conn *c)
+{
+	struct shoal_conf *conf = smb2_server_conf(c->srv);
+	struct ntlmssp_server_cfg cfg = {
+		.netbios_name = conf->netbios_name,
+		.netbios_domain = conf->workgroup,
+		.dns_name = conf->netbios_name,
+		.dns_domain = "",
+		.lookup = lookup_user,
+		.lookup_arg = c->srv,
+	};
+	struct spnego_server *a = spnego_server_new(&cfg);
+	conf_put(conf);
+	return a;
+}
+
+/* The checks of 3.3.5.5.2 before any authentication, in the order Windows applies them
+ * (smbtorture smb2.session.bind_negative_*). */
+static NTSTATUS bind_check(struct smb2_req *req, struct smb2_session *s)
+{
+	struct smb2_conn *c = req->conn;
+	enum smb2_sign_alg calg = smb2_conn_sign_alg(c);
+	if (req->session_id == 0)
+		return STATUS_INVALID_PARAMETER;
+	if (!s || atomic_load(&s->deleted))
+		return STATUS_USER_SESSION_DELETED;
+	if (s->state != SESS_VALID)
+		return STATUS_REQUEST_NOT_ACCEPTED;
+	/* AES-GMAC signing cannot be mixed with another algorithm on one session, either way */
+	if (s->sign_alg == SMB2_SIGN_AES_GMAC && calg != s->sign_alg)
+		return STATUS_REQUEST_OUT_OF_SEQUENCE;
+	if (calg == SMB2_SIGN_AES_GMAC && s->sign_alg != calg)
+		return STATUS_NOT_SUPPORTED;
+	if (c->dialect < SMB2_DIALECT_300)
+		return STATUS_REQUEST_NOT_ACCEPTED;
+	struct shoal_conf *conf = smb2_server_conf(c->srv);
+	bool mc = conf->multi_channel;
+	conf_put(conf);
+	if (!mc)
+		return STATUS_REQUEST_NOT_ACCEPTED;
+	if (!(req->hdr_flags & SMB2_FLAGS_SIGNED))
+		return STATUS_INVALID_PARAMETER;
+	if (s->dialect != c->dialect || s->cipher != c->cipher)
+		return STATUS_INVALID_PARAMETER;
+	if (s->conn == c)
+		return STATUS_REQUEST_NOT_ACCEPTED;
+	if (s->anonymous || s->guest)
+		return STATUS_NOT_SUPPORTED;
+	return STATUS_SUCCESS;
+}
+
+/* c's channel entry for s (not gone), created when missing; NULL with *st set on failure. */
+static struct smb2_channel *channel_get(struct smb2_conn *c, struct smb2_session *s,
+					NTSTATUS *st)
+{
+	channels_sweep(c);
+	struct smb2_channel *ch = NULL;
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < c->nchannels && !ch; i++)
+		if (c->channels[i]->session == s && !c->channels[i]->gone)
+			ch = c->channels[i];
+	pthread_mutex_unlock(&c->lock);
+	if (ch) {
+		/* a completed binding is not bound again */
+		*st = ch->valid ? STATUS_REQUEST_NOT_ACCEPTED : STATUS_SUCCESS;
+		return ch->valid ? NULL : ch;
+	}
+	*st = STATUS_INSUFFICIENT_RESOURCES;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	pthread_mutex_lock(&c->lock);
+	if (c->nchannels == c->channels_cap) {
+		int ncap = c->channels_cap ? c->channels_cap * 2 : 2;
+		void *nn = realloc(c->channels, sizeof(*c->channels) * (size_t)ncap);
+		if (!nn) {
+			pthread_mutex_unlock(&c->lock);
+			free(ch);
+			return NULL;
+		}
+		c->channels = nn;
+		c->channels_cap = ncap;
+	}
+	ch->session = s;
+	atomic_fetch_add(&s->refs, 1);
+	atomic_fetch_add(&s->nbound, 1);
+	memcpy(ch->preauth_hash, c->preauth_hash, 64);
+	c->channels[c->nchannels++] = ch;
+	pthread_mutex_unlock(&c->lock);
+	*st = STATUS_SUCCESS;
+	return ch;
+}
+
+static void channel_drop(struct smb2_conn *c, struct smb2_channel *ch)
+{
+	pthread_mutex_lock(&c->lock);
+	ch->gone = true;
+	pthread_mutex_unlock(&c->lock);
+	channels_sweep(c);
+}
+
+/* 3.3.5.5.3 for a channel: Channel.SigningKey from this authentication's session key (3.1.1:
+ * with the binding's preauth integrity hash). */
+static void derive_channel_key(struct smb2_conn *c, struct smb2_channel *ch, const uint8_t sk[16])
+{
+	if (c->dialect >= SMB2_DIALECT_311)
+		crypto_kdf(sk, 16, "SMBSigningKey", 14, ch->preauth_hash, 64, ch->signing_key, 16);
+	else
+		crypto_kdf(sk, 16, "SMB2AESCMAC", 12, "SmbSign", 8, ch->signing_key, 16);
+}
+
+static void write_setup_response(struct smb2_req *req, uint16_t flags, const uint8_t *blob,
+				 size_t len);
+
+static NTSTATUS session_bind(struct smb2_req *req, struct rd sec)
+{
+	struct smb2_conn *c = req->conn;
+	struct smb2_session *s = req->session;
+	NTSTATUS st = bind_check(req, s);
+	if (st)
+		return SMB2_ERR(req, st);
+	struct smb2_channel *ch = channel_get(c, s, &st);
+	if (!ch)
+		return SMB2_ERR(req, st);
+	/* only this worker touches the entry's auth and hash; another thread may only mark it gone */
+	if (!ch->auth && !(ch->auth = auth_new(c))) {
+		channel_drop(c, ch);
+		return STATUS_NO_MEMORY;
+	}
+	if (c->dialect == SMB2_DIALECT_311) {
+		struct iovec iov = {(void *)req->msg.p, req->msg.len};
+		crypto_preauth_update(ch->preauth_hash, &iov, 1);
+	}
+	uint8_t *outblob = NULL;
+	size_t outlen = 0;
+	int rc = spnego_server_step(ch->auth, sec.p, sec.len, &outblob, &outlen);
+	if (rc == 1) {
+		write_setup_response(req, 0, outblob, outlen);
+		free(outblob);
+		if (c->dialect == SMB2_DIALECT_311)
+			req->preauth_hash_resp = ch->preauth_hash;
+		req->keep_body = true;
+		return STATUS_MORE_PROCESSING_REQUIRED;
+	}
+	if (rc == 0) {
+		/* the same user, authenticated again on this connection */
+		struct ntlmssp_server *n = spnego_server_ntlmssp(ch->auth);
+		struct userdb_entry e;
+		st = STATUS_ACCESS_DENIED;
+		if (!ntlmssp_server_anonymous(n) &&
+		    userdb_lookup(c->srv->users, ntlmssp_server_user(n), &e) == 0) {
+			if (strcmp(e.name, s->user) == 0)
+				st = STATUS_SUCCESS;
+			explicit_bzero(&e, sizeof(e));
+		}
+		if (st == STATUS_SUCCESS) {
+			derive_channel_key(c, ch, ntlmssp_server_session_key(n));
+			pthread_mutex_lock(&c->lock);
+			ch->valid = true;
+			pthread_mutex_unlock(&c->lock);
+			spnego_server_free(ch->auth);
+			ch->auth = NULL;
+			uint16_t sflags = s->encrypt_data ? SMB2_SESSION_FLAG_ENCRYPT_DATA : 0;
+			write_setup_response(req, sflags, outblob, outlen);
+			free(outblob);
+			/* signed with the new channel's key */
+			atomic_fetch_add(&s->refs, 1);
+			req->sign_with = s;
+			atomic_store(&c->authenticated, true);
+			LOG_INFO(LOG_AUTH, "%s: session %llx: channel bound (user '%s')", c->peer,
+				 (unsigned long long)s->id, s->user);
+			return STATUS_SUCCESS;
+		}
+		LOG_INFO(LOG_AUTH, "%s: binding of session %llx by another user refused", c->peer,
+			 (unsigned long long)s->id);
+	} else {
+		st = rc == -EACCES ? STATUS_LOGON_FAILURE
+		     : rc == -ENOMEM ? STATUS_NO_MEMORY
+				     : STATUS_INVALID_PARAMETER;
+		LOG_INFO(LOG_AUTH, "%s: binding failed: %s", c->peer, ntstatus_name(st));
+	}
+	free(outblob);
+	/* a failed binding leaves the session as it was on its other channels */
+	channel_drop(c, ch);
+	return st;
+}
+
 static void write_setup_response(struct smb2_req *req, uint16_t flags, const uint8_t *blob,
 				 size_t len)
 {
@@ -285,8 +654,8 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	struct rd sec = rd_sub(&req->msg, boff, blen);
 	if (!rd_ok(&b) || !rd_ok(&sec))
 		return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
-	if ((flags & SMB2_SESSION_FLAG_BINDING) && c->dialect >= SMB2_DIALECT_300)
-		return SMB2_ERR(req, STATUS_REQUEST_NOT_ACCEPTED); /* no multichannel yet */
+	if (flags & SMB2_SESSION_FLAG_BINDING)
+		return session_bind(req, sec);
 	if (secmode & SMB2_NEGOTIATE_SIGNING_REQUIRED)
 		c->signing_required = true;
 
@@ -309,21 +678,8 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 		return STATUS_NETWORK_SESSION_EXPIRED;
 	}
 	req->session_id = s->id;
-	if (!s->auth) {
-		struct shoal_conf *conf = smb2_server_conf(c->srv);
-		struct ntlmssp_server_cfg cfg = {
-			.netbios_name = conf->netbios_name,
-			.netbios_domain = conf->workgroup,
-			.dns_name = conf->netbios_name,
-			.dns_domain = "",
-			.lookup = lookup_user,
-			.lookup_arg = c->srv,
-		};
-		s->auth = spnego_server_new(&cfg);
-		conf_put(conf);
-		if (!s->auth)
-			goto fail_mem;
-	}
+	if (!s->auth && !(s->auth = auth_new(c)))
+		goto fail_mem;
 	bool hash = c->dialect == SMB2_DIALECT_311 && s->state == SESS_IN_PROGRESS;
 	if (hash) {
 		struct iovec iov = {(void *)req->msg.p, req->msg.len};
@@ -371,8 +727,14 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	spnego_server_free(s->auth);
 	s->auth = NULL;
 	/* a failed re-authentication ends the session too (its opens are closed and waiting
-	   requests answered), as Windows does (smbtorture smb2.notify.invalid-reauth) */
-	smb2_session_teardown(s);
+	   requests answered), on all its channels, as Windows does (smbtorture
+	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth) */
+	if (!fresh)
+		atomic_store(&s->deleted, true);
+	if (fresh || s->conn == c)
+		smb2_session_teardown(s);
+	else
+		session_end(c, s);
 	return st;
 fail_mem:
 	if (fresh)
@@ -383,13 +745,17 @@ fail_mem:
 NTSTATUS smb2_logoff(struct smb2_req *req)
 {
 	struct smb2_session *s = req->session;
+	struct smb2_conn *c = req->conn;
 	if ((req->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required) {
 		if (!s->anonymous) {
 			atomic_fetch_add(&s->refs, 1);
 			req->sign_with = s;
 		}
 	}
-	smb2_session_teardown(s);
+	session_end(c, s);
+	if (s->conn != c)
+		LOG_INFO(LOG_AUTH, "%s: session %llx logged off on a channel", c->peer,
+			 (unsigned long long)s->id);
 	wr_u16(req->out, 4);
 	wr_u16(req->out, 0);
 	return STATUS_SUCCESS;

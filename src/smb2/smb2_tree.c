@@ -22,7 +22,17 @@ struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id)
 	return NULL;
 }
 
-void smb2_tree_teardown(struct smb2_tree *t)
+void smb2_tree_put(struct smb2_tree *t)
+{
+	if (atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	if (t->vfs)
+		vfs_share_close(t->vfs);
+	free(t->share_name);
+	free(t);
+}
+
+static void tree_end(struct smb2_tree *t, bool keep_durable)
 {
 	struct smb2_session *s = t->session;
 	for (;;) {
@@ -36,7 +46,8 @@ void smb2_tree_teardown(struct smb2_tree *t)
 		pthread_mutex_unlock(&s->lock);
 		if (!op)
 			break;
-		smb2_open_close(op);
+		if (!keep_durable || !smb2_durable_detach(op))
+			smb2_open_close(op);
 	}
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->ntrees; i++)
@@ -45,10 +56,19 @@ void smb2_tree_teardown(struct smb2_tree *t)
 			break;
 		}
 	pthread_mutex_unlock(&s->lock);
-	if (t->vfs)
-		vfs_share_close(t->vfs);
-	free(t->share_name);
-	free(t);
+	/* detached opens keep the tree (its share) until they are reconnected or closed */
+	t->session = NULL;
+	smb2_tree_put(t);
+}
+
+void smb2_tree_teardown(struct smb2_tree *t)
+{
+	tree_end(t, false);
+}
+
+void smb2_tree_detach(struct smb2_tree *t)
+{
+	tree_end(t, true);
 }
 
 /* Group names of the session's identity, for "valid users = @group". */
@@ -170,8 +190,25 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 	return STATUS_SUCCESS;
 }
 
+bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
+			   bool encrypted)
+{
+	return dialect == SMB2_DIALECT_311 && !anonymous && !guest && !is_signed && !encrypted;
+}
+
 NTSTATUS smb2_tree_connect(struct smb2_req *req)
 {
+	/* 3.3.5.7: on 3.1.1 an authenticated user's TREE_CONNECT comes signed (3.2.4.1.1) or
+	   encrypted; one that is neither may have been stripped of its signature on the way
+	   (downgrading the session to unsigned), so the connection ends */
+	struct smb2_session *sess = req->session;
+	if (smb2_tcon_unprotected(req->conn->dialect, sess->anonymous, sess->guest,
+				  req->hdr_flags & SMB2_FLAGS_SIGNED, req->encrypted)) {
+		LOG_WARN(LOG_SMB2, "%s: unsigned 3.1.1 TREE_CONNECT of user %s: disconnecting",
+			 req->conn->peer, sess->user);
+		req->disconnect = true;
+		return SMB2_ERR(req, STATUS_ACCESS_DENIED);
+	}
 	struct rd b = req->body;
 	rd_skip(&b, 2);
 	uint16_t flags = rd_u16(&b);

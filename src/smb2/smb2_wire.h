@@ -73,6 +73,7 @@ enum smb2_cmd {
 #define SMB2_SESSION_FLAG_IS_GUEST 0x01
 #define SMB2_SESSION_FLAG_IS_NULL 0x02
 #define SMB2_SESSION_FLAG_ENCRYPT_DATA 0x04
+#define SMB2_SESSION_FLAG_BINDING 0x01 /* SESSION_SETUP request Flags (2.2.5) */
 
 /* Share types (2.2.10) */
 #define SMB2_SHARE_TYPE_DISK 0x01

@@ -188,7 +188,7 @@ void state_lease_db_free(struct state_lease_db *db)
 
 static unsigned bucket_of(const struct state_key *k)
 {
-	uint64_t h = k->ino * 0x9E3779B97F4A7C15ull ^ k->dev;
+	uint64_t h = (k->ino * 0x9E3779B97F4A7C15ull ^ k->dev) + k->stream;
 	h ^= h >> 29;
 	return (unsigned)(h % OL_BUCKETS);
 }
@@ -197,7 +197,8 @@ static struct ol_file *find_file(struct state_lease_db *db, const struct state_k
 {
 	struct ol_file **pp = &db->buckets[bucket_of(k)];
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->key.dev == k->dev && (*pp)->key.ino == k->ino)
+		if ((*pp)->key.dev == k->dev && (*pp)->key.ino == k->ino &&
+		    (*pp)->key.stream == k->stream)
 			return *pp;
 	if (!create)
 		return NULL;
@@ -327,9 +328,10 @@ static bool share_conflict(const struct ol_file *f, const struct state_oplock_re
 	return false;
 }
 
-/* Opens for attributes, synchronisation or the security descriptor only ("stat opens") break
- * nothing unless they overwrite (MS-FSA 2.1.5.1.2.1: they take no part in sharing either). */
-#define STAT_OPEN_ACCESS (0x00000080u | 0x00000100u | 0x00100000u | 0x00020000u)
+/* Opens for FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES or SYNCHRONIZE only ("stat opens")
+ * break nothing unless they overwrite (MS-FSA 2.1.4.12, operation OPEN); READ_CONTROL is not
+ * among them (smb2.oplock.statopen1). */
+#define STAT_OPEN_ACCESS (0x00000080u | 0x00000100u | 0x00100000u)
 
 int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key *key,
 			      const struct state_oplock_req *r)
@@ -509,6 +511,22 @@ void state_oplock_remove(struct state_oplock *e)
 	free(e);
 }
 
+bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur)
+{
+	struct state_lease_db *db = e->db;
+	pthread_mutex_lock(&db->lock);
+	bool breaking = e->lease ? e->lease->breaking : e->breaking;
+	if (cur) {
+		memset(cur, 0, sizeof(*cur));
+		cur->level = e->lease ? STATE_OPLOCK_LEASE : e->level;
+		cur->lease_state = e->lease ? e->lease->state : 0;
+		cur->epoch = e->lease ? e->lease->epoch : 0;
+		cur->breaking = breaking;
+	}
+	pthread_mutex_unlock(&db->lock);
+	return breaking;
+}
+
 int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted)
 {
 	struct state_lease_db *db = e->db;
@@ -564,13 +582,13 @@ void state_oplock_break_on_write(struct state_oplock *e)
 	struct state_lease_db *db = e->db;
 	pthread_mutex_lock(&db->lock);
 	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
-		if (o == e || (o->lease && o->lease == e->lease))
-			continue;
 		if (o->lease) {
+			/* the writer's own lease key keeps its caching */
 			struct state_lease *l = o->lease;
-			if (!l->breaking && l->state == STATE_LEASE_R)
+			if (l != e->lease && !l->breaking && l->state == STATE_LEASE_R)
 				lease_break(db, o, 0);
 		} else if (!o->breaking && o->level == STATE_OPLOCK_II) {
+			/* every level II oplock, the writer's own included */
 			oplock_break(db, o, STATE_OPLOCK_NONE);
 		}
 	}

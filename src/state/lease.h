@@ -2,7 +2,9 @@
  *
  * Every open of a file (not pipes) has an entry here (struct state_oplock), next to its share-mode
  * entry in state.c: its access and share mode, the oplock level it holds, or the lease it uses.
- * Leases are keyed by (ClientGuid, LeaseKey) and shared by the opens of one client that name the
+ * Entries are grouped by stream (the whole state_key): as in MS-FSA, every stream of a file has
+ * an oplock of its own, so opens of a named stream and of the file's data never break or limit
+ * each other's oplocks (smb2.oplock.stream1, batch26). Leases are keyed by (ClientGuid, LeaseKey) and shared by the opens of one client that name the
  * same key; a key belongs to one file.
  *
  * The work of CREATE, in order:
@@ -122,6 +124,11 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 		     struct state_oplock **out);
 /* Removes and frees the entry (close); wakes the file's waiters. NULL is ignored. */
 void state_oplock_remove(struct state_oplock *e);
+/* The entry's current oplock level or lease state in *cur (NULL: not wanted); true when a break
+ * of it is in progress. Takes the mutex, so a send callback for e's file that was running when
+ * the owner marked itself disconnected has returned once this does (durable opens detach with
+ * it, and reconnects read the state to answer with). */
+bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur);
 /* OPLOCK_BREAK acknowledgement of an oplock: 0 with *granted, -EPROTO (no break in progress or
  * a level above the break's: STATUS_INVALID_OPLOCK_PROTOCOL), -EINVAL (not an oplock). */
 int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted);
@@ -130,8 +137,9 @@ int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted);
  * STATUS_REQUEST_NOT_ACCEPTED). */
 int state_lease_ack(struct state_lease_db *db, const uint8_t guid[16], const uint8_t key[16],
 		    uint32_t state, uint32_t *granted);
-/* A write, truncate or lock through e: the other opens' read caching (level II, R leases of
- * other keys) breaks to none, without waiting. */
+/* A write, a change of size or a byte-range lock through e (MS-FSA 2.1.4.12, operations WRITE,
+ * SET_INFORMATION and RANGE_LOCK): every level II oplock of the stream breaks to none, e's own
+ * included, and so do R leases of other lease keys; nothing waits for acknowledgements. */
 void state_oplock_break_on_write(struct state_oplock *e);
 /* Waiters of a file (see above); del may be called for a waiter already woken. */
 int state_oplock_add_waiter(struct state_lease_db *db, const struct state_key *key,

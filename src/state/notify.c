@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/utf16.h"
 
@@ -199,20 +200,6 @@ static void wd_drop(struct state_watch *w, int wd)
 		}
 }
 
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 2);
-	if (!s)
-		return NULL;
-	memcpy(s, a, la);
-	size_t o = la;
-	if (la)
-		s[o++] = '/';
-	memcpy(s + o, b, lb + 1);
-	return s;
-}
-
 /* Watches the directory rel below the root, and with the tree flag its subdirectories. */
 static void wd_add(struct state_watch *w, const char *rel, int depth)
 {
@@ -251,7 +238,7 @@ static void wd_add(struct state_watch *w, const char *rel, int depth)
 	while ((de = readdir(d))) {
 		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char *sub = join(rel, de->d_name);
+		char *sub = path_join(rel, de->d_name);
 		if (sub) {
 			wd_add(w, sub, depth + 1);
 			free(sub);
@@ -307,7 +294,7 @@ static void handle_event(struct state_watch *w, const struct inotify_event *ev)
 	const char *rel = wd_rel(w, ev->wd);
 	if (!rel || !ev->len || !ev->name[0])
 		return;
-	char *name = join(rel, ev->name);
+	char *name = path_join(rel, ev->name);
 	if (!name)
 		return;
 	bool dir = ev->mask & IN_ISDIR;

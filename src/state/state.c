@@ -257,6 +257,17 @@ bool state_delete_pending(struct state_open *h)
 	return r;
 }
 
+bool state_key_delete_pending(struct state_db *db, const struct state_key *key)
+{
+	pthread_mutex_lock(&db->lock);
+	struct state_file *f = find_file(db, key, NULL);
+	bool r = f && f->delete_pending;
+	for (struct state_open *o = f ? f->opens : NULL; o && !r; o = o->next)
+		r = o->stream == key->stream && o->stream_pending;
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
 int state_open_count(struct state_open *h)
 {
 	pthread_mutex_lock(&h->db->lock);

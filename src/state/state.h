@@ -70,6 +70,9 @@ void state_open_set_delete_on_close(struct state_open *h, bool on);
 void state_set_delete_pending(struct state_open *h, bool on);
 /* Whether the handle's file (or, for a stream, the stream or its file) is delete pending. */
 bool state_delete_pending(struct state_open *h);
+/* The same for the file or stream of key, without a handle: a new open of it would fail with
+ * STATUS_DELETE_PENDING (checked before a create breaks oplocks: smb2.oplock.doc). */
+bool state_key_delete_pending(struct state_db *db, const struct state_key *key);
 /* cb(arg) is called, with the table's lock held (so it must not call back into this table),
  * when the handle's file becomes delete pending; NULL cb unregisters. Change notification uses it
  * to complete a directory's pending CHANGE_NOTIFY with STATUS_DELETE_PENDING. */

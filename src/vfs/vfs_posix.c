@@ -24,6 +24,7 @@
 #include <sys/acl.h>
 #include <acl/libacl.h>
 
+#include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "lib/utf16.h"
@@ -89,20 +90,6 @@ static int split_parent(const char *path, char **parent, const char **last)
 	*last = slash ? slash + 1 : path;
 	*parent = slash ? strndup(path, (size_t)(slash - path)) : strdup("");
 	return *parent ? 0 : -ENOMEM;
-}
-
-static char *path_join(const char *dir, const char *name)
-{
-	size_t a = strlen(dir), b = strlen(name);
-	char *p = malloc(a + b + 2);
-	if (!p)
-		return NULL;
-	memcpy(p, dir, a);
-	size_t o = a;
-	if (a)
-		p[o++] = '/';
-	memcpy(p + o, name, b + 1);
-	return p;
 }
 
 /* ---- metadata ---- */

@@ -401,6 +401,17 @@ static bool fz_tree_connect(struct smb2_fz *f, const char *share)
 	wr_u16(&w, (uint16_t)plen);
 	wr_bytes(&w, path, plen);
 	free(path);
+	/* signed, as 3.1.1 requires of an authenticated user (MS-SMB2 3.2.4.1.1, 3.3.5.7) */
+	struct smb2_session *s = smb2_session_lookup(f->c, f->session_id);
+	if (!s || !wr_ok(&w)) {
+		if (s)
+			smb2_session_put(s);
+		wr_free(&w);
+		return false;
+	}
+	wr_set_u32(&w, HDR_OFF_FLAGS, SMB2_FLAGS_SIGNED);
+	smb2_sign_message(f->c, s, w.p, w.len);
+	smb2_session_put(s);
 	return fz_send(f, &w, STATUS_SUCCESS, NULL);
 }
 

@@ -177,6 +177,7 @@ static void t_reference(void **st)
 	assert_string_equal(c->interfaces[0], "127.0.0.1");
 	assert_null(c->interfaces[1]);
 	assert_string_equal(c->netbios_name, "ORACLESMB");
+	assert_false(c->smbtorture_fsctls); /* smbd:FSCTL_SMBTORTURE is Samba's, not ours */
 	assert_string_equal(c->workgroup, "WORKGROUP");
 	assert_string_equal(c->state_dir, "/srv/smbref/samba/state");
 	assert_string_equal(c->passdb, "/srv/smbref/samba/state/users.db");
@@ -268,6 +269,7 @@ static void t_defaults(void **st)
 	assert_int_equal(c->max_open_files, CONF_DEFAULT_MAX_OPEN_FILES);
 	assert_int_equal(c->handshake_timeout, CONF_DEFAULT_HANDSHAKE_TIMEOUT);
 	assert_int_equal(c->worker_threads, 0);
+	assert_false(c->smbtorture_fsctls); /* test-only FSCTLs: opt-in */
 	assert_null(c->encryption_algorithms);
 	assert_null(c->signing_algorithms);
 	size_t nl = strlen(c->netbios_name);
@@ -277,6 +279,10 @@ static void t_defaults(void **st)
 		assert_false(*s >= 'a' && *s <= 'z');
 	assert_int_equal(c->nshares, 1);
 	assert_true(c->shares[0].is_ipc);
+	conf_put(c);
+
+	c = load_ok("smbtorture fsctls = yes\n");
+	assert_true(c->smbtorture_fsctls);
 	conf_put(c);
 
 	c = load_ok("[s]\npath=/x\n");

@@ -348,7 +348,27 @@ static void t_session_and_signing(void **st)
 	assert_int_equal(run(f, w.p, w.len, &r), 0);
 	assert_int_equal(status_of(&r), STATUS_ACCESS_DENIED);
 	wr_free(&r);
+	/* unsigned, it ends the connection (3.3.5.7): the signature may have been stripped */
+	w.p[w.len - 1] ^= 1;
+	put_le32(w.p + HDR_OFF_FLAGS, 0);
+	memset(w.p + HDR_OFF_SIGNATURE, 0, 16);
+	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
+	assert_int_equal(run(f, w.p, w.len, &r), -1);
+	wr_free(&r);
 	wr_free(&w);
+}
+
+/* The rule of 3.3.5.7 alone: only 3.1.1, only authenticated users, signed or encrypted is enough. */
+static void t_tcon_unprotected(void **st)
+{
+	(void)st;
+	assert_true(smb2_tcon_unprotected(SMB2_DIALECT_311, false, false, false, false));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_311, false, false, true, false));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_311, false, false, false, true));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_311, true, false, false, false));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_311, false, true, false, false));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_302, false, false, false, false));
+	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_202, false, false, false, false));
 }
 
 /* Every truncation and many random corruptions of a NEGOTIATE and of a compound: the request
@@ -398,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_credit_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_compound, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_session_and_signing, setup, teardown),
+		cmocka_unit_test(t_tcon_unprotected),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
