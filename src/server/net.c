@@ -23,8 +23,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +64,14 @@ struct outbuf {
 	size_t off, len;
 };
 
+/* A connection's place in the worker pool's queue. A connection has at most one job queued at a
+ * time: jobs are only submitted by whoever holds the driver's role (see above), so the job is
+ * part of the connection and submitting allocates nothing. */
+struct job {
+	struct job *next;
+	bool queued;
+};
+
 struct loop;
 
 struct nconn {
@@ -83,14 +93,19 @@ struct nconn {
 	bool wake;    /* asynchronous requests were woken: run smb2_conn_run_async */
 	int nrunning; /* parallel frames being processed */
 	bool parked;  /* the driver waits for nrunning to fall to 0 */
+	struct job job; /* guarded by net->jlock */
 	struct outbuf *o_head, *o_tail;
 	size_t o_bytes;   /* unsent bytes in the output queue */
 	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
 };
 
-struct job {
-	struct job *next;
-	struct nconn *c;
+struct net;
+
+struct worker {
+	pthread_t thread;
+	struct net *net;
+	sem_t wake;              /* posted when a job is queued for this idle worker */
+	struct worker *next_idle; /* guarded by net->jlock */
 };
 
 struct loop {
@@ -108,10 +123,10 @@ struct net {
 	int nlfds;
 	struct loop *loops;
 	int nloops;
-	pthread_t *workers;
+	struct worker *workers;
 	int nworkers;
 	pthread_mutex_t jlock;
-	pthread_cond_t jcond;
+	struct worker *idle; /* workers waiting for a job (a stack: the warmest first) */
 	struct job *j_head, *j_tail;
 	bool j_stop;
 	bool started;
@@ -123,26 +138,37 @@ struct net {
 
 /* ---- worker pool ---- */
 
+static struct nconn *job_conn(struct job *j)
+{
+	return (struct nconn *)((char *)j - offsetof(struct nconn, job));
+}
+
+/* Queues the connection's job and wakes an idle worker. Each idle worker waits on a semaphore
+ * of its own rather than on a condition variable: a woken waiter of a condition variable takes
+ * the mutex back in its contended state, which costs a futex call more per request. */
 static void submit(struct net *n, struct nconn *c)
 {
-	struct job *j = malloc(sizeof(*j));
-	if (!j) {
-		/* cannot queue: the connection will be torn down when the loop next sees it */
-		shutdown(c->fd, SHUT_RDWR);
+	struct job *j = &c->job;
+	pthread_mutex_lock(&n->jlock);
+	if (j->queued) {
+		/* cannot happen (one driver at a time); never link it twice */
+		pthread_mutex_unlock(&n->jlock);
+		LOG_ERR(LOG_CORE, "%s: connection queued twice", c->sc->peer);
 		return;
 	}
+	j->queued = true;
 	j->next = NULL;
-	j->c = c;
-	pthread_mutex_lock(&n->jlock);
 	if (n->j_tail)
 		n->j_tail->next = j;
 	else
 		n->j_head = j;
 	n->j_tail = j;
+	struct worker *w = n->idle;
+	if (w)
+		n->idle = w->next_idle;
 	pthread_mutex_unlock(&n->jlock);
-	/* after the unlock, so the woken worker does not block on the mutex at once (a futex
-	   call and a context switch fewer per request) */
-	pthread_cond_signal(&n->jcond);
+	if (w)
+		sem_post(&w->wake);
 }
 
 /* Events the loop should wait for; called with c->lock held. */
@@ -414,23 +440,32 @@ static void run_job(struct net *n, struct nconn *c)
 
 static void *worker_main(void *arg)
 {
-	struct net *n = arg;
+	struct worker *w = arg;
+	struct net *n = w->net;
+	pthread_mutex_lock(&n->jlock);
 	for (;;) {
-		pthread_mutex_lock(&n->jlock);
-		while (!n->j_head && !n->j_stop)
-			pthread_cond_wait(&n->jcond, &n->jlock);
 		struct job *j = n->j_head;
-		if (!j) {
+		if (j) {
+			n->j_head = j->next;
+			if (!n->j_head)
+				n->j_tail = NULL;
+			j->queued = false;
 			pthread_mutex_unlock(&n->jlock);
-			return NULL;
+			run_job(n, job_conn(j));
+			pthread_mutex_lock(&n->jlock);
+			continue;
 		}
-		n->j_head = j->next;
-		if (!n->j_head)
-			n->j_tail = NULL;
+		if (n->j_stop)
+			break;
+		w->next_idle = n->idle;
+		n->idle = w;
 		pthread_mutex_unlock(&n->jlock);
-		run_job(n, j->c);
-		free(j);
+		while (sem_wait(&w->wake) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&n->jlock);
 	}
+	pthread_mutex_unlock(&n->jlock);
+	return NULL;
 }
 
 /* ---- event loops ---- */
@@ -845,7 +880,6 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		n->fd_limit_conns = half < 16 ? 16 : half > (1u << 20) ? (1 << 20) : (int)half;
 	}
 	pthread_mutex_init(&n->jlock, NULL);
-	pthread_cond_init(&n->jcond, NULL);
 	for (int p = 0; p < conf->nports; p++) {
 		if (!conf->ninterfaces) {
 			uint8_t any[4] = {0};
@@ -890,9 +924,12 @@ fail:
 
 int net_start(struct net *n)
 {
-	for (int i = 0; i < n->nworkers; i++)
-		if (pthread_create(&n->workers[i], NULL, worker_main, n))
+	for (int i = 0; i < n->nworkers; i++) {
+		struct worker *w = &n->workers[i];
+		w->net = n;
+		if (sem_init(&w->wake, 0, 0) < 0 || pthread_create(&w->thread, NULL, worker_main, w))
 			return -EAGAIN;
+	}
 	for (int i = 0; i < n->nloops; i++)
 		if (pthread_create(&n->loops[i].thread, NULL, loop_main, &n->loops[i]))
 			return -EAGAIN;
@@ -921,10 +958,14 @@ void net_stop(struct net *n)
 	}
 	pthread_mutex_lock(&n->jlock);
 	n->j_stop = true;
-	pthread_cond_broadcast(&n->jcond);
+	while (n->idle) {
+		struct worker *w = n->idle;
+		n->idle = w->next_idle;
+		sem_post(&w->wake);
+	}
 	pthread_mutex_unlock(&n->jlock);
 	for (int i = 0; i < n->nworkers; i++)
-		pthread_join(n->workers[i], NULL);
+		pthread_join(n->workers[i].thread, NULL);
 	n->started = false;
 }
 
@@ -947,6 +988,5 @@ void net_free(struct net *n)
 	free(n->loops);
 	free(n->workers);
 	pthread_mutex_destroy(&n->jlock);
-	pthread_cond_destroy(&n->jcond);
 	free(n);
 }
