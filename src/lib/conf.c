@@ -90,7 +90,6 @@ static const struct param params[] = {
     {"oplock break timeout", T_INT, G(oplock_break_timeout_ms), 3600000},
     {"smbtorture fsctls", T_BOOL, G(smbtorture_fsctls), 0},
     {"server multi channel support", T_BOOL, G(multi_channel), 0},
-    {"durable handles", T_BOOL, G(durable_handles), 0},
     {"durable handle timeout", T_INT, G(durable_timeout), 86400},
     {"durable handle max timeout", T_INT, G(durable_max_timeout), 86400},
     {"server smb3 encryption algorithms", T_ENC_ALGS, G(encryption_algorithms), 0},
@@ -650,7 +649,6 @@ static struct shoal_conf *conf_new(const char *source)
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;
 	c->oplock_break_timeout_ms = 35000; /* Windows' default (MS-SMB2 3.3.2.1 OplockBreakTimer) */
-	c->durable_handles = true;
 	c->durable_timeout = 60;      /* v1, and v2 asking 0 (Windows: 60 s, 3.3.5.9.10) */
 	c->durable_max_timeout = 300; /* v2 timeouts are capped there (Windows: 300 s) */
 	c->source = strdup(source);

@@ -90,7 +90,6 @@ struct shoal_conf {
 				   session binding on 3.x, default no (docs/ARCHITECTURE.md,
 				   Multichannel: a bound channel cannot yet hold asynchronous
 				   requests) */
-	bool durable_handles;   /* "durable handles" (default yes): grant DHnQ/DH2Q requests */
 	int durable_timeout;    /* "durable handle timeout" (s, default 60): how long a v1 durable
 				   open (or a v2 one asking no timeout) outlives its connection */
 	int durable_max_timeout; /* "durable handle max timeout" (s, default 300): the most a v2

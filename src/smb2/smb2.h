@@ -56,6 +56,7 @@ struct smb2_tree {
 	uint32_t max_access;   /* MaximalAccess granted on the share */
 	struct vfs_share *vfs; /* NULL for IPC$ */
 	bool encrypt;          /* share requires encryption (issue 3) */
+	bool durable_handles;  /* the share's "durable handles" (default yes) */
 };
 
 struct smb2_open {
@@ -97,6 +98,9 @@ struct smb2_open {
 	struct state_durable_db *durable_db; /* the server's table (break callbacks reach it) */
 	atomic_bool detached;
 	struct vfs_ident owner_ident; /* the identity closing a detached open runs under */
+	uint32_t create_action;       /* CREATE's answer, repeated to a replay of it */
+	bool replay_eligible;         /* no other request has used it since its CREATE */
+	uint16_t channel_sequence;    /* Open.ChannelSequence (3.3.5.2.10) */
 	bool owner_as_user;
 };
 
@@ -365,6 +369,8 @@ NTSTATUS smb2_open_limit(struct smb2_req *req);
 struct smb2_open *smb2_open_new(struct smb2_req *req);
 int smb2_open_publish(struct smb2_req *req, struct smb2_open *op); /* 0 or -ENOMEM */
 void smb2_open_unpublish(struct smb2_open *op); /* out of its session's table (if any) */
+/* The request's ChannelSequence (SMB 3.x; 0 before). */
+uint16_t smb2_req_channel_sequence(const struct smb2_req *req);
 /* Closes the open (delete-on-close, share-mode release, vfs close) and frees it; unlinks it from
  * the session table when published. */
 void smb2_open_close(struct smb2_open *op);

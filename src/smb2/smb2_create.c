@@ -12,6 +12,7 @@
 #include "smb2/smb2_durable.h"
 #include "smb2/smb2_file.h"
 #include "smb2/smb2_stream.h"
+#include "state/durable.h"
 #include "state/lease.h"
 
 /* CreateDisposition (2.2.13) */
@@ -814,6 +815,10 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 	if (!st)
 		a->dh_granted = smb2_durable_grant(req, op, &a->dh, &a->grant, a->lease_key,
 						   &a->dh_timeout);
+	if (!st && a->dh_granted < 0)
+		st = STATUS_DUPLICATE_OBJECTID;
+	op->replay_eligible = true;
+	op->channel_sequence = smb2_req_channel_sequence(req);
 	if (!st && smb2_open_publish(req, op) < 0)
 		st = STATUS_NO_MEMORY;
 	if (st) {
@@ -822,6 +827,7 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 		smb2_open_close(op);
 		return st;
 	}
+	op->create_action = cs->action;
 	encode_create(req, a, op, &cs->st, cs->action, cs->maximal);
 	req->compound_fid[0] = op->persistent_id;
 	req->compound_fid[1] = op->volatile_id;
@@ -845,6 +851,9 @@ struct create_wait {
 	struct state_key key;
 	struct smb2_pending *p;
 	bool registered;
+	/* a DH2Q create is known as pending by its CreateGuid (replays of it are refused) */
+	struct state_durable_db *ddb;
+	uint8_t client_guid[16], create_guid[16];
 };
 
 static void create_wake(void *arg)
@@ -879,8 +888,11 @@ static NTSTATUS create_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
 
 static void create_free(void *priv)
 {
-	create_unwait(priv);
-	free(priv);
+	struct create_wait *cw = priv;
+	create_unwait(cw);
+	if (cw->ddb)
+		state_durable_pending_remove(cw->ddb, cw->client_guid, cw->create_guid);
+	free(cw);
 }
 
 static const struct smb2_async_ops create_ops = {create_retry, create_cancel, create_free};
@@ -916,6 +928,13 @@ static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
 		return SMB2_ERR(req, STATUS_NO_MEMORY);
 	cw->db = db;
 	cw->key = key;
+	if (a->dh.dh2q && req->srv->durable) {
+		memcpy(cw->client_guid, req->conn->client_guid, 16);
+		memcpy(cw->create_guid, a->dh.create_guid, 16);
+		if (state_durable_pending_add(req->srv->durable, cw->client_guid,
+					      cw->create_guid) == 0)
+			cw->ddb = req->srv->durable;
+	}
 	NTSTATUS st = smb2_go_async(req, &create_ops, cw, NULL, timeout, &cw->p);
 	if (st != STATUS_PENDING)
 		return st;
@@ -955,6 +974,49 @@ static NTSTATUS create_reconnect(struct smb2_req *req, struct create_args *a)
 	return STATUS_SUCCESS;
 }
 
+/* A replayed create whose open exists: answered again as it was (smb2_durable_replay).
+ * Returns STATUS_MORE_PROCESSING_REQUIRED when there is nothing to replay. */
+static NTSTATUS create_replay(struct smb2_req *req, struct create_args *a)
+{
+	struct smb2_dh_lease lease = {.present = a->oplock == STATE_OPLOCK_LEASE &&
+						 a->lease_version != 0};
+	memcpy(lease.key, a->lease_key, 16);
+	struct smb2_open *op;
+	struct state_oplock_grant cur;
+	uint32_t timeout = 0;
+	/* the create replayed is still waiting for breaks: it answers when it is done */
+	if (a->dh.dh2q && (req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION) && !req->pending &&
+	    req->srv->durable &&
+	    state_durable_pending(req->srv->durable, req->conn->client_guid, a->dh.create_guid))
+		return STATUS_FILE_NOT_AVAILABLE;
+	NTSTATUS st = smb2_durable_replay(req, &a->dh, &lease, &op, &cur, &timeout);
+	if (st || !op)
+		return st ? st : STATUS_MORE_PROCESSING_REQUIRED;
+	struct vfs_stat vs = {0};
+	vfs_ident_apply(req->ident);
+	if (vfs_fstat(op->file, &vs) < 0)
+		memset(&vs, 0, sizeof(vs));
+	a->grant = cur;
+	a->dh_granted = 2;
+	a->dh_timeout = timeout;
+	if (cur.level != STATE_OPLOCK_LEASE) {
+		a->lease_version = 0;
+		/* an oplock replay is answered with the level it asks for, if lower, and is
+		   durable only if that level could have been */
+		if (a->oplock < cur.level)
+			a->grant.level = a->oplock;
+		if (a->grant.level != STATE_OPLOCK_BATCH)
+			a->dh_granted = 0;
+	}
+	if (!timeout)
+		a->dh_granted = 0; /* the open was never durable */
+	encode_create(req, a, op, &vs, op->create_action, op->access);
+	req->compound_fid[0] = op->persistent_id;
+	req->compound_fid[1] = op->volatile_id;
+	*req->compound_fid_valid = true;
+	return STATUS_SUCCESS;
+}
+
 static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 {
 	struct create_args a = {0};
@@ -969,7 +1031,7 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 		st = create_pipe(req, &a);
 	else if (!st && a.twrp)
 		st = STATUS_OBJECT_NAME_NOT_FOUND; /* no previous versions kept */
-	else if (!st)
+	else if (!st && (st = create_replay(req, &a)) == STATUS_MORE_PROCESSING_REQUIRED)
 		st = create_file(req, &a, cw);
 	sec_desc_free(a.secd);
 	if (st == STATUS_PENDING)

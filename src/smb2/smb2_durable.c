@@ -91,10 +91,11 @@ struct dh_conf {
 	uint32_t timeout_ms, max_timeout_ms;
 };
 
-static void dh_conf(struct smb2_server *srv, struct dh_conf *out)
+static void dh_conf(struct smb2_req *req, struct dh_conf *out)
 {
-	struct shoal_conf *conf = smb2_server_conf(srv);
-	out->enabled = conf->durable_handles;
+	struct shoal_conf *conf = smb2_server_conf(req->srv);
+	/* the share's "durable handles" (Samba's name; default yes) */
+	out->enabled = req->tree && req->tree->durable_handles;
 	out->timeout_ms = (uint32_t)conf->durable_timeout * 1000u;
 	out->max_timeout_ms = (uint32_t)conf->durable_max_timeout * 1000u;
 	conf_put(conf);
@@ -107,15 +108,24 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	if (!d->dhnq && !d->dh2q)
 		return 0;
 	struct dh_conf c;
-	dh_conf(req->srv, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !op->file || !req->srv->durable)
 		return 0;
+	uint64_t pid;
+	bool attached;
+	if (d->dh2q && !(req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION) &&
+	    state_durable_find_guid(req->srv->durable, req->conn->client_guid, d->create_guid,
+				    &pid, &attached))
+		return -1; /* 3.3.5.9.10: the CreateGuid is in use (STATUS_DUPLICATE_OBJECTID) */
 	/* 3.3.5.9.6 / 3.3.5.9.10: a batch oplock or a lease with handle caching (persistent
 	   handles would not need one, but no share is continuously available) */
 	bool lease = g->level == STATE_OPLOCK_LEASE;
-	if (g->level != STATE_OPLOCK_BATCH && !(lease && (g->lease_state & STATE_LEASE_H)))
+	bool can = g->level == STATE_OPLOCK_BATCH || (lease && (g->lease_state & STATE_LEASE_H));
+	if (!can && !d->dh2q)
 		return 0;
+	/* a DH2Q open that cannot be durable is still known by its CreateGuid, for replays */
 	struct state_durable_rec rec = {0};
+	rec.replay_only = !can;
 	rec.persistent_id = op->persistent_id;
 	rec.version = d->dh2q ? 2 : 1;
 	memcpy(rec.client_guid, req->conn->client_guid, 16);
@@ -145,10 +155,15 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 	memcpy(rec.owner, &req->session->user_sid, sizeof(struct sid));
 	rec.owner_len = (uint8_t)sizeof(struct sid);
 	rec.session_id = req->session->id;
-	if (state_durable_add(req->srv->durable, &rec, op, &op->durable) < 0)
+	int rc = state_durable_add(req->srv->durable, &rec, op, &op->durable);
+	if (rc == -EEXIST && !(req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION))
+		return -1; /* 3.3.5.9.10: the CreateGuid is in use (STATUS_DUPLICATE_OBJECTID) */
+	if (rc < 0)
+		return 0;
+	op->durable_db = req->srv->durable;
+	if (rec.replay_only)
 		return 0;
 	op->is_durable = true;
-	op->durable_db = req->srv->durable;
 	*timeout_ms = t;
 	return rec.version;
 }
@@ -157,7 +172,7 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 
 bool smb2_durable_detach(struct smb2_open *op)
 {
-	if (!op->durable || !op->file || !op->oplock)
+	if (!op->durable || !op->is_durable || !op->file || !op->oplock)
 		return false;
 	atomic_store(&op->detached, true);
 	/* a break of it in flight could never be acknowledged: close it now instead */
@@ -245,7 +260,7 @@ NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *
 				struct smb2_open **out, struct state_oplock_grant *cur)
 {
 	struct dh_conf c;
-	dh_conf(req->srv, &c);
+	dh_conf(req, &c);
 	if (!c.enabled || !req->srv->durable)
 		return STATUS_OBJECT_NAME_NOT_FOUND;
 	struct state_durable_rec rec;
@@ -280,9 +295,51 @@ NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *
 	}
 	atomic_store(&op->detached, false);
 	smb2_tree_put(old);
+	op->channel_sequence = smb2_req_channel_sequence(req);
+	op->replay_eligible = false;
 	state_oplock_detach(op->oplock, cur);
 	LOG_DBG(LOG_SMB2, "durable open '%s' (0x%llx) reconnected", op->name,
 		(unsigned long long)op->persistent_id);
+	*out = op;
+	return STATUS_SUCCESS;
+}
+
+/* ---- create replay ---- */
+
+NTSTATUS smb2_durable_replay(struct smb2_req *req, const struct smb2_dh_req *d,
+			     const struct smb2_dh_lease *lease, struct smb2_open **out,
+			     struct state_oplock_grant *cur, uint32_t *timeout_ms)
+{
+	*out = NULL;
+	if (!d->dh2q || !(req->hdr_flags & SMB2_FLAGS_REPLAY_OPERATION) || !req->srv->durable)
+		return STATUS_SUCCESS;
+	uint64_t pid;
+	bool attached;
+	if (!state_durable_find_guid(req->srv->durable, req->conn->client_guid, d->create_guid,
+				     &pid, &attached) ||
+	    !attached)
+		return STATUS_SUCCESS;
+	/* the open answered before is in this session (a replay comes on the same session,
+	   maybe through another channel); found there it is safe to use, the session's worker
+	   being the only one that closes it */
+	struct smb2_session *s = req->session;
+	struct smb2_open *op = NULL;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->nopens && !op; i++)
+		if (s->opens[i]->persistent_id == pid && s->opens[i]->durable &&
+		    s->opens[i]->replay_eligible)
+			op = s->opens[i];
+	pthread_mutex_unlock(&s->lock);
+	if (!op)
+		return STATUS_SUCCESS;
+	struct state_durable_rec rec;
+	state_durable_get(op->durable, &rec);
+	/* 3.3.5.9.10: the replay must ask for the same kind of caching on the same lease */
+	bool has_lease = rec.oplock_level == STATE_OPLOCK_LEASE;
+	if (has_lease != lease->present || (has_lease && memcmp(rec.lease_key, lease->key, 16)))
+		return STATUS_ACCESS_DENIED;
+	state_oplock_detach(op->oplock, cur);
+	*timeout_ms = rec.replay_only ? 0 : rec.timeout_ms;
 	*out = op;
 	return STATUS_SUCCESS;
 }

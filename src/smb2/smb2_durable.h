@@ -35,7 +35,8 @@ NTSTATUS smb2_dh_check(struct smb2_dh_req *d, bool *reconnect);
 
 /* After a successful open: makes op durable when asked and allowed (a batch oplock or a lease with
  * handle caching, "durable handles" on). Returns 0 (not granted), 1 (v1 granted) or 2 (v2
- * granted, *timeout_ms the timeout to answer). */
+ * granted, *timeout_ms the timeout to answer), -1 when the CreateGuid belongs to another open
+ * and the request is no replay (the create fails: STATUS_DUPLICATE_OBJECTID). */
 int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct smb2_dh_req *d,
 		       const struct state_oplock_grant *g, const uint8_t lease_key[16],
 		       uint32_t *timeout_ms);
@@ -46,5 +47,13 @@ int smb2_durable_grant(struct smb2_req *req, struct smb2_open *op, const struct 
 NTSTATUS smb2_durable_reconnect(struct smb2_req *req, const struct smb2_dh_req *d,
 				const struct smb2_dh_lease *lease, struct rd name,
 				struct smb2_open **out, struct state_oplock_grant *cur);
+
+/* Create replay (SMB2_FLAGS_REPLAY_OPERATION with DH2Q, 3.3.5.9.10): when the session already
+ * holds the open of this CreateGuid, *out is that open, *cur its caching and *timeout_ms its
+ * durable timeout (the create is answered again from them); ACCESS_DENIED when the replay asks
+ * for other caching than the open has. *out NULL: a create to run as usual. */
+NTSTATUS smb2_durable_replay(struct smb2_req *req, const struct smb2_dh_req *d,
+			     const struct smb2_dh_lease *lease, struct smb2_open **out,
+			     struct state_oplock_grant *cur, uint32_t *timeout_ms);
 
 #endif

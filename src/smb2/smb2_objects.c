@@ -17,6 +17,31 @@
 
 #define FID_COMPOUND UINT64_MAX
 
+uint16_t smb2_req_channel_sequence(const struct smb2_req *req)
+{
+	if (req->conn->dialect < SMB2_DIALECT_300 || req->msg.len < 10)
+		return 0;
+	return get_le16(req->msg.p + 8);
+}
+
+/* 3.3.5.2.10: WRITE, IOCTL and SET_INFO of 3.x carry the ChannelSequence of the client's
+ * current channel; one older than the open's (a request sent before a reconnect or a channel
+ * failover) is refused, a newer one becomes the open's. */
+static bool channel_sequence_ok(struct smb2_req *req, struct smb2_open *op)
+{
+	if (req->conn->dialect < SMB2_DIALECT_300 ||
+	    (req->cmd != SMB2_WRITE && req->cmd != SMB2_IOCTL && req->cmd != SMB2_SET_INFO))
+		return true;
+	uint16_t csn = smb2_req_channel_sequence(req);
+	uint16_t diff = (uint16_t)(csn - op->channel_sequence);
+	if (diff == 0)
+		return true;
+	if (diff > 0x7FFF)
+		return false;
+	op->channel_sequence = csn;
+	return true;
+}
+
 NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t volatile_id,
 			  struct smb2_open **out)
 {
@@ -42,6 +67,9 @@ NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t vo
 	pthread_mutex_unlock(&s->lock);
 	if (!found || (req->tree && found->tree != req->tree))
 		return STATUS_FILE_CLOSED;
+	found->replay_eligible = false; /* a replay of its CREATE now makes a new open */
+	if (!channel_sequence_ok(req, found))
+		return STATUS_FILE_NOT_AVAILABLE;
 	*out = found;
 	return STATUS_SUCCESS;
 }

@@ -156,6 +156,7 @@ static NTSTATUS open_tree(struct smb2_req *req, const struct conf_share *sh, str
 {
 	t->is_ipc = sh->is_ipc;
 	t->read_only = sh->read_only;
+	t->durable_handles = sh->durable_handles;
 	t->max_access = sh->read_only ? MAX_ACCESS_READ : FILE_ALL_ACCESS;
 	/* per-share "smb encrypt" (3.3.5.7): required refuses clients that cannot encrypt */
 	if (sh->smb_encrypt == CONF_ENC_REQUIRED || sh->smb_encrypt == CONF_ENC_DESIRED) {

@@ -21,7 +21,13 @@ struct state_durable {
 	bool in_guid;
 };
 
+struct dh_pending {
+	uint8_t client[16], guid[16];
+	struct dh_pending *next;
+};
+
 struct state_durable_db {
+	struct dh_pending *pending;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -165,6 +171,11 @@ void state_durable_db_free(struct state_durable_db *db)
 			db->by_id[b] = h->id_next;
 			free(h);
 		}
+	while (db->pending) {
+		struct dh_pending *p = db->pending;
+		db->pending = p->next;
+		free(p);
+	}
 	pthread_cond_destroy(&db->cond);
 	pthread_mutex_destroy(&db->lock);
 	free(db);
@@ -255,6 +266,8 @@ int state_durable_take(struct state_durable_db *db, uint64_t persistent_id, uint
 	int rc = -ENOENT;
 	pthread_mutex_lock(&db->lock);
 	struct state_durable *h = find_id(db, persistent_id);
+	if (h && h->rec.replay_only)
+		h = NULL;
 	if (h && !h->disconnected) {
 		*rec = h->rec;
 		rc = -EBUSY;
@@ -305,4 +318,55 @@ int state_durable_count(struct state_durable_db *db)
 	int n = db->count;
 	pthread_mutex_unlock(&db->lock);
 	return n;
+}
+
+static struct dh_pending **pending_find(struct state_durable_db *db, const uint8_t client[16],
+					const uint8_t guid[16])
+{
+	struct dh_pending **pp = &db->pending;
+	for (; *pp; pp = &(*pp)->next)
+		if (!memcmp((*pp)->client, client, 16) && !memcmp((*pp)->guid, guid, 16))
+			break;
+	return pp;
+}
+
+int state_durable_pending_add(struct state_durable_db *db, const uint8_t client_guid[16],
+			      const uint8_t create_guid[16])
+{
+	struct dh_pending *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memcpy(p->client, client_guid, 16);
+	memcpy(p->guid, create_guid, 16);
+	pthread_mutex_lock(&db->lock);
+	if (*pending_find(db, client_guid, create_guid)) {
+		pthread_mutex_unlock(&db->lock);
+		free(p);
+		return -EEXIST;
+	}
+	p->next = db->pending;
+	db->pending = p;
+	pthread_mutex_unlock(&db->lock);
+	return 0;
+}
+
+void state_durable_pending_remove(struct state_durable_db *db, const uint8_t client_guid[16],
+				  const uint8_t create_guid[16])
+{
+	pthread_mutex_lock(&db->lock);
+	struct dh_pending **pp = pending_find(db, client_guid, create_guid);
+	struct dh_pending *p = *pp;
+	if (p)
+		*pp = p->next;
+	pthread_mutex_unlock(&db->lock);
+	free(p);
+}
+
+bool state_durable_pending(struct state_durable_db *db, const uint8_t client_guid[16],
+			   const uint8_t create_guid[16])
+{
+	pthread_mutex_lock(&db->lock);
+	bool found = *pending_find(db, client_guid, create_guid) != NULL;
+	pthread_mutex_unlock(&db->lock);
+	return found;
 }

@@ -44,6 +44,8 @@ struct state_durable_rec {
 	uint8_t owner[STATE_DURABLE_OWNER_MAX];
 	uint8_t owner_len;
 	uint64_t session_id;     /* the session it is (or was last) attached to */
+	bool replay_only;        /* a v2 request not granted durability: kept (attached only) so
+				    a replay of its create finds it; never disconnected */
 };
 
 struct state_durable;
@@ -80,6 +82,15 @@ void state_durable_untake(struct state_durable *h);
  * (in its session's table) before touching it. */
 bool state_durable_find_guid(struct state_durable_db *db, const uint8_t client_guid[16],
 			     const uint8_t create_guid[16], uint64_t *persistent_id, bool *attached);
+/* Creates of v2 durable opens that are still pending (waiting for breaks), by (ClientGuid,
+ * CreateGuid): a replay of one of them is refused until it completes (3.3.5.9.10). add: 0,
+ * -EEXIST or -ENOMEM; remove: harmless when not there; pending: whether it is there. */
+int state_durable_pending_add(struct state_durable_db *db, const uint8_t client_guid[16],
+			      const uint8_t create_guid[16]);
+void state_durable_pending_remove(struct state_durable_db *db, const uint8_t client_guid[16],
+				  const uint8_t create_guid[16]);
+bool state_durable_pending(struct state_durable_db *db, const uint8_t client_guid[16],
+			   const uint8_t create_guid[16]);
 /* A copy of the record. */
 void state_durable_get(struct state_durable *h, struct state_durable_rec *rec);
 /* Number of records (attached or not). */

@@ -332,6 +332,9 @@ static bool share_conflict(const struct ol_file *f, const struct state_oplock_re
  * break nothing unless they overwrite (MS-FSA 2.1.4.12, operation OPEN); READ_CONTROL is not
  * among them (smb2.oplock.statopen1). */
 #define STAT_OPEN_ACCESS (0x00000080u | 0x00000100u | 0x00100000u)
+/* Leases are kinder: an open that adds READ_CONTROL to those breaks no lease either, as Windows
+ * (smb2.lease.statopen4 against smb2.oplock.statopen1). */
+#define LEASE_STAT_OPEN_ACCESS (STAT_OPEN_ACCESS | 0x00020000u)
 
 int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key *key,
 			      const struct state_oplock_req *r)
@@ -339,6 +342,7 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 	int rc = 0;
 	if (!(r->access & ~STAT_OPEN_ACCESS) && !r->overwrite)
 		return 0;
+	bool lease_stat_open = !(r->access & ~LEASE_STAT_OPEN_ACCESS) && !r->overwrite;
 	pthread_mutex_lock(&db->lock);
 	struct ol_file *f = find_file(db, key, false);
 	if (!f)
@@ -349,7 +353,7 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 	bool conflict = share_conflict(f, r);
 	uint32_t delay_mask = conflict ? STATE_LEASE_H : STATE_LEASE_W;
 	for (struct state_oplock *e = f->entries; e; e = e->next) {
-		if (same_lease(e, r))
+		if (same_lease(e, r) || (lease_stat_open && e->lease))
 			continue;
 		uint32_t cur = entry_state(e);
 		bool breaking = e->lease ? e->lease->breaking : e->breaking;
