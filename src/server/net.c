@@ -81,7 +81,7 @@ struct nconn {
 	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
 	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
 	/* input being assembled: loop thread only */
-	uint8_t *in;          /* INBUF_SIZE bytes, allocated on the first read */
+	uint8_t *in;           /* INBUF_SIZE bytes while it holds part of a frame, else NULL */
 	size_t in_off, in_len; /* unparsed bytes are in[in_off .. in_len) */
 	struct frame *cur;     /* a frame larger than the buffer, read straight into it */
 	size_t cur_got;
@@ -562,7 +562,7 @@ static int parse_input(struct loop *l, struct nconn *c)
 /* Reads what is available; returns -1 when the connection has ended. A read that leaves room
  * in the buffer has drained the socket: the loop is level-triggered, so it does not ask again
  * (one recv per small request instead of three). */
-static int read_input(struct loop *l, struct nconn *c)
+static int read_input_buffered(struct loop *l, struct nconn *c)
 {
 	if (!c->in) {
 		c->in = malloc(INBUF_SIZE);
@@ -602,6 +602,18 @@ static int read_input(struct loop *l, struct nconn *c)
 			return 0;
 	}
 	return 0;
+}
+
+/* The buffer is only kept while it holds part of a frame: an idle connection costs no more
+ * than its objects (the memory workload of bench/run), and the allocation is a free-list hit. */
+static int read_input(struct loop *l, struct nconn *c)
+{
+	int rc = read_input_buffered(l, c);
+	if (c->in && c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+	}
+	return rc;
 }
 
 static time_t mono_now(void)
