@@ -484,6 +484,14 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
+/* Whether a received frame may run alongside the connection's other such frames, on another
+ * worker and finishing in any order: a single request (not compounded, not encrypted: the
+ * command of an encrypted frame is not known before it is decrypted) that is a READ, or a
+ * WRITE at an offset (not appending), of an open regular file of the frame's session: not a
+ * named pipe, whose messages are ordered, nor an alternate data stream, whose writes rewrite
+ * an xattr. Everything else runs alone and in order (net.c). Looks at the session's
+ * opens under their lock; no file system call. Any thread. */
+bool smb2_conn_frame_parallel(struct smb2_conn *c, const uint8_t *frame, size_t len);
 
 /* The Capabilities the server announced in NEGOTIATE (also echoed by VALIDATE_NEGOTIATE_INFO). */
 uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
