@@ -197,8 +197,9 @@ void smb2_open_close(struct smb2_open *op)
 		release_file(op);
 	else if (op->state_rec)
 		state_share_remove(op->state_rec);
-	/* the oplock entry goes last: removing it wakes the creates waiting for this open's break,
-	   which must find its share mode gone and a delete on close done */
+	/* the oplock entry goes last: removing it wakes the creates waiting for this open's
+	   break, and their retry (on another thread at once) must find the share-mode entry
+	   gone too, or it fails with a sharing violation (smb2.oplock.batch3) */
 	state_oplock_remove(op->oplock);
 	op->oplock = NULL;
 	if (op->pipe)
