@@ -471,7 +471,9 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
  * tp->wake. Returns 0, or -1 when the connection must be dropped. */
 int smb2_conn_run_async(struct smb2_conn *c);
 /* The connection is ending: its pending requests of sessions that live on on another channel
- * move to that session's connection, which sends their final responses (smb2_async.c). */
+ * move to that session's connection and run to their end there, unanswered (their MessageIds
+ * belong to the lost channel; the client replays them: a replayed create finds the open the
+ * moved one made, or gets FILE_NOT_AVAILABLE while it still waits) (smb2_async.c). */
 void smb2_conn_rehome_pending(struct smb2_conn *c);
 /* Ends every pending request without a response (the connection is gone). */
 void smb2_conn_cancel_all(struct smb2_conn *c);

@@ -21,6 +21,10 @@ struct smb2_pending {
 	   channel of its session (smb2_conn_rehome_pending) */
 	struct smb2_conn *conn;
 	pthread_mutex_t wake_lock;
+	/* moved from a channel that ended: it runs to its end (a create makes its open, which a
+	   replay of it finds) but its final response, whose MessageId belongs to the lost
+	   channel, is not sent */
+	bool orphan;
 	struct smb2_session *session; /* counted */
 	struct smb2_open *op;
 	uint64_t async_id;
@@ -479,6 +483,10 @@ static int pending_send_as(struct smb2_conn *c, struct smb2_pending *p, struct s
 		wr_free(out);
 		return -1;
 	}
+	if (p->orphan) {
+		wr_free(out);
+		return 0;
+	}
 	if (p->rest)
 		return queue_resume(c, p, req, out, sign, encrypt);
 	size_t start = hdr_off;
@@ -865,7 +873,7 @@ NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op)
 	return smb2_go_async(req, &close_wait_ops, op, op, 0, &op->close_waiter);
 }
 
-/* ---- moving requests to a surviving channel ---- */
+/* ---- requests of a channel that ends ---- */
 
 void smb2_conn_rehome_pending(struct smb2_conn *c)
 {
@@ -908,12 +916,13 @@ void smb2_conn_rehome_pending(struct smb2_conn *c)
 				pthread_mutex_lock(&p->wake_lock);
 				p->conn = to;
 				pthread_mutex_unlock(&p->wake_lock);
+				p->orphan = true;
 			}
 			pthread_mutex_unlock(&to->pending_lock);
 		}
 		if (move) {
-			LOG_DBG(LOG_SMB2, "%s: %s mid %llu moves to %s", c->peer, smb2_cmds[p->cmd].name,
-				(unsigned long long)p->msg_id, to->peer);
+			LOG_DBG(LOG_SMB2, "%s: %s mid %llu goes on on %s, unanswered", c->peer,
+				smb2_cmds[p->cmd].name, (unsigned long long)p->msg_id, to->peer);
 			if (to->tp && to->tp->wake)
 				to->tp->wake(to->loop_priv);
 		}

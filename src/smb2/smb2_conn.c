@@ -94,7 +94,7 @@ void smb2_conn_free(struct smb2_conn *c)
 	pthread_mutex_unlock(&c->srv->conns_lock);
 	struct smb2_conn *prev_worker = smb2_async_enter(c);
 	/* a session with a bound channel lives on there (MS-SMB2 3.3.7.1), and so do its
-	   requests waiting here: they move to it, their final responses sent on a live channel */
+	   requests waiting here: they move to it and finish there, unanswered */
 	for (int i = c->nsessions - 1; i >= 0; i--)
 		if (i < c->nsessions)
 			smb2_session_migrate(c->sessions[i]);

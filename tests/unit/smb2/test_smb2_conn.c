@@ -720,7 +720,7 @@ static void t_binding_async(void **st)
 	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
 	DONE(1);
 	smb2_conn_free(c2);
-	/* it moved to channel 1, where its final response goes */
+	/* it moved to channel 1, where it ends unanswered */
 	assert_non_null(c1->adopted);
 	ON(0);
 	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
