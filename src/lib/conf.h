@@ -36,7 +36,7 @@ struct conf_share {
 	bool case_sensitive;           /* "case sensitive", default false */
 	unsigned create_mask;          /* "create mask", default 0744 */
 	unsigned directory_mask;       /* "directory mask", default 0755 */
-	bool durable_handles;          /* "durable handles", default true */
+	bool durable_handles;          /* "durable handles", default true: grant DHnQ/DH2Q */
 	bool oplocks;                  /* "oplocks", default true */
 };
 
