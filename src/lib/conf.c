@@ -112,7 +112,6 @@ static const struct param params[] = {
     {"create mode", T_OCTAL, S(create_mask), 0},
     {"directory mask", T_OCTAL, S(directory_mask), 0},
     {"directory mode", T_OCTAL, S(directory_mask), 0},
-    {"durable handles", T_BOOL, S(durable_handles), 0},
     {"oplocks", T_BOOL, S(oplocks), 0},
     {"copy", T_COPY, S(name), 0},
 };
@@ -645,6 +644,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->max_sessions_per_conn = CONF_DEFAULT_MAX_SESSIONS;
 	c->max_open_files = CONF_DEFAULT_MAX_OPEN_FILES;
 	c->max_async_requests = CONF_DEFAULT_MAX_ASYNC_REQUESTS;
+	c->multi_channel = true; /* as Samba on Linux */
 	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;

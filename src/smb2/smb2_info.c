@@ -248,11 +248,19 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		wr_u32(w, 0); /* AlignmentRequirement */
 		put_name(w, op, true);
 		break;
-	case FileAlternateNameInformation:
-		/* no 8.3 names are generated. NTFS without short names answers
-		   OBJECT_NAME_NOT_FOUND, but smbclient's allinfo gives up on anything other than
-		   NOT_SUPPORTED / NOT_IMPLEMENTED, and smbtorture skips NOT_IMPLEMENTED */
-		return STATUS_NOT_IMPLEMENTED;
+	case FileAlternateNameInformation: {
+		/* MS-FSCC 2.4.5: the 8.3 name (vfs_short_name); a name that is one already is its
+		   own, as the directory listings leave ShortName empty for it */
+		const char *slash = strrchr(op->name, '/');
+		const char *last = slash ? slash + 1 : op->name;
+		char sn[VFS_SHORT_NAME_MAX + 1];
+		const char *alt = vfs_short_name(last, sn) ? sn : last;
+		long len = utf16_len(alt);
+		wr_u32(w, len > 0 ? (uint32_t)len : 0);
+		if (len > 0)
+			wr_utf16(w, alt);
+		break;
+	}
 	case FileStreamInformation: {
 		NTSTATUS sst = put_streams(w, op, &st);
 		if (sst)
@@ -273,7 +281,8 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		wr_u32(w, 0);
 		break;
 	case FileFullEaInformation:
-		return STATUS_NO_EAS_ON_FILE;
+		/* MS-FSA 2.1.5.11.11: reading EAs needs FILE_READ_EA, then there are none */
+		return op->access & FILE_READ_EA ? STATUS_NO_EAS_ON_FILE : STATUS_ACCESS_DENIED;
 	default:
 		return STATUS_INVALID_INFO_CLASS;
 	}

@@ -5,7 +5,8 @@
  * Sending to another connection: smb2_oplock_send_break runs on whatever thread broke the
  * oplock (another connection's worker), with the lease table's mutex held. The open it is given
  * is still in that table, so it has not been closed: its session and connection are alive
- * (connection teardown closes every open, which takes the same mutex, before freeing anything),
+ * (connection teardown closes every open, which takes the same mutex, before freeing anything;
+ * a session that moves to another channel's connection does so under its send_lock),
  * and the transport's send hook may be called from any thread. The notification is built
  * without touching the connection's worker-only state (credits, pending list). */
 #include <errno.h>
@@ -18,18 +19,9 @@
 
 #define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
 
-void smb2_oplock_send_break(void *owner, const struct state_break *b)
+static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct state_break *b)
 {
-	struct smb2_open *op = owner;
-	if (atomic_load(&op->detached)) {
-		/* a disconnected durable open cannot acknowledge: it is closed instead (3.3.4.6),
-		   which lets the waiting open go on */
-		if (b->ack_required)
-			state_durable_doom(op->durable_db, op->persistent_id);
-		return;
-	}
 	struct smb2_session *s = op->session;
-	struct smb2_conn *c = s ? s->conn : NULL;
 	if (!c || !c->tp || !c->tp->send)
 		return;
 	struct wr w;
@@ -85,6 +77,26 @@ void smb2_oplock_send_break(void *owner, const struct state_break *b)
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
 	c->tp->send(c->loop_priv, &w, start);
 	smb2_torture_break_sent(c);
+}
+
+void smb2_oplock_send_break(void *owner, const struct state_break *b)
+{
+	struct smb2_open *op = owner;
+	if (atomic_load(&op->detached)) {
+		/* a disconnected durable open cannot acknowledge: it is closed instead (3.3.4.6),
+		   which lets the waiting open go on */
+		if (b->ack_required)
+			state_durable_doom(op->durable_db, op->persistent_id);
+		return;
+	}
+	struct smb2_session *s = op->session;
+	if (!s)
+		return;
+	/* the session's connection changes when its first one ends while another channel lives
+	   on (smb2_session_migrate): send_lock keeps the one read here alive until it is used */
+	pthread_mutex_lock(&s->send_lock);
+	send_break(s->conn, op, b);
+	pthread_mutex_unlock(&s->send_lock);
 }
 
 /* 2.2.24.1 -> 2.2.25.1 */
