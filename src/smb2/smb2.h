@@ -345,8 +345,8 @@ void smb2_torture_break_sent(struct smb2_conn *c);
 /* True once c must be dropped for such a break (now_ms: CLOCK_MONOTONIC milliseconds); the
    transport checks it about every second. */
 bool smb2_torture_unacked_expired(struct smb2_conn *c, uint64_t now_ms);
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
-			    uint32_t max_out, struct wr *out, uint32_t *body_pad);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
 /* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
    returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
 size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);
@@ -371,6 +371,19 @@ NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_oplock.c */
  * session and its connection are valid during the call. */
 struct state_break;
 void smb2_oplock_send_break(void *owner, const struct state_break *b);
+/* A request held by oplock or lease breaks of a file (its check in src/state/lease.c returned
+ * -EAGAIN): the first call makes it asynchronous (op: the open whose close cancels it, or
+ * NULL) and returns STATUS_PENDING; every change of the file's record in the lease table (an
+ * acknowledgement, a close, a break's timeout) then calls run(req, wait), which runs the request
+ * again and, when it must still wait, calls this again with that wait (STATUS_PENDING: keeps
+ * waiting). done (may be NULL; first call only) is called with arg when the wait ends, however
+ * it ends (also at once when this fails). Runs on the connection's worker. */
+struct state_key;
+struct smb2_break_wait;
+typedef NTSTATUS (*smb2_break_run_fn)(struct smb2_req *req, struct smb2_break_wait *wait);
+NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
+			 smb2_break_run_fn run, struct smb2_break_wait *wait,
+			 void (*done)(void *arg), void *arg);
 
 /* ---- named pipes on IPC$ (smb2_pipe.c) ---- */
 /* Called by CREATE on an IPC$ tree: opens the named pipe and fills open->pipe. */
@@ -471,6 +484,14 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
+/* Whether a received frame may run alongside the connection's other such frames, on another
+ * worker and finishing in any order: a single request (not compounded, not encrypted: the
+ * command of an encrypted frame is not known before it is decrypted) that is a READ, or a
+ * WRITE at an offset (not appending), of an open regular file of the frame's session: not a
+ * named pipe, whose messages are ordered, nor an alternate data stream, whose writes rewrite
+ * an xattr. Everything else runs alone and in order (net.c). Looks at the session's
+ * opens under their lock; no file system call. Any thread. */
+bool smb2_conn_frame_parallel(struct smb2_conn *c, const uint8_t *frame, size_t len);
 
 /* The Capabilities the server announced in NEGOTIATE (also echoed by VALIDATE_NEGOTIATE_INFO). */
 uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);

@@ -471,8 +471,26 @@ static NTSTATUS rename_checks(struct smb2_req *req, struct smb2_open *op, const 
 	return rc == -EIDRM ? STATUS_DELETE_PENDING : STATUS_SUCCESS;
 }
 
+static NTSTATUS set_info_run(struct smb2_req *req, struct smb2_break_wait *bw);
+
+/* Before a rename: the other opens' leases give up handle caching; the rename waits for their
+ * acknowledgements (or closes, or the break timeout) and runs again (smb2.lease.rename_wait). */
+static NTSTATUS rename_breaks(struct smb2_req *req, struct smb2_open *op,
+			      struct smb2_break_wait *bw)
+{
+	if (state_oplock_break_handles(op->oplock) != -EAGAIN)
+		return STATUS_SUCCESS;
+	struct vfs_stat vs;
+	int rc = vfs_fstat(op->file, &vs);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	struct state_key key = {vs.dev, vs.ino, 0};
+	return smb2_break_wait(req, &key, op, set_info_run, bw, NULL, NULL);
+}
+
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */
-static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in)
+static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in,
+			  struct smb2_break_wait *bw)
 {
 	uint8_t replace = rd_u8(in);
 	rd_skip(in, 7);
@@ -487,6 +505,9 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return rename_stream(op, name, nlen, replace);
 	if (root_dir || !*op->name || op->file->stream)
 		return STATUS_INVALID_PARAMETER;
+	NTSTATUS bst = rename_breaks(req, op, bw);
+	if (bst)
+		return bst;
 	/* clients may send the path with a leading separator; it is still share-relative */
 	if (nlen >= 2 && name[0] == '\\' && name[1] == 0) {
 		name += 2;
@@ -598,7 +619,8 @@ static NTSTATUS set_size(struct smb2_open *op, uint8_t cls, struct rd *in)
 	return smb2_file_status(rc);
 }
 
-static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls, struct rd *in)
+static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls, struct rd *in,
+			 struct smb2_break_wait *bw)
 {
 	if (!op->file)
 		return STATUS_NOT_SUPPORTED;
@@ -606,7 +628,7 @@ static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls
 	case FileBasicInformation:
 		return set_basic(op, in);
 	case FileRenameInformation:
-		return set_rename(req, op, in);
+		return set_rename(req, op, in, bw);
 	case FileDispositionInformation: {
 		uint8_t d = rd_u8(in);
 		return rd_ok(in) ? set_disposition(op, d != 0, false) : STATUS_INFO_LENGTH_MISMATCH;
@@ -646,7 +668,7 @@ static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls
 	}
 }
 
-NTSTATUS smb2_set_info(struct smb2_req *req)
+static NTSTATUS set_info_run(struct smb2_req *req, struct smb2_break_wait *bw)
 {
 	struct rd b = req->body;
 	rd_skip(&b, 2);
@@ -667,7 +689,7 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 	vfs_ident_apply(req->ident);
 	switch (type) {
 	case SMB2_0_INFO_FILE:
-		st = set_file(req, op, cls, &in);
+		st = set_file(req, op, cls, &in, bw);
 		break;
 	case SMB2_0_INFO_SECURITY:
 		st = smb2_secdesc_set(req, op, addinfo, &in);
@@ -679,8 +701,15 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 	default:
 		st = STATUS_INVALID_PARAMETER;
 	}
+	if (st == STATUS_PENDING)
+		return st;
 	if (st)
 		return SMB2_ERR(req, st);
 	wr_u16(req->out, 2);
 	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_set_info(struct smb2_req *req)
+{
+	return set_info_run(req, NULL);
 }

@@ -124,8 +124,8 @@ bool smb2_torture_unacked_expired(struct smb2_conn *c, uint64_t now_ms)
 	return at && now_ms >= at;
 }
 
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
-			    uint32_t max_out, struct wr *out, uint32_t *body_pad)
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad)
 {
 	switch (ctl) {
 	case FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT:
