@@ -638,11 +638,12 @@ static bool conn_limit_reached(struct net *n)
 	return true;
 }
 
-/* "handshake timeout": ends the loop's connections that have not authenticated a session in
- * time, so an idle or slowloris client cannot hold a connection (and its memory) for ever.
- * Frames are read by the loop and only complete ones reach a worker, so a slow client never
- * holds a worker. */
-static void sweep_handshakes(struct loop *l)
+/* Once a second: "handshake timeout" ends the loop's connections that have not authenticated a
+ * session in time, so an idle or slowloris client cannot hold a connection (and its memory) for
+ * ever (frames are read by the loop and only complete ones reach a worker, so a slow client
+ * never holds a worker); and connections whose oplock breaks count as never acknowledged (the
+ * test-only FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT, smb2_torture.c) are dropped when due. */
+static void sweep_conns(struct loop *l)
 {
 	time_t now = mono_now();
 	if (now < l->next_sweep)
@@ -651,14 +652,19 @@ static void sweep_handshakes(struct loop *l)
 	struct shoal_conf *conf = smb2_server_conf(l->net->srv);
 	int limit = conf->handshake_timeout;
 	conf_put(conf);
-	if (limit <= 0)
-		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	struct nconn *c = l->conns;
 	while (c) {
 		struct nconn *next = c->next;
-		if (now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
+		if (limit > 0 && now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
 			LOG_INFO(LOG_CORE, "%s: no session after %d s: disconnecting", c->sc->peer,
 				 limit);
+			conn_dead(l, c);
+		} else if (smb2_torture_unacked_expired(c->sc, now_ms)) {
+			LOG_INFO(LOG_CORE, "%s: oplock break not acknowledged: disconnecting",
+				 c->sc->peer);
 			conn_dead(l, c);
 		}
 		c = next;
@@ -797,7 +803,7 @@ static void *loop_main(void *arg)
 			}
 		}
 		/* after the events: none of them may name a connection the sweep ends */
-		sweep_handshakes(l);
+		sweep_conns(l);
 	}
 }
 

@@ -118,9 +118,18 @@ struct smb2_session {
 	/* The connection that created the session (Session.Connection): owns it in its session
 	   table, receives its oplock/lease breaks and asynchronous requests; its end ends the
 	   session. Other connections reach the session through their channel table (struct
-	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). */
-	struct smb2_conn *conn;
+	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). When it ends while a channel is
+	   bound, the session moves to that channel's connection (smb2_session_migrate). */
+	struct smb2_conn *_Atomic conn;
+	/* guards conn for those that read it without run_lock (oplock and lease breaks): it
+	   changes when the first connection ends while a bound channel lives on */
+	pthread_mutex_t send_lock;
 	atomic_int nbound; /* channel entries of other connections that name this session */
+	struct smb2_session *hnext; /* the server's session_hash bucket (under sessions_lock) */
+	/* the connections of those entries (guarded by lock): where the session's asynchronous
+	   requests may wait besides conn */
+	struct smb2_conn **chan_conns;
+	int nchan_conns, chan_conns_cap;
 	/* the first connection's parameters a binding must match (3.3.5.5.2), copied so that a
 	   channel never reads the first connection after it is gone */
 	uint16_t dialect;
@@ -211,6 +220,9 @@ struct smb2_conn {
 	const struct smb2_transport *tp; /* NULL: asynchronous responses are dropped (unit tests) */
 	/* asynchronous requests (smb2_async.c): touched only by the connection's worker */
 	struct smb2_pending *pending, *pending_tail; /* oldest first */
+	/* taken by the worker to change the pending list, and by other threads to read it (a
+	   close on another channel of a session looks for the requests waiting on the open) */
+	pthread_mutex_t pending_lock;
 	int npending;
 	uint64_t next_async_id;
 	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after
@@ -220,6 +232,11 @@ struct smb2_conn {
 	/* bytes of padding between a READ response's fixed part and its data (0 unless the test-only
 	   FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 asked for 8; smb2_torture.c) */
 	uint8_t read_body_pad;
+	/* FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT (smb2_torture.c): the connection behaves as if
+	   the client never acknowledged the oplock and lease breaks sent on it; unacked_drop_ms is
+	   when the transport drops it (0: no break sent yet) */
+	atomic_bool force_unacked;
+	_Atomic uint64_t unacked_drop_ms;
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
 };
@@ -319,6 +336,15 @@ NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct
    = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
    bytes of padding to put between the IOCTL response's fixed part and its buffers. */
 bool smb2_fsctl_is_torture(uint32_t ctl);
+/* Whether the IOCTL request body b asks for the one torture FSCTL that needs no session or tree
+   (FORCE_UNACKED_TIMEOUT, sent before any, on the connection itself) and the server allows it. */
+bool smb2_fsctl_torture_sessionless(struct smb2_server *srv, struct rd b);
+/* A break was sent on c: with FORCE_UNACKED_TIMEOUT in force, the connection is to be dropped
+   soon, as after a break the client's TCP never acknowledged. */
+void smb2_torture_break_sent(struct smb2_conn *c);
+/* True once c must be dropped for such a break (now_ms: CLOCK_MONOTONIC milliseconds); the
+   transport checks it about every second. */
+bool smb2_torture_unacked_expired(struct smb2_conn *c, uint64_t now_ms);
 NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
 			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
 /* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
@@ -345,6 +371,19 @@ NTSTATUS smb2_oplock_break(struct smb2_req *req);    /* smb2_oplock.c */
  * session and its connection are valid during the call. */
 struct state_break;
 void smb2_oplock_send_break(void *owner, const struct state_break *b);
+/* A request held by oplock or lease breaks of a file (its check in src/state/lease.c returned
+ * -EAGAIN): the first call makes it asynchronous (op: the open whose close cancels it, or
+ * NULL) and returns STATUS_PENDING; every change of the file's record in the lease table (an
+ * acknowledgement, a close, a break's timeout) then calls run(req, wait), which runs the request
+ * again and, when it must still wait, calls this again with that wait (STATUS_PENDING: keeps
+ * waiting). done (may be NULL; first call only) is called with arg when the wait ends, however
+ * it ends (also at once when this fails). Runs on the connection's worker. */
+struct state_key;
+struct smb2_break_wait;
+typedef NTSTATUS (*smb2_break_run_fn)(struct smb2_req *req, struct smb2_break_wait *wait);
+NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
+			 smb2_break_run_fn run, struct smb2_break_wait *wait,
+			 void (*done)(void *arg), void *arg);
 
 /* ---- named pipes on IPC$ (smb2_pipe.c) ---- */
 /* Called by CREATE on an IPC$ tree: opens the named pipe and fills open->pipe. */
@@ -405,11 +444,18 @@ struct smb2_server {
 	   connection's or a session's lock, never while holding one. */
 	pthread_mutex_t conns_lock;
 	struct smb2_conn *conns;
+	/* every session in a connection's table, by id (MS-SMB2 GlobalSessionTable): requests
+	   naming a session of another connection (a binding) find it here. Buckets chained by
+	   smb2_session.hnext; sessions_lock is a leaf (nothing else is taken under it). */
+	pthread_mutex_t sessions_lock;
+	struct smb2_session **session_hash; /* SMB2_SESSION_HASH_SIZE buckets */
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
 	struct state_durable_db *durable; /* durable opens, attached or disconnected */
 };
+
+#define SMB2_SESSION_HASH_SIZE 1024 /* buckets of smb2_server.session_hash (a power of two) */
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
  * header, so a response can be framed or encrypted in place without moving it. */
@@ -525,6 +571,9 @@ void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t k
 enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c);
 /* Frees c's channel table (the connection ends; the sessions live on). */
 void smb2_conn_free_channels(struct smb2_conn *c);
+/* The session's connection s->conn is ending: moves s to the connection of one of its bound
+ * channels (true), or returns false when it has none (the caller tears it down). */
+bool smb2_session_migrate(struct smb2_session *s);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
 /* The session is going (logoff, connection lost, reconnect elsewhere): durable opens are

@@ -390,15 +390,18 @@ static void encode_create(struct smb2_req *req, const struct create_args *a,
 		uint32_t flags = a->grant.breaking ? SMB2_LEASE_FLAG_BREAK_IN_PROGRESS : 0;
 		memcpy(d, a->lease_key, 16);
 		put_le32(d + 16, a->grant.lease_state);
-		if (a->lease_version == 2) {
-			if (a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET) {
+		/* in the lease's version, whichever context this create sent (smb2.lease.v2_epoch2) */
+		bool v2 = a->grant.version == 2;
+		if (v2) {
+			if (a->lease_version == 2 &&
+			    (a->lease_flags & SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET)) {
 				flags |= SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET;
 				memcpy(d + 32, a->parent_key, 16);
 			}
 			put_le16(d + 48, a->grant.epoch);
 		}
 		put_le32(d + 20, flags);
-		put_context(w, &prev, "RqLs", d, a->lease_version == 2 ? 52 : 32);
+		put_context(w, &prev, "RqLs", d, v2 ? 52 : 32);
 	}
 	if (a->dh_granted == 1) {
 		uint8_t d[8] = {0}; /* 2.2.14.2.3: Reserved */
@@ -755,6 +758,7 @@ static void oplock_req_fill(struct smb2_req *req, const struct create_args *a,
 	r->access = cs->granted;
 	r->share = a->share;
 	r->overwrite = cs->action == FILE_SUPERSEDED || cs->action == FILE_OVERWRITTEN;
+	r->delete_on_close = (a->options & FILE_DELETE_ON_CLOSE) != 0;
 	r->is_dir = cs->file ? cs->file->is_dir : S_ISDIR(cs->st.mode);
 }
 
@@ -837,112 +841,61 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 	return STATUS_SUCCESS;
 }
 
-struct create_wait;
 static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
-			    struct create_wait *cw);
+			    struct smb2_break_wait *cw);
+static NTSTATUS create_run(struct smb2_req *req, struct smb2_break_wait *cw);
 
 /* ---- waiting for oplock and lease breaks ---- */
 
 /* A CREATE held by breaks that need acknowledgements (3.3.5.9: the create goes asynchronous,
- * MS-FSA 2.1.5.1). It waits on the file's record in the lease table; every change there wakes
- * it and the create starts over from the name. */
-struct create_wait {
-	struct state_lease_db *db;
-	struct state_key key;
-	struct smb2_pending *p;
-	bool registered;
-	/* a DH2Q create is known as pending by its CreateGuid (replays of it are refused) */
+ * MS-FSA 2.1.5.1) starts over from the name whenever the file's record changes. */
+struct create_pending {
 	struct state_durable_db *ddb;
 	uint8_t client_guid[16], create_guid[16];
 };
 
-static void create_wake(void *arg)
+static void create_pending_end(void *arg)
 {
-	struct create_wait *cw = arg;
-	smb2_pending_wake(cw->p);
+	struct create_pending *cp = arg;
+	state_durable_pending_remove(cp->ddb, cp->client_guid, cp->create_guid);
+	free(cp);
 }
 
-static void create_unwait(struct create_wait *cw)
-{
-	if (cw->registered)
-		state_oplock_del_waiter(cw->db, &cw->key, cw);
-	cw->registered = false;
-}
-
-static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw);
-
-static NTSTATUS create_retry(struct smb2_req *req, void *priv)
+static NTSTATUS create_retry(struct smb2_req *req, struct smb2_break_wait *cw)
 {
 	if (!req->tree)
 		return SMB2_ERR(req, STATUS_NETWORK_NAME_DELETED);
 	/* the retry leaves the new FileId where the rest of its compound finds it (pending_req) */
-	return create_run(req, priv);
+	return create_run(req, cw);
 }
-
-static NTSTATUS create_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
-{
-	(void)req;
-	create_unwait(priv);
-	return reason;
-}
-
-static void create_free(void *priv)
-{
-	struct create_wait *cw = priv;
-	create_unwait(cw);
-	if (cw->ddb)
-		state_durable_pending_remove(cw->ddb, cw->client_guid, cw->create_guid);
-	free(cw);
-}
-
-static const struct smb2_async_ops create_ops = {create_retry, create_cancel, create_free};
 
 /* Breaks the other opens' caching; STATUS_PENDING when the create must wait (it has gone
  * asynchronous, or keeps waiting when this is a retry). */
 static NTSTATUS create_breaks(struct smb2_req *req, const struct create_args *a,
-			      const struct create_state *cs, struct create_wait *cw)
+			      const struct create_state *cs, struct smb2_break_wait *cw)
 {
-	struct state_lease_db *db = req->srv->leases;
 	struct state_key key = create_key(cs);
 	struct state_oplock_req r;
 	oplock_req_fill(req, a, cs, &r);
-	if (state_oplock_check_breaks(db, &key, &r) != -EAGAIN)
+	r.retry = cw != NULL;
+	if (state_oplock_check_breaks(req->srv->leases, &key, &r) != -EAGAIN)
 		return STATUS_SUCCESS;
-	/* a little past the break's own deadline, so the retry finds it expired */
-	uint32_t timeout = state_lease_db_timeout(db) + 50;
-	if (cw) {
-		if (!cw->registered || cw->key.dev != key.dev || cw->key.ino != key.ino ||
-		    cw->key.stream != key.stream) {
-			create_unwait(cw);
-			cw->key = key;
-			if (state_oplock_add_waiter(db, &key, create_wake, cw) < 0)
-				return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
-			cw->registered = true;
+	if (cw)
+		return smb2_break_wait(req, &key, NULL, create_retry, cw, NULL, NULL);
+	/* a DH2Q create is known as pending by its CreateGuid while it waits (replays of it are
+	   refused) */
+	struct create_pending *cp = NULL;
+	if (a->dh.dh2q && req->srv->durable && (cp = calloc(1, sizeof(*cp)))) {
+		memcpy(cp->client_guid, req->conn->client_guid, 16);
+		memcpy(cp->create_guid, a->dh.create_guid, 16);
+		cp->ddb = req->srv->durable;
+		if (state_durable_pending_add(cp->ddb, cp->client_guid, cp->create_guid) < 0) {
+			free(cp);
+			cp = NULL;
 		}
-		if (req->timed_out)
-			smb2_pending_set_timeout(cw->p, timeout);
-		return STATUS_PENDING;
 	}
-	cw = calloc(1, sizeof(*cw));
-	if (!cw)
-		return SMB2_ERR(req, STATUS_NO_MEMORY);
-	cw->db = db;
-	cw->key = key;
-	if (a->dh.dh2q && req->srv->durable) {
-		memcpy(cw->client_guid, req->conn->client_guid, 16);
-		memcpy(cw->create_guid, a->dh.create_guid, 16);
-		if (state_durable_pending_add(req->srv->durable, cw->client_guid,
-					      cw->create_guid) == 0)
-			cw->ddb = req->srv->durable;
-	}
-	NTSTATUS st = smb2_go_async(req, &create_ops, cw, NULL, timeout, &cw->p);
-	if (st != STATUS_PENDING)
-		return st;
-	if (state_oplock_add_waiter(db, &key, create_wake, cw) == 0)
-		cw->registered = true;
-	/* an acknowledgement may have come before the waiter was in place: look again now */
-	smb2_pending_wake(cw->p);
-	return STATUS_PENDING;
+	return smb2_break_wait(req, &key, NULL, create_retry, NULL, cp ? create_pending_end : NULL,
+			       cp);
 }
 
 /* DHnC / DH2C: the disconnected open comes back (smb2_durable.c); the answer describes it as
@@ -1017,7 +970,7 @@ static NTSTATUS create_replay(struct smb2_req *req, struct create_args *a)
 	return STATUS_SUCCESS;
 }
 
-static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
+static NTSTATUS create_run(struct smb2_req *req, struct smb2_break_wait *cw)
 {
 	struct create_args a = {0};
 	/* a failed CREATE must not leave an earlier one's id for related requests */
@@ -1040,7 +993,7 @@ static NTSTATUS create_run(struct smb2_req *req, struct create_wait *cw)
 }
 
 static NTSTATUS create_file(struct smb2_req *req, struct create_args *a,
-			    struct create_wait *cw)
+			    struct smb2_break_wait *cw)
 {
 	char *path = NULL, *real = NULL, *stream = NULL;
 	NTSTATUS st = smb2_wire_path_ex(a->name.p, a->name.len, &path, &stream, &a->data_suffix);

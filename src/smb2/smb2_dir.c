@@ -187,9 +187,15 @@ static void put_entry(struct wr *w, uint8_t cls, const struct vfs_stat *st, cons
 	}
 	wr_u32(w, 0); /* EaSize */
 	if (cls == FileBothDirectoryInformation || cls == FileIdBothDirectoryInformation) {
-		wr_u8(w, 0); /* ShortNameLength: no 8.3 names are generated */
+		/* ShortNameLength, Reserved, ShortName[24]: empty for a name that is 8.3 already */
+		char sn[VFS_SHORT_NAME_MAX + 1];
+		size_t sl = vfs_short_name(name, sn);
+		wr_u8(w, (uint8_t)(2 * sl)); /* ASCII only: two bytes a character */
 		wr_u8(w, 0);
-		wr_zero(w, 24); /* ShortName */
+		size_t at = w->len;
+		if (sl)
+			wr_utf16(w, sn);
+		wr_zero(w, 24 - (w->len - at));
 		if (cls == FileIdBothDirectoryInformation) {
 			wr_u16(w, 0);
 			wr_u64(w, st->ino);

@@ -241,14 +241,17 @@ static NTSTATUS reconnect_check(struct smb2_req *req, const struct smb2_dh_req *
 }
 
 /* Takes the record; a session being torn down on another connection (a reconnect with
- * PreviousSessionId) may still hold the open for a moment: wait for it to let go. */
+ * PreviousSessionId, or a connection just lost) may still hold the open for a moment: wait for
+ * it to let go. An open the requesting session itself holds is not found. */
 static int take_record(struct smb2_req *req, uint64_t pid, struct state_durable_rec *rec,
 		       void **owner, struct state_durable **h)
 {
 	for (int tries = 0;; tries++) {
 		int rc = state_durable_take(req->srv->durable, pid, req->session->id, rec, owner,
 					    h);
-		if (rc != -EBUSY || rec->session_id == req->session->id || tries >= 100)
+		/* a session of a connection the server has not yet seen go may hold it as well:
+		   wait up to 2 s for any other session */
+		if (rc != -EBUSY || rec->session_id == req->session->id || tries >= 200)
 			return rc;
 		struct timespec ts = {0, 10 * 1000000};
 		nanosleep(&ts, NULL);

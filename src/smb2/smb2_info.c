@@ -248,11 +248,19 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		wr_u32(w, 0); /* AlignmentRequirement */
 		put_name(w, op, true);
 		break;
-	case FileAlternateNameInformation:
-		/* no 8.3 names are generated. NTFS without short names answers
-		   OBJECT_NAME_NOT_FOUND, but smbclient's allinfo gives up on anything other than
-		   NOT_SUPPORTED / NOT_IMPLEMENTED, and smbtorture skips NOT_IMPLEMENTED */
-		return STATUS_NOT_IMPLEMENTED;
+	case FileAlternateNameInformation: {
+		/* MS-FSCC 2.4.5: the 8.3 name (vfs_short_name); a name that is one already is its
+		   own, as the directory listings leave ShortName empty for it */
+		const char *slash = strrchr(op->name, '/');
+		const char *last = slash ? slash + 1 : op->name;
+		char sn[VFS_SHORT_NAME_MAX + 1];
+		const char *alt = vfs_short_name(last, sn) ? sn : last;
+		long len = utf16_len(alt);
+		wr_u32(w, len > 0 ? (uint32_t)len : 0);
+		if (len > 0)
+			wr_utf16(w, alt);
+		break;
+	}
 	case FileStreamInformation: {
 		NTSTATUS sst = put_streams(w, op, &st);
 		if (sst)
@@ -273,7 +281,8 @@ static NTSTATUS query_file(struct smb2_req *req, struct smb2_open *op, uint8_t c
 		wr_u32(w, 0);
 		break;
 	case FileFullEaInformation:
-		return STATUS_NO_EAS_ON_FILE;
+		/* MS-FSA 2.1.5.11.11: reading EAs needs FILE_READ_EA, then there are none */
+		return op->access & FILE_READ_EA ? STATUS_NO_EAS_ON_FILE : STATUS_ACCESS_DENIED;
 	default:
 		return STATUS_INVALID_INFO_CLASS;
 	}
@@ -462,8 +471,26 @@ static NTSTATUS rename_checks(struct smb2_req *req, struct smb2_open *op, const 
 	return rc == -EIDRM ? STATUS_DELETE_PENDING : STATUS_SUCCESS;
 }
 
+static NTSTATUS set_info_run(struct smb2_req *req, struct smb2_break_wait *bw);
+
+/* Before a rename: the other opens' leases give up handle caching; the rename waits for their
+ * acknowledgements (or closes, or the break timeout) and runs again (smb2.lease.rename_wait). */
+static NTSTATUS rename_breaks(struct smb2_req *req, struct smb2_open *op,
+			      struct smb2_break_wait *bw)
+{
+	if (state_oplock_break_handles(op->oplock) != -EAGAIN)
+		return STATUS_SUCCESS;
+	struct vfs_stat vs;
+	int rc = vfs_fstat(op->file, &vs);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	struct state_key key = {vs.dev, vs.ino, 0};
+	return smb2_break_wait(req, &key, op, set_info_run, bw, NULL, NULL);
+}
+
 /* MS-FSCC 2.4.42.2: the SMB2 form of FileRenameInformation. */
-static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in)
+static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd *in,
+			  struct smb2_break_wait *bw)
 {
 	uint8_t replace = rd_u8(in);
 	rd_skip(in, 7);
@@ -478,6 +505,9 @@ static NTSTATUS set_rename(struct smb2_req *req, struct smb2_open *op, struct rd
 		return rename_stream(op, name, nlen, replace);
 	if (root_dir || !*op->name || op->file->stream)
 		return STATUS_INVALID_PARAMETER;
+	NTSTATUS bst = rename_breaks(req, op, bw);
+	if (bst)
+		return bst;
 	/* clients may send the path with a leading separator; it is still share-relative */
 	if (nlen >= 2 && name[0] == '\\' && name[1] == 0) {
 		name += 2;
@@ -589,7 +619,8 @@ static NTSTATUS set_size(struct smb2_open *op, uint8_t cls, struct rd *in)
 	return smb2_file_status(rc);
 }
 
-static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls, struct rd *in)
+static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls, struct rd *in,
+			 struct smb2_break_wait *bw)
 {
 	if (!op->file)
 		return STATUS_NOT_SUPPORTED;
@@ -597,7 +628,7 @@ static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls
 	case FileBasicInformation:
 		return set_basic(op, in);
 	case FileRenameInformation:
-		return set_rename(req, op, in);
+		return set_rename(req, op, in, bw);
 	case FileDispositionInformation: {
 		uint8_t d = rd_u8(in);
 		return rd_ok(in) ? set_disposition(op, d != 0, false) : STATUS_INFO_LENGTH_MISMATCH;
@@ -637,7 +668,7 @@ static NTSTATUS set_file(struct smb2_req *req, struct smb2_open *op, uint8_t cls
 	}
 }
 
-NTSTATUS smb2_set_info(struct smb2_req *req)
+static NTSTATUS set_info_run(struct smb2_req *req, struct smb2_break_wait *bw)
 {
 	struct rd b = req->body;
 	rd_skip(&b, 2);
@@ -658,7 +689,7 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 	vfs_ident_apply(req->ident);
 	switch (type) {
 	case SMB2_0_INFO_FILE:
-		st = set_file(req, op, cls, &in);
+		st = set_file(req, op, cls, &in, bw);
 		break;
 	case SMB2_0_INFO_SECURITY:
 		st = smb2_secdesc_set(req, op, addinfo, &in);
@@ -670,8 +701,15 @@ NTSTATUS smb2_set_info(struct smb2_req *req)
 	default:
 		st = STATUS_INVALID_PARAMETER;
 	}
+	if (st == STATUS_PENDING)
+		return st;
 	if (st)
 		return SMB2_ERR(req, st);
 	wr_u16(req->out, 2);
 	return STATUS_SUCCESS;
+}
+
+NTSTATUS smb2_set_info(struct smb2_req *req)
+{
+	return set_info_run(req, NULL);
 }

@@ -167,8 +167,8 @@ static NTSTATUS dispatch_fsctl(struct smb2_req *req, struct ioctl_args *a)
 			bool on = conf->smbtorture_fsctls;
 			conf_put(conf);
 			if (on)
-				return smb2_fsctl_torture(req, a->ctl, a->fid, a->in, a->max_out, a->out,
-							  &a->body_pad);
+				return smb2_fsctl_torture(req, a->ctl, a->fid, a->in, a->max_out,
+							  a->out, &a->body_pad);
 		}
 		/* an FSCTL on a handle checks the handle first (a closed one is FILE_CLOSED) */
 		if (a->fid[0] != UINT64_MAX || a->fid[1] != UINT64_MAX) {

@@ -24,22 +24,22 @@ uint16_t smb2_req_channel_sequence(const struct smb2_req *req)
 	return get_le16(req->msg.p + 8);
 }
 
-/* 3.3.5.2.10: WRITE, IOCTL and SET_INFO of 3.x carry the ChannelSequence of the client's
- * current channel; one older than the open's (a request sent before a reconnect or a channel
- * failover) is refused, a newer one becomes the open's. */
+/* 3.3.5.2.10: requests of 3.x carry the ChannelSequence of the client's current channel; a
+ * newer one than the open's (a channel failed over) becomes the open's, and a WRITE, IOCTL or
+ * SET_INFO with an older one (sent before the failover) is refused. */
 static bool channel_sequence_ok(struct smb2_req *req, struct smb2_open *op)
 {
-	if (req->conn->dialect < SMB2_DIALECT_300 ||
-	    (req->cmd != SMB2_WRITE && req->cmd != SMB2_IOCTL && req->cmd != SMB2_SET_INFO))
+	if (req->conn->dialect < SMB2_DIALECT_300)
 		return true;
 	uint16_t csn = smb2_req_channel_sequence(req);
 	uint16_t diff = (uint16_t)(csn - op->channel_sequence);
 	if (diff == 0)
 		return true;
-	if (diff > 0x7FFF)
-		return false;
-	op->channel_sequence = csn;
-	return true;
+	if (diff <= 0x7FFF) {
+		op->channel_sequence = csn;
+		return true;
+	}
+	return req->cmd != SMB2_WRITE && req->cmd != SMB2_IOCTL && req->cmd != SMB2_SET_INFO;
 }
 
 NTSTATUS smb2_open_lookup(struct smb2_req *req, uint64_t persistent, uint64_t volatile_id,
@@ -191,15 +191,17 @@ void smb2_open_close(struct smb2_open *op)
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);
 	op->dir_state = NULL;
-	/* the oplock entry goes first: a create waiting for this open's break retries at once */
-	state_oplock_remove(op->oplock);
-	op->oplock = NULL;
 	state_durable_remove(op->durable);
 	op->durable = NULL;
 	if (op->file)
 		release_file(op);
 	else if (op->state_rec)
 		state_share_remove(op->state_rec);
+	/* the oplock entry goes last: removing it wakes the creates waiting for this open's
+	   break, and their retry (on another thread at once) must find the share-mode entry
+	   gone too, or it fails with a sharing violation (smb2.oplock.batch3) */
+	state_oplock_remove(op->oplock);
+	op->oplock = NULL;
 	if (op->pipe)
 		rpc_pipe_close(op->pipe);
 	if (op->tree)

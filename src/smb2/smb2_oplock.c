@@ -5,31 +5,27 @@
  * Sending to another connection: smb2_oplock_send_break runs on whatever thread broke the
  * oplock (another connection's worker), with the lease table's mutex held. The open it is given
  * is still in that table, so it has not been closed: its session and connection are alive
- * (connection teardown closes every open, which takes the same mutex, before freeing anything),
+ * (connection teardown closes every open, which takes the same mutex, before freeing anything;
+ * a session that moves to another channel's connection does so under its send_lock),
  * and the transport's send hook may be called from any thread. The notification is built
  * without touching the connection's worker-only state (credits, pending list). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lib/log.h"
 #include "smb2/smb2.h"
+#include "smb2/smb2_async.h"
 #include "state/durable.h"
 #include "state/lease.h"
 
 #define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
 
-void smb2_oplock_send_break(void *owner, const struct state_break *b)
+static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct state_break *b)
 {
-	struct smb2_open *op = owner;
-	if (atomic_load(&op->detached)) {
-		/* a disconnected durable open cannot acknowledge: it is closed instead (3.3.4.6),
-		   which lets the waiting open go on */
-		if (b->ack_required)
-			state_durable_doom(op->durable_db, op->persistent_id);
-		return;
-	}
 	struct smb2_session *s = op->session;
-	struct smb2_conn *c = s ? s->conn : NULL;
 	if (!c || !c->tp || !c->tp->send)
 		return;
 	struct wr w;
@@ -83,7 +79,138 @@ void smb2_oplock_send_break(void *owner, const struct state_break *b)
 	}
 	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
+	if (b->lease && !encrypt) {
+		/* a lease is the client's, not one connection's: its breaks go to the client's
+		   first connection still up (as Windows; smb2.lease.v2_complex1), the open's own
+		   when no other qualifies. The list holds its connections alive (smb2_conn_free
+		   unlinks under conns_lock first); client_guid and dialect are set before the
+		   connection's authenticated flag, which is read with acquire ordering. */
+		struct smb2_server *srv = c->srv;
+		pthread_mutex_lock(&srv->conns_lock);
+		struct smb2_conn *first = c;
+		for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next)
+			if (atomic_load(&oc->authenticated) && oc->tp && oc->tp->send &&
+			    oc->dialect >= SMB2_DIALECT_210 &&
+			    !memcmp(oc->client_guid, c->client_guid, 16))
+				first = oc; /* the list is newest first */
+		first->tp->send(first->loop_priv, &w, start);
+		pthread_mutex_unlock(&srv->conns_lock);
+		return;
+	}
 	c->tp->send(c->loop_priv, &w, start);
+	smb2_torture_break_sent(c);
+}
+
+void smb2_oplock_send_break(void *owner, const struct state_break *b)
+{
+	struct smb2_open *op = owner;
+	if (atomic_load(&op->detached)) {
+		/* a disconnected durable open cannot acknowledge: it is closed instead (3.3.4.6),
+		   which lets the waiting open go on */
+		if (b->ack_required)
+			state_durable_doom(op->durable_db, op->persistent_id);
+		return;
+	}
+	struct smb2_session *s = op->session;
+	if (!s)
+		return;
+	/* the session's connection changes when its first one ends while another channel lives
+	   on (smb2_session_migrate): send_lock keeps the one read here alive until it is used */
+	pthread_mutex_lock(&s->send_lock);
+	send_break(s->conn, op, b);
+	pthread_mutex_unlock(&s->send_lock);
+}
+
+/* ---- requests waiting for breaks (create, rename) ---- */
+
+struct smb2_break_wait {
+	struct state_lease_db *db;
+	struct state_key key;
+	struct smb2_pending *p;
+	bool registered;
+	smb2_break_run_fn run;
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+static void break_wake(void *arg)
+{
+	struct smb2_break_wait *bw = arg;
+	smb2_pending_wake(bw->p);
+}
+
+static void break_unwait(struct smb2_break_wait *bw)
+{
+	if (bw->registered)
+		state_oplock_del_waiter(bw->db, &bw->key, bw);
+	bw->registered = false;
+}
+
+static NTSTATUS break_retry(struct smb2_req *req, void *priv)
+{
+	struct smb2_break_wait *bw = priv;
+	return bw->run(req, bw);
+}
+
+static NTSTATUS break_cancel(struct smb2_req *req, void *priv, NTSTATUS reason)
+{
+	(void)req;
+	break_unwait(priv);
+	return reason;
+}
+
+static void break_free(void *priv)
+{
+	struct smb2_break_wait *bw = priv;
+	if (!bw)
+		return;
+	break_unwait(bw);
+	if (bw->done)
+		bw->done(bw->done_arg);
+	free(bw);
+}
+
+static const struct smb2_async_ops break_wait_ops = {break_retry, break_cancel, break_free};
+
+NTSTATUS smb2_break_wait(struct smb2_req *req, const struct state_key *key, struct smb2_open *op,
+			 smb2_break_run_fn run, struct smb2_break_wait *bw,
+			 void (*done)(void *arg), void *arg)
+{
+	struct state_lease_db *db = req->srv->leases;
+	/* a little past the break's own deadline, so the retry finds it expired */
+	uint32_t timeout = state_lease_db_timeout(db) + 50;
+	if (bw) {
+		if (!bw->registered || bw->key.dev != key->dev || bw->key.ino != key->ino ||
+		    bw->key.stream != key->stream) {
+			break_unwait(bw);
+			bw->key = *key;
+			if (state_oplock_add_waiter(db, key, break_wake, bw) < 0)
+				return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+			bw->registered = true;
+		}
+		if (req->timed_out)
+			smb2_pending_set_timeout(bw->p, timeout);
+		return STATUS_PENDING;
+	}
+	bw = calloc(1, sizeof(*bw));
+	if (!bw) {
+		if (done)
+			done(arg);
+		return SMB2_ERR(req, STATUS_NO_MEMORY);
+	}
+	bw->db = db;
+	bw->key = *key;
+	bw->run = run;
+	bw->done = done;
+	bw->done_arg = arg;
+	NTSTATUS st = smb2_go_async(req, &break_wait_ops, bw, op, timeout, &bw->p);
+	if (st != STATUS_PENDING)
+		return st;
+	if (state_oplock_add_waiter(db, key, break_wake, bw) == 0)
+		bw->registered = true;
+	/* an acknowledgement may have come before the waiter was in place: look again now */
+	smb2_pending_wake(bw->p);
+	return STATUS_PENDING;
 }
 
 /* 2.2.24.1 -> 2.2.25.1 */

@@ -252,8 +252,10 @@ static struct state_durable *find_id(struct state_durable_db *db, uint64_t persi
 void state_durable_doom(struct state_durable_db *db, uint64_t persistent_id)
 {
 	pthread_mutex_lock(&db->lock);
+	/* sticky: a break may come while the owner is still detaching (marked detached, record
+	   not yet disconnected); the record expires as soon as it is disconnected */
 	struct state_durable *h = find_id(db, persistent_id);
-	if (h && h->disconnected) {
+	if (h) {
 		h->doomed = true;
 		pthread_cond_signal(&db->cond);
 	}

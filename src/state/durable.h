@@ -65,9 +65,9 @@ int state_durable_add(struct state_durable_db *db, const struct state_durable_re
 void state_durable_remove(struct state_durable *h);
 /* The open lost its connection: the record is kept until now + its timeout. */
 void state_durable_detach(struct state_durable *h);
-/* The disconnected open with this persistent id must go now (a break it cannot acknowledge):
- * expired at once unless it is taken meanwhile. By id, so a caller racing with the expiry of
- * the record is safe. */
+/* The disconnected (or disconnecting) open with this persistent id must go (a break it cannot
+ * acknowledge): it expires as soon as it is disconnected, and can no longer be taken. By id, so
+ * a caller racing with the expiry of the record is safe. */
 void state_durable_doom(struct state_durable_db *db, uint64_t persistent_id);
 /* Reconnect: finds the disconnected record with this persistent id and attaches it (so it no
  * longer expires), recording session_id as its session. Returns 0 with *h, *owner and a copy in

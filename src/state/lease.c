@@ -13,6 +13,7 @@
 #include "lib/log.h"
 
 #define OL_BUCKETS 1024u
+#define LEASE_ALL (STATE_LEASE_R | STATE_LEASE_H | STATE_LEASE_W)
 
 struct ol_waiter {
 	struct ol_waiter *next;
@@ -32,6 +33,9 @@ struct state_lease {
 	uint8_t guid[16], key[16];
 	struct state_key file;
 	uint32_t state, breaking_to;
+	/* while breaking: what the opens that arrived meanwhile still need; the breaks that give
+	   it follow the acknowledgement (LEASE_ALL: nothing more) */
+	uint32_t owed;
 	bool breaking;
 	uint64_t deadline_ms;
 	uint16_t epoch;
@@ -188,17 +192,22 @@ void state_lease_db_free(struct state_lease_db *db)
 
 static unsigned bucket_of(const struct state_key *k)
 {
-	uint64_t h = (k->ino * 0x9E3779B97F4A7C15ull ^ k->dev) + k->stream;
+	uint64_t h = (k->ino + k->stream * 0x100000001B3ull) * 0x9E3779B97F4A7C15ull ^ k->dev;
 	h ^= h >> 29;
 	return (unsigned)(h % OL_BUCKETS);
+}
+
+/* Streams are files of their own for oplocks and leases (a lease on "f:s" is not one on "f"). */
+static bool same_key(const struct state_key *a, const struct state_key *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->stream == b->stream;
 }
 
 static struct ol_file *find_file(struct state_lease_db *db, const struct state_key *k, bool create)
 {
 	struct ol_file **pp = &db->buckets[bucket_of(k)];
 	for (; *pp; pp = &(*pp)->next)
-		if ((*pp)->key.dev == k->dev && (*pp)->key.ino == k->ino &&
-		    (*pp)->key.stream == k->stream)
+		if (same_key(&(*pp)->key, k))
 			return *pp;
 	if (!create)
 		return NULL;
@@ -261,6 +270,7 @@ static void lease_set(struct state_lease *l, uint32_t state)
 	l->state = state;
 	l->breaking = false;
 	l->breaking_to = 0;
+	l->owed = LEASE_ALL;
 }
 
 /* Breaks not acknowledged in time end as if acknowledged with their target (lock held). */
@@ -269,8 +279,9 @@ static bool expire_breaks(struct state_lease_db *db, struct ol_file *f, uint64_t
 	bool any = false;
 	for (struct state_oplock *e = f->entries; e; e = e->next) {
 		if (e->lease && e->lease->breaking && e->lease->deadline_ms <= now) {
+			/* MS-SMB2 3.3.6.5: the lease is lost, not just broken to the target */
 			LOG_INFO(LOG_STATE, "lease break not acknowledged in time");
-			lease_set(e->lease, e->lease->breaking_to);
+			lease_set(e->lease, 0);
 			any = true;
 		} else if (!e->lease && e->breaking && e->deadline_ms <= now) {
 			LOG_INFO(LOG_STATE, "oplock break not acknowledged in time");
@@ -283,15 +294,17 @@ static bool expire_breaks(struct state_lease_db *db, struct ol_file *f, uint64_t
 	return any;
 }
 
-/* Starts the break of a lease to target, notifying through one of its opens (lock held). */
-static void lease_break(struct state_lease_db *db, struct state_oplock *via, uint32_t target)
+/* Starts the break of a lease to target, notifying through one of its opens (lock held). A
+ * break that continues an acknowledged one (next_step) keeps the epoch the client has. */
+static void lease_break_ex(struct state_lease_db *db, struct state_oplock *via, uint32_t target,
+			   bool next_step)
 {
 	struct state_lease *l = via->lease;
 	struct state_break b = {.lease = true, .cur = l->state, .new_state = target,
 				.version = l->version};
 	memcpy(b.key, l->key, 16);
 	b.ack_required = state_break_needs_ack(l->state, target);
-	if (l->version == 2)
+	if (l->version == 2 && !next_step)
 		l->epoch++;
 	b.epoch = l->epoch;
 	if (b.ack_required) {
@@ -303,6 +316,11 @@ static void lease_break(struct state_lease_db *db, struct state_oplock *via, uin
 	}
 	if (db->send)
 		db->send(via->owner, &b);
+}
+
+static void lease_break(struct state_lease_db *db, struct state_oplock *via, uint32_t target)
+{
+	lease_break_ex(db, via, target, false);
 }
 
 static void oplock_break(struct state_lease_db *db, struct state_oplock *e, uint8_t level)
@@ -351,18 +369,30 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 	if (expire_breaks(db, f, now))
 		wake_waiters(f);
 	bool conflict = share_conflict(f, r);
-	uint32_t delay_mask = conflict ? STATE_LEASE_H : STATE_LEASE_W;
 	for (struct state_oplock *e = f->entries; e; e = e->next) {
 		if (same_lease(e, r) || (lease_stat_open && e->lease))
 			continue;
 		uint32_t cur = entry_state(e);
+		/* an open that will delete the file ends the handle (and write) caching of the
+		   other leases before it goes on (smb2.lease.unlink); oplocks: the oplock work's */
+		uint32_t doc = r->delete_on_close && e->lease ? STATE_LEASE_W | STATE_LEASE_H : 0;
+		uint32_t delay_mask = (conflict ? STATE_LEASE_H : STATE_LEASE_W) | doc;
 		bool breaking = e->lease ? e->lease->breaking : e->breaking;
 		if (breaking) {
-			if (cur & delay_mask)
+			/* a create that has waited already waits for a lease break in progress to
+			   end (its first look may have started a break that has still to come) */
+			if ((cur & delay_mask) || (r->retry && e->lease))
 				rc = -EAGAIN;
+			if (e->lease && (cur & delay_mask)) {
+				/* what this open needs beyond the break in progress comes after the
+				   acknowledgement (state_lease_ack) */
+				struct state_lease *l = e->lease;
+				l->owed &= state_break_target(l->breaking_to, conflict, r->overwrite,
+							      false) & ~doc;
+			}
 			continue;
 		}
-		uint32_t target = state_break_target(cur, conflict, r->overwrite, !e->lease);
+		uint32_t target = state_break_target(cur, conflict, r->overwrite, !e->lease) & ~doc;
 		if (target == cur)
 			continue;
 		if (e->lease)
@@ -377,13 +407,19 @@ out:
 	return rc;
 }
 
-/* Grants for the new entry e (lock held; e not yet in f). */
+/* Grants for the new entry e (lock held; e not yet in f). fresh: the lease was created by this
+ * request. */
 static void grant(struct ol_file *f, struct state_oplock *e, const struct state_oplock_req *r,
-		  struct state_oplock_grant *g)
+		  bool fresh, struct state_oplock_grant *g)
 {
 	bool others = false, others_write = false, others_handle = false, others_oplock = false;
 	for (struct state_oplock *o = f->entries; o; o = o->next) {
 		if (same_lease(o, r))
+			continue;
+		/* a stat open caching nothing takes no part in a lease's grant
+		   (smb2.lease.statopen3: a lease beside it still gets W); the oplock grant rules
+		   for stat opens are the oplock work's */
+		if (r->is_lease && !(o->access & ~STAT_OPEN_ACCESS) && !entry_state(o))
 			continue;
 		others = true;
 		uint32_t st = entry_state(o);
@@ -403,15 +439,31 @@ static void grant(struct ol_file *f, struct state_oplock *e, const struct state_
 		return;
 	}
 	struct state_lease *l = e->lease;
+	if (r->is_dir) {
+		/* no directory leases (nothing breaks them when the directory's contents change):
+		   the key is taken, the response carries no lease (smb2.lease.request) */
+		g->level = STATE_OPLOCK_NONE;
+		return;
+	}
 	g->level = STATE_OPLOCK_LEASE;
 	if (!l->breaking) {
-		uint32_t want = state_lease_grant(r->lease_state, others || others_write, r->is_dir);
-		/* nor a lease caching handles with an oplock */
-		if (others_oplock)
-			want &= ~STATE_LEASE_H;
-		/* 3.3.5.9.8: a request changes the lease only when it asks for a superset of what
-		   it holds (smb2.lease.upgrade: RH then RW stays RH) */
-		if ((want & l->state) == l->state && want != l->state) {
+		uint32_t want = r->lease_state & LEASE_ALL;
+		if (fresh) {
+			/* a new lease gets what can be held beside the others */
+			want = state_lease_grant(want, others || others_write, r->is_dir);
+			/* no handle caching beside an oplock */
+			if (others_oplock)
+				want &= ~STATE_LEASE_H;
+		} else if (!state_lease_grant(want, false, r->is_dir) ||
+			   (want & l->state) != l->state || want == l->state ||
+			   ((want & STATE_LEASE_W) && others) ||
+			   ((want & STATE_LEASE_H) && others_oplock)) {
+			/* 3.3.5.9.8: a held lease changes only to a valid strict superset of its
+			   state that can be held beside the others as a whole (smb2.lease.upgrade3:
+			   R beside another R asking for RHW stays R) */
+			want = l->state;
+		}
+		if (want != l->state) {
 			l->state = want;
 			if (l->version == 2)
 				l->epoch++;
@@ -419,6 +471,7 @@ static void grant(struct ol_file *f, struct state_oplock *e, const struct state_
 	}
 	g->lease_state = l->state;
 	g->epoch = l->epoch;
+	g->version = l->version;
 	g->breaking = l->breaking;
 }
 
@@ -445,7 +498,7 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 	}
 	if (r->is_lease) {
 		l = lease_find(db, r->client_guid, r->lease_key);
-		if (l && (l->file.dev != key->dev || l->file.ino != key->ino)) {
+		if (l && !same_key(&l->file, key)) {
 			rc = -EINVAL;
 			goto out;
 		}
@@ -460,17 +513,17 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 			l->file = *key;
 			l->version = r->version == 2 ? 2 : 1;
 			l->epoch = r->epoch; /* 3.3.5.9.11: the client's epoch, +1 for the grant */
+			l->owed = LEASE_ALL;
 			l->next = db->leases;
 			db->leases = l;
 		}
 		l->nopens++;
 		e->lease = l;
 	}
-	grant(f, e, r, g);
+	grant(f, e, r, fresh != NULL, g);
 	e->file = f;
 	e->next = f->entries;
 	f->entries = e;
-	(void)fresh;
 out:
 	if (rc && f)
 		file_maybe_free(db, f);
@@ -525,6 +578,7 @@ bool state_oplock_detach(struct state_oplock *e, struct state_oplock_grant *cur)
 		cur->level = e->lease ? STATE_OPLOCK_LEASE : e->level;
 		cur->lease_state = e->lease ? e->lease->state : 0;
 		cur->epoch = e->lease ? e->lease->epoch : 0;
+		cur->version = e->lease ? e->lease->version : 0;
 		cur->breaking = breaking;
 	}
 	pthread_mutex_unlock(&db->lock);
@@ -556,6 +610,31 @@ int state_oplock_ack(struct state_oplock *e, uint8_t level, uint8_t *granted)
 	return rc;
 }
 
+/* After an acknowledgement: the opens that arrived during the break may need more of the lease
+ * (owed). The next break goes out at once, in the client's epoch; handle and write caching end
+ * first (read caching stays until that break is acknowledged too), then read caching. */
+static void lease_next_step(struct state_lease_db *db, struct ol_file *f, struct state_lease *l,
+			    uint32_t owed)
+{
+	uint32_t next = l->state & owed;
+	if (next == l->state)
+		return;
+	if ((l->state & ~next & (STATE_LEASE_W | STATE_LEASE_H)) && (l->state & STATE_LEASE_R)) {
+		next |= STATE_LEASE_R;
+		if (next != l->state && !(owed & STATE_LEASE_R))
+			l->owed = owed; /* R follows */
+	}
+	if (next == l->state)
+		return;
+	for (struct state_oplock *e = f->entries; e; e = e->next)
+		if (e->lease == l) {
+			uint32_t keep = l->owed;
+			lease_break_ex(db, e, next, true);
+			l->owed = keep;
+			return;
+		}
+}
+
 int state_lease_ack(struct state_lease_db *db, const uint8_t guid[16], const uint8_t key[16],
 		    uint32_t state, uint32_t *granted)
 {
@@ -569,11 +648,14 @@ int state_lease_ack(struct state_lease_db *db, const uint8_t guid[16], const uin
 	else if (state & ~l->breaking_to)
 		rc = -EINVAL;
 	else {
+		uint32_t owed = l->owed;
 		lease_set(l, state);
 		*granted = state;
 		struct ol_file *f = find_file(db, &l->file, false);
-		if (f)
+		if (f) {
+			lease_next_step(db, f, l, owed);
 			wake_waiters(f);
+		}
 	}
 	pthread_mutex_unlock(&db->lock);
 	return rc;
@@ -587,9 +669,10 @@ void state_oplock_break_on_write(struct state_oplock *e)
 	pthread_mutex_lock(&db->lock);
 	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
 		if (o->lease) {
-			/* the writer's own lease key keeps its caching */
+			/* MS-FSA 2.1.4.12: read caching of other lease keys ends (R or RH: to none,
+			   an acknowledgement required when H goes); the writer's own key keeps its */
 			struct state_lease *l = o->lease;
-			if (l != e->lease && !l->breaking && l->state == STATE_LEASE_R)
+			if (l != e->lease && !l->breaking && (l->state & STATE_LEASE_R))
 				lease_break(db, o, 0);
 		} else if (!o->breaking && o->level == STATE_OPLOCK_II) {
 			/* every level II oplock, the writer's own included */
@@ -597,6 +680,34 @@ void state_oplock_break_on_write(struct state_oplock *e)
 		}
 	}
 	pthread_mutex_unlock(&db->lock);
+}
+
+int state_oplock_break_handles(struct state_oplock *e)
+{
+	if (!e)
+		return 0;
+	struct state_lease_db *db = e->db;
+	int rc = 0;
+	pthread_mutex_lock(&db->lock);
+	if (expire_breaks(db, e->file, now_ms()))
+		wake_waiters(e->file);
+	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
+		struct state_lease *l = o->lease;
+		/* oplocks: the batch oplock rules are the oplock work's (not here yet) */
+		if (o == e || !l || l == e->lease)
+			continue;
+		if (l->breaking) {
+			if (l->state & STATE_LEASE_H)
+				rc = -EAGAIN;
+			continue;
+		}
+		if (l->state & STATE_LEASE_H) {
+			lease_break(db, o, l->state & ~STATE_LEASE_H);
+			rc = -EAGAIN;
+		}
+	}
+	pthread_mutex_unlock(&db->lock);
+	return rc;
 }
 
 int state_oplock_add_waiter(struct state_lease_db *db, const struct state_key *key,

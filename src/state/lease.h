@@ -4,8 +4,9 @@
  * entry in state.c: its access and share mode, the oplock level it holds, or the lease it uses.
  * Entries are grouped by stream (the whole state_key): as in MS-FSA, every stream of a file has
  * an oplock of its own, so opens of a named stream and of the file's data never break or limit
- * each other's oplocks (smb2.oplock.stream1, batch26). Leases are keyed by (ClientGuid, LeaseKey) and shared by the opens of one client that name the
- * same key; a key belongs to one file.
+ * each other's oplocks (smb2.oplock.stream1, batch26). Leases are keyed by (ClientGuid,
+ * LeaseKey) and shared by the opens of one client that name the same key; a key belongs to one
+ * file (stream).
  *
  * The work of CREATE, in order:
  *   1. state_oplock_check_breaks(): before the share-mode check, the new open breaks the
@@ -14,7 +15,9 @@
  *      acknowledgements: it registers a waiter (state_oplock_add_waiter) and goes asynchronous;
  *      the waiter is called when an acknowledgement, a close or a break timeout changes the
  *      file's state, and the create starts over. Breaks not acknowledged within the db's
- *      timeout are completed by the next check (the waiter's own timeout triggers it).
+ *      timeout are completed by the next check (the waiter's own timeout triggers it): an oplock
+ *      gets the break's level, a lease is lost (none). What opens arriving during a lease
+ *      break need beyond its target is broken after the acknowledgement (state_lease_ack).
  *   2. the share-mode check (state.c);
  *   3. state_oplock_add(): the entry of the new open with the level or lease state granted.
  *
@@ -76,7 +79,9 @@ struct state_oplock_req {
 	uint8_t lease_key[16];
 	uint32_t access, share;
 	bool overwrite; /* supersede/overwrite: read caching ends too */
+	bool delete_on_close; /* FILE_DELETE_ON_CLOSE: the other leases' handle caching ends */
 	bool is_dir;
+	bool retry; /* state_oplock_check_breaks: the create has waited for breaks before */
 	/* state_oplock_add only */
 	uint8_t level;           /* requested oplock level */
 	uint32_t lease_state;    /* requested lease state */
@@ -91,6 +96,7 @@ struct state_oplock_grant {
 	uint8_t level;        /* oplock level, or STATE_OPLOCK_LEASE */
 	uint32_t lease_state;
 	uint16_t epoch;
+	uint8_t version;      /* the lease's version (its first create's context): the response's */
 	bool breaking;        /* the lease is being broken (SMB2_LEASE_FLAG_BREAK_IN_PROGRESS) */
 };
 
@@ -139,8 +145,14 @@ int state_lease_ack(struct state_lease_db *db, const uint8_t guid[16], const uin
 		    uint32_t state, uint32_t *granted);
 /* A write, a change of size or a byte-range lock through e (MS-FSA 2.1.4.12, operations WRITE,
  * SET_INFORMATION and RANGE_LOCK): every level II oplock of the stream breaks to none, e's own
- * included, and so do R leases of other lease keys; nothing waits for acknowledgements. */
+ * included, and so do R and RH leases of other lease keys; nothing waits for acknowledgements
+ * (an RH lease's break still asks for one). */
 void state_oplock_break_on_write(struct state_oplock *e);
+/* A rename through e (MS-FSA 2.1.5.14.11): the leases of the file's other opens (other keys)
+ * lose handle caching, since the name their cached handles stand for goes away. Returns 0, or
+ * -EAGAIN while such a break waits for its acknowledgement (the caller waits as a create does:
+ * state_oplock_add_waiter). */
+int state_oplock_break_handles(struct state_oplock *e);
 /* Waiters of a file (see above); del may be called for a waiter already woken. */
 int state_oplock_add_waiter(struct state_lease_db *db, const struct state_key *key,
 			    void (*cb)(void *arg), void *arg);

@@ -372,6 +372,17 @@ int vfs_path_normalize(char *path);
 /* Windows wildcard match (MS-FSRTL FsRtlIsNameInExpression semantics for * ? < > "),
  * case-insensitive unless case_sensitive. */
 bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensitive);
+/* The 8.3 short name of a long name, as FileAlternateNameInformation and the directory listings
+ * report it and as a CREATE may use it instead of the name (MS-FSCC 2.1.5.2.1). A name that
+ * already is a valid 8.3 name (1-8 characters, optionally a dot and 1-3, all of them legal in
+ * 8.3 names, letters of either case) has none: returns 0. Otherwise writes the generated name,
+ * NUL-terminated, to out and returns its length: up to four legal characters of the part before
+ * the last dot, upper-cased ("_" when none is left), "~" and three base-36 characters of a hash
+ * of the whole name, then "." and up to three legal characters of the extension. Generated
+ * names are stable (the same name always gets the same short name) but two long names of one
+ * directory may share one; a lookup then finds either. */
+#define VFS_SHORT_NAME_MAX 12
+size_t vfs_short_name(const char *name, char out[VFS_SHORT_NAME_MAX + 1]);
 
 /* ---- the DOS metadata xattr (exposed for tests) ---- */
 #define VFS_META_XATTR "user.shoal.meta"

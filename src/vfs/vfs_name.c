@@ -176,6 +176,68 @@ bool vfs_wildcard_match(const char *pattern, const char *name, bool case_sensiti
 	return r;
 }
 
+/* ---- 8.3 short names ---- */
+
+static bool short_legal(char c)
+{
+	if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return true;
+	return c && strchr("$%'-_@~`!(){}^#&", c) != NULL;
+}
+
+static char short_upper(char c)
+{
+	return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+static bool is_8dot3(const char *name)
+{
+	const char *dot = strchr(name, '.');
+	size_t base = dot ? (size_t)(dot - name) : strlen(name);
+	if (base < 1 || base > 8)
+		return false;
+	if (dot && (strlen(dot + 1) < 1 || strlen(dot + 1) > 3 || strchr(dot + 1, '.')))
+		return false;
+	for (const char *p = name; *p; p++)
+		if (p != dot && !short_legal(*p))
+			return false;
+	return true;
+}
+
+size_t vfs_short_name(const char *name, char out[VFS_SHORT_NAME_MAX + 1])
+{
+	if (!strcmp(name, ".") || !strcmp(name, "..") || is_8dot3(name))
+		return 0;
+	const char *dot = strrchr(name, '.');
+	if (dot == name)
+		dot = NULL; /* ".profile": all base, no extension */
+	const char *end = dot ? dot : name + strlen(name);
+	size_t n = 0;
+	for (const char *p = name; p < end && n < 4; p++)
+		if (short_legal(*p))
+			out[n++] = short_upper(*p);
+	if (n == 0)
+		out[n++] = '_';
+	uint32_t h = 2166136261u; /* FNV-1a over the whole name */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	static const char b36[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	out[n++] = '~';
+	for (int i = 0; i < 3; i++, h /= 36)
+		out[n++] = b36[h % 36];
+	if (dot) {
+		size_t e = 0;
+		for (const char *p = dot + 1; *p && e < 3; p++)
+			if (short_legal(*p)) {
+				if (e++ == 0)
+					out[n++] = '.';
+				out[n++] = short_upper(*p);
+			}
+	}
+	out[n] = 0;
+	return n;
+}
+
 size_t vfs_meta_pack(uint8_t out[VFS_META_LEN_MAX], const struct vfs_meta *m)
 {
 	out[0] = 1;

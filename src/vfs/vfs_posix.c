@@ -7,7 +7,9 @@
  * to a parent directory descriptor that was itself opened that way, on a last component that
  * vfs_path_check() has proven to be a plain name.
  *
- * Windows metadata lives in the "user.shoal.meta" xattr of the file (vfs_name.c encodes it). */
+ * Windows metadata lives in the "user.shoal.meta" xattr of the file (vfs_name.c encodes it).
+ * Streams, security descriptors/ACLs and sparse files are in vfs_posix_streams.c, vfs_posix_acl.c
+ * and vfs_posix_sparse.c (vfs_posix.h: what the four files share). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,45 +23,12 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <sys/acl.h>
-#include <acl/libacl.h>
-
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "lib/ntime.h"
 #include "lib/utf16.h"
 #include "vfs/vfs.h"
-
-/* DOS attributes (MS-FSCC 2.6) this module composes. */
-#define ATTR_READONLY 0x0001u
-#define ATTR_DIRECTORY 0x0010u
-#define ATTR_ARCHIVE 0x0020u
-#define ATTR_NORMAL 0x0080u
-#define ATTR_SPARSE 0x0200u /* set only through FSCTL_SET_SPARSE */
-/* the attributes a client may store; the rest are derived from the file */
-#define ATTR_SETTABLE 0x00003127u /* RO HIDDEN SYSTEM ARCHIVE TEMPORARY OFFLINE NOT_INDEXED */
-
-struct posix_share {
-	struct vfs_share base;
-	int root; /* O_PATH | O_DIRECTORY */
-};
-
-struct posix_file {
-	struct vfs_file base;
-	int fd;
-	bool opath; /* opened O_PATH (no read permission): xattrs and times go through /proc */
-	bool ctime_pinned; /* this handle set ChangeTime: its own writes leave it (as NTFS) */
-	bool new_entry; /* created by this open; its directory entry not yet fsynced */
-};
-
-static struct posix_share *PS(struct vfs_share *sh)
-{
-	return (struct posix_share *)sh;
-}
-static struct posix_file *PF(struct vfs_file *f)
-{
-	return (struct posix_file *)f;
-}
+#include "vfs/vfs_posix.h"
 
 /* ---- resolution beneath the root ---- */
 
@@ -139,7 +108,7 @@ static void fill_stat(const struct statx *sx, const uint8_t *meta, ssize_t metal
 
 /* /proc/self/fd/N[/name]: the way to reach xattrs and times of an O_PATH descriptor or of a
  * directory entry, since there is no fgetxattrat in glibc. */
-static void proc_path(char *buf, size_t len, int fd, const char *name)
+void vfs_posix_proc_path(char *buf, size_t len, int fd, const char *name)
 {
 	snprintf(buf, len, "/proc/self/fd/%d%s%s", fd, name ? "/" : "", name ? name : "");
 }
@@ -149,7 +118,7 @@ static ssize_t meta_get_fd(struct posix_file *pf, uint8_t *buf, size_t len)
 	if (!pf->opath)
 		return fgetxattr(pf->fd, VFS_META_XATTR, buf, len);
 	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
+	vfs_posix_proc_path(p, sizeof(p), pf->fd, NULL);
 	return getxattr(p, VFS_META_XATTR, buf, len);
 }
 
@@ -160,14 +129,14 @@ static int meta_set_fd(struct posix_file *pf, const uint8_t *buf, size_t len)
 		rc = fsetxattr(pf->fd, VFS_META_XATTR, buf, len, 0);
 	} else {
 		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
+		vfs_posix_proc_path(p, sizeof(p), pf->fd, NULL);
 		rc = setxattr(p, VFS_META_XATTR, buf, len, 0);
 	}
 	return rc < 0 ? -errno : 0;
 }
 
-static int stream_stat(struct posix_file *pf, struct vfs_stat *st);
-static void ctime_touch(struct posix_file *pf);
+int vfs_posix_stream_stat(struct posix_file *pf, struct vfs_stat *st);
+void vfs_posix_ctime_touch(struct posix_file *pf);
 
 static int statx_fd(int fd, struct statx *sx)
 {
@@ -177,7 +146,7 @@ static int statx_fd(int fd, struct statx *sx)
 	return 0;
 }
 
-static int posix_fstat(struct vfs_file *f, struct vfs_stat *st)
+int vfs_posix_fstat(struct vfs_file *f, struct vfs_stat *st)
 {
 	struct posix_file *pf = PF(f);
 	struct statx sx;
@@ -188,7 +157,7 @@ static int posix_fstat(struct vfs_file *f, struct vfs_stat *st)
 	ssize_t n = meta_get_fd(pf, meta, sizeof(meta));
 	fill_stat(&sx, meta, n, st);
 	if (f->stream)
-		return stream_stat(pf, st);
+		return vfs_posix_stream_stat(pf, st);
 	return 0;
 }
 
@@ -199,7 +168,7 @@ static int stat_path(struct posix_share *ps, const char *path, struct vfs_stat *
 	if (fd < 0)
 		return fd;
 	struct posix_file tmp = {.fd = fd, .opath = true};
-	int rc = posix_fstat(&tmp.base, st);
+	int rc = vfs_posix_fstat(&tmp.base, st);
 	close(fd);
 	return rc;
 }
@@ -208,29 +177,42 @@ static int stat_path(struct posix_share *ps, const char *path, struct vfs_stat *
 
 struct ci_scan {
 	const char *want;
-	char *found;
+	bool want_short;   /* want may be a generated 8.3 name (it has a '~') */
+	char *found;       /* the name that matches want but for case */
+	char *found_short; /* else the first name whose short name is want */
 };
 
 static int ci_scan_cb(void *arg, const char *name)
 {
 	struct ci_scan *s = arg;
-	if (!utf8_case_equal(s->want, name))
-		return 0;
-	s->found = strdup(name);
-	return 1;
+	if (utf8_case_equal(s->want, name)) {
+		s->found = strdup(name);
+		return 1;
+	}
+	char sn[VFS_SHORT_NAME_MAX + 1];
+	if (s->want_short && !s->found_short && vfs_short_name(name, sn) &&
+	    utf8_case_equal(s->want, sn))
+		s->found_short = strdup(name);
+	return 0;
 }
 
 static int dir_walk(int dirfd, vfs_dir_cb cb, void *arg);
 
-/* Finds a case-insensitive match for comp in directory dir; 0 with *found, or -ENOENT. */
+/* Finds a case-insensitive match for comp in directory dir, or the name whose 8.3 short name comp
+ * is; 0 with *found, or -ENOENT. */
 static int ci_find(struct posix_share *ps, const char *dir, const char *comp, char **found)
 {
 	int fd = beneath_open(ps, dir, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
 		return fd;
-	struct ci_scan s = {.want = comp};
+	struct ci_scan s = {.want = comp, .want_short = strchr(comp, '~') != NULL};
 	int rc = dir_walk(fd, ci_scan_cb, &s);
 	close(fd);
+	if (rc >= 0 && !s.found) {
+		s.found = s.found_short; /* a real name wins over a short one */
+		s.found_short = NULL;
+	}
+	free(s.found_short);
 	if (rc < 0) {
 		free(s.found);
 		return rc;
@@ -313,201 +295,6 @@ static int posix_lookup(struct vfs_share *sh, const char *path, char **real, str
 		}
 	}
 	return rc;
-}
-
-/* ---- alternate data streams: one xattr each ---- */
-
-/* xattr calls on the file behind pf (the /proc path when the descriptor is O_PATH). */
-static ssize_t xa_get(struct posix_file *pf, const char *name, void *buf, size_t len)
-{
-	ssize_t r;
-	if (!pf->opath) {
-		r = fgetxattr(pf->fd, name, buf, len);
-	} else {
-		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
-		r = getxattr(p, name, buf, len);
-	}
-	return r < 0 ? -errno : r;
-}
-
-static int xa_set(struct posix_file *pf, const char *name, const void *buf, size_t len, int flags)
-{
-	int r;
-	if (!pf->opath) {
-		r = fsetxattr(pf->fd, name, buf, len, flags);
-	} else {
-		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
-		r = setxattr(p, name, buf, len, flags);
-	}
-	/* a value over the file system's limit: the stream cannot grow (DISK_FULL) */
-	return r < 0 ? (errno == E2BIG ? -ENOSPC : -errno) : 0;
-}
-
-static int xa_remove(struct posix_file *pf, const char *name)
-{
-	int r;
-	if (!pf->opath) {
-		r = fremovexattr(pf->fd, name);
-	} else {
-		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
-		r = removexattr(p, name);
-	}
-	return r < 0 ? -errno : 0;
-}
-
-/* The malloc'ed list of xattr names (NUL-separated), *len its size. */
-static int xa_list(struct posix_file *pf, char **out, size_t *len)
-{
-	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
-	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = pf->opath ? listxattr(p, NULL, 0) : flistxattr(pf->fd, NULL, 0);
-		if (n < 0)
-			return -errno;
-		char *buf = malloc((size_t)n + 1);
-		if (!buf)
-			return -ENOMEM;
-		ssize_t m =
-		    pf->opath ? listxattr(p, buf, (size_t)n) : flistxattr(pf->fd, buf, (size_t)n);
-		if (m >= 0) {
-			*out = buf;
-			*len = (size_t)m;
-			return 0;
-		}
-		free(buf);
-		if (errno != ERANGE)
-			return -errno;
-	}
-	return -EAGAIN;
-}
-
-static char *stream_xname(const char *name)
-{
-	size_t a = strlen(VFS_STREAM_XATTR_PREFIX), b = strlen(name);
-	char *x = malloc(a + b + 1);
-	if (x) {
-		memcpy(x, VFS_STREAM_XATTR_PREFIX, a);
-		memcpy(x + a, name, b + 1);
-	}
-	return x;
-}
-
-/* Finds the stored name of stream name (case-insensitively); 0 with *found, or -ENOENT. */
-static int stream_find(struct posix_file *pf, const char *name, char **found)
-{
-	char *list;
-	size_t len;
-	int rc = xa_list(pf, &list, &len);
-	if (rc < 0)
-		return rc;
-	size_t plen = strlen(VFS_STREAM_XATTR_PREFIX);
-	rc = -ENOENT;
-	for (size_t o = 0; o < len; o += strlen(list + o) + 1) {
-		const char *x = list + o;
-		if (strncmp(x, VFS_STREAM_XATTR_PREFIX, plen) || !utf8_case_equal(x + plen, name))
-			continue;
-		*found = strdup(x + plen);
-		rc = *found ? 0 : -ENOMEM;
-		break;
-	}
-	free(list);
-	return rc;
-}
-
-/* Reads the whole stream into a malloc'ed buffer (extra bytes of room asked by room). */
-static int stream_load(struct posix_file *pf, uint8_t **data, size_t *len, size_t room)
-{
-	char *x = stream_xname(pf->base.stream);
-	if (!x)
-		return -ENOMEM;
-	int rc = -EAGAIN;
-	for (int tries = 0; tries < 4 && rc == -EAGAIN; tries++) {
-		ssize_t n = xa_get(pf, x, NULL, 0);
-		if (n < 0) {
-			rc = n == -ENODATA ? -ENOENT : (int)n;
-			break;
-		}
-		uint8_t *buf = malloc((size_t)n + room + 1);
-		if (!buf) {
-			rc = -ENOMEM;
-			break;
-		}
-		ssize_t m = xa_get(pf, x, buf, (size_t)n);
-		if (m >= 0) {
-			*data = buf;
-			*len = (size_t)m;
-			rc = 0;
-		} else {
-			free(buf);
-			rc = m == -ERANGE ? -EAGAIN : (int)m;
-		}
-	}
-	free(x);
-	return rc;
-}
-
-static int stream_store(struct posix_file *pf, const uint8_t *data, size_t len)
-{
-	char *x = stream_xname(pf->base.stream);
-	if (!x)
-		return -ENOMEM;
-	int rc = xa_set(pf, x, data, len, XATTR_REPLACE);
-	free(x);
-	return rc == -ENODATA ? -ENOENT : rc;
-}
-
-static ssize_t stream_pread(struct posix_file *pf, void *buf, size_t n, uint64_t off)
-{
-	uint8_t *data;
-	size_t len;
-	int rc = stream_load(pf, &data, &len, 0);
-	if (rc < 0)
-		return rc;
-	size_t got = 0;
-	if (off < len) {
-		got = len - (size_t)off < n ? len - (size_t)off : n;
-		memcpy(buf, data + off, got);
-	}
-	free(data);
-	return (ssize_t)got;
-}
-
-/* Resizes the stream to end (when grow or shrinking) and writes n bytes at off. */
-static int stream_update(struct posix_file *pf, const void *buf, size_t n, uint64_t off,
-			 uint64_t end, bool set_size)
-{
-	if (end > (1u << 20))
-		return -ENOSPC; /* far beyond any xattr limit: refuse before allocating */
-	uint8_t *data;
-	size_t len;
-	int rc = stream_load(pf, &data, &len, (size_t)end);
-	if (rc < 0)
-		return rc;
-	size_t nlen = set_size ? (size_t)end : (end > len ? (size_t)end : len);
-	if (nlen > len)
-		memset(data + len, 0, nlen - len);
-	if (n)
-		memcpy(data + off, buf, n);
-	rc = stream_store(pf, data, nlen);
-	free(data);
-	return rc;
-}
-
-static int stream_stat(struct posix_file *pf, struct vfs_stat *st)
-{
-	char *x = stream_xname(pf->base.stream);
-	if (!x)
-		return -ENOMEM;
-	ssize_t n = xa_get(pf, x, NULL, 0);
-	free(x);
-	if (n < 0)
-		return n == -ENODATA ? -ENOENT : (int)n;
-	st->size = (uint64_t)n;
-	st->alloc = ((uint64_t)n + 7) & ~7ull;
-	return 0;
 }
 
 /* ---- open / close ---- */
@@ -671,21 +458,21 @@ static ssize_t posix_pread(struct vfs_file *f, void *buf, size_t n, uint64_t off
 	if (off > INT64_MAX)
 		return -EINVAL;
 	if (f->stream)
-		return stream_pread(PF(f), buf, n, off);
+		return vfs_posix_stream_pread(PF(f), buf, n, off);
 	do
 		r = pread(PF(f)->fd, buf, n, (off_t)off);
 	while (r < 0 && errno == EINTR);
 	return r < 0 ? -errno : r;
 }
 
-static ssize_t posix_pwrite(struct vfs_file *f, const void *buf, size_t n, uint64_t off)
+ssize_t vfs_posix_pwrite(struct vfs_file *f, const void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 	if (off > INT64_MAX || n > INT64_MAX - off)
 		return -EINVAL;
-	ctime_touch(PF(f));
+	vfs_posix_ctime_touch(PF(f));
 	if (f->stream) {
-		int rc = stream_update(PF(f), buf, n, off, off + n, false);
+		int rc = vfs_posix_stream_update(PF(f), buf, n, off, off + n, false);
 		return rc < 0 ? rc : (ssize_t)n;
 	}
 	while (done < n) {
@@ -713,9 +500,9 @@ static int posix_truncate(struct vfs_file *f, uint64_t size)
 {
 	if (size > INT64_MAX)
 		return -EINVAL;
-	ctime_touch(PF(f));
+	vfs_posix_ctime_touch(PF(f));
 	if (f->stream)
-		return stream_update(PF(f), NULL, 0, 0, size, true);
+		return vfs_posix_stream_update(PF(f), NULL, 0, 0, size, true);
 	return ftruncate(PF(f)->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
@@ -834,7 +621,7 @@ static int posix_stat_at(struct vfs_file *dir, const char *name, struct vfs_stat
 		return rc;
 	}
 	char pp[320];
-	proc_path(pp, sizeof(pp), pf->fd, name);
+	vfs_posix_proc_path(pp, sizeof(pp), pf->fd, name);
 	uint8_t meta[64];
 	ssize_t n = lgetxattr(pp, VFS_META_XATTR, meta, sizeof(meta));
 	fill_stat(&sx, meta, n, st);
@@ -908,7 +695,7 @@ static int posix_unlink(struct vfs_file *f)
 /* ---- metadata updates ---- */
 
 /* The stored metadata of the file, or what a file without it looks like. */
-static int meta_load(struct posix_file *pf, struct vfs_meta *m)
+int vfs_posix_meta_load(struct posix_file *pf, struct vfs_meta *m)
 {
 	uint8_t cur[64];
 	ssize_t n = meta_get_fd(pf, cur, sizeof(cur));
@@ -926,7 +713,7 @@ static int meta_load(struct posix_file *pf, struct vfs_meta *m)
 	return 0;
 }
 
-static int meta_store(struct posix_file *pf, const struct vfs_meta *m)
+int vfs_posix_meta_store(struct posix_file *pf, const struct vfs_meta *m)
 {
 	uint8_t meta[VFS_META_LEN_MAX];
 	return meta_set_fd(pf, meta, vfs_meta_pack(meta, m));
@@ -934,7 +721,7 @@ static int meta_store(struct posix_file *pf, const struct vfs_meta *m)
 
 /* Data changed through pf: unless pf set ChangeTime itself, the file reports its own ctime
  * again (the stored one is dropped). */
-static void ctime_touch(struct posix_file *pf)
+void vfs_posix_ctime_touch(struct posix_file *pf)
 {
 	if (pf->ctime_pinned)
 		return;
@@ -944,237 +731,35 @@ static void ctime_touch(struct posix_file *pf)
 	if (n <= 0 || vfs_meta_unpack(cur, (size_t)n, &m) < 0 || !m.ctime)
 		return;
 	m.ctime = 0;
-	(void)meta_store(pf, &m);
+	(void)vfs_posix_meta_store(pf, &m);
 }
 
 static int posix_set_meta(struct vfs_file *f, uint32_t attrs, uint64_t btime)
 {
 	struct posix_file *pf = PF(f);
 	struct vfs_meta m;
-	int rc = meta_load(pf, &m);
+	int rc = vfs_posix_meta_load(pf, &m);
 	if (rc < 0)
 		return rc;
 	if (attrs != VFS_ATTRS_KEEP)
 		m.attrs = (attrs & ATTR_SETTABLE) | (m.attrs & ATTR_SPARSE);
 	if (btime)
 		m.btime = btime;
-	return meta_store(pf, &m);
+	return vfs_posix_meta_store(pf, &m);
 }
 
 static int posix_set_ctime(struct vfs_file *f, uint64_t ctime)
 {
 	struct posix_file *pf = PF(f);
 	struct vfs_meta m;
-	int rc = meta_load(pf, &m);
+	int rc = vfs_posix_meta_load(pf, &m);
 	if (rc < 0 || !ctime)
 		return rc;
 	m.ctime = ctime;
-	rc = meta_store(pf, &m);
+	rc = vfs_posix_meta_store(pf, &m);
 	if (rc == 0)
 		pf->ctime_pinned = true;
 	return rc;
-}
-
-/* ---- the NT security descriptor record and its POSIX mapping (server identity) ---- */
-
-/* A server running as root keeps the record in the trusted.* namespace, which only
- * CAP_SYS_ADMIN can read or write: a local user who may write a file must not be able to forge
- * the descriptor that SMB access checks trust (and, say, grant himself WRITE_OWNER). A server
- * running as an ordinary user owns all its files anyway and uses user.*. */
-static const char *ntacl_name(void)
-{
-	return geteuid() == 0 ? VFS_NTACL_XATTR_ROOT : VFS_NTACL_XATTR;
-}
-
-static ssize_t ntacl_read(struct posix_file *pf, void *buf, size_t len)
-{
-	if (!pf->opath)
-		return fgetxattr(pf->fd, ntacl_name(), buf, len);
-	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
-	return getxattr(p, ntacl_name(), buf, len);
-}
-
-static ssize_t posix_get_ntacl(struct vfs_file *f, void *buf, size_t len)
-{
-	struct posix_file *pf = PF(f);
-	/* every CREATE asks: try as the user first, and switch to the server's identity only when
-	   the permissions (a user.* xattr needs read permission) refuse */
-	ssize_t n = ntacl_read(pf, buf, len);
-	int e = errno;
-	if (n < 0 && (e == EACCES || e == EPERM)) {
-		struct vfs_ident saved;
-		vfs_ident_get(&saved);
-		vfs_ident_apply(NULL);
-		n = ntacl_read(pf, buf, len);
-		e = errno;
-		vfs_ident_apply(&saved);
-	}
-	if (n >= 0)
-		return n;
-	return e == ENOTSUP ? -ENODATA : -e;
-}
-
-static int posix_set_ntacl(struct vfs_file *f, const void *buf, size_t len)
-{
-	struct posix_file *pf = PF(f);
-	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
-	struct vfs_ident saved;
-	vfs_ident_get(&saved);
-	vfs_ident_apply(NULL);
-	int rc;
-	if (len == 0)
-		rc = pf->opath ? removexattr(p, ntacl_name()) : fremovexattr(pf->fd, ntacl_name());
-	else
-		rc = pf->opath ? setxattr(p, ntacl_name(), buf, len, 0)
-			       : fsetxattr(pf->fd, ntacl_name(), buf, len, 0);
-	int e = errno;
-	vfs_ident_apply(&saved);
-	if (rc < 0 && len == 0 && e == ENODATA)
-		return 0;
-	return rc < 0 ? -e : 0;
-}
-
-static int posix_set_perms(struct vfs_file *f, uint32_t mode, uint32_t uid, uint32_t gid)
-{
-	struct posix_file *pf = PF(f);
-	struct vfs_ident saved;
-	vfs_ident_get(&saved);
-	vfs_ident_apply(NULL);
-	int rc = 0;
-	/* chown first: it clears set-id bits that the mode then restores as wanted */
-	if (uid != UINT32_MAX || gid != UINT32_MAX)
-		rc = fchownat(pf->fd, "", uid, gid, AT_EMPTY_PATH);
-	if (!rc && mode != UINT32_MAX) {
-		char p[64];
-		proc_path(p, sizeof(p), pf->fd, NULL);
-		/* fchmod refuses O_PATH descriptors; the /proc link reaches the same inode */
-		rc = pf->opath ? chmod(p, mode & 07777) : fchmod(pf->fd, mode & 07777);
-	}
-	int e = errno;
-	vfs_ident_apply(&saved);
-	return rc < 0 ? -e : 0;
-}
-
-static uint8_t perm_bits(acl_entry_t e)
-{
-	acl_permset_t ps;
-	if (acl_get_permset(e, &ps) < 0)
-		return 0;
-	return (uint8_t)((acl_get_perm(ps, ACL_READ) == 1 ? 4 : 0) |
-			 (acl_get_perm(ps, ACL_WRITE) == 1 ? 2 : 0) |
-			 (acl_get_perm(ps, ACL_EXECUTE) == 1 ? 1 : 0));
-}
-
-static int read_acl(acl_t acl, struct vfs_posix_acl *out)
-{
-	acl_entry_t e;
-	bool have_mask = false;
-	for (int w = ACL_FIRST_ENTRY; acl_get_entry(acl, w, &e) == 1; w = ACL_NEXT_ENTRY) {
-		acl_tag_t tag;
-		if (acl_get_tag_type(e, &tag) < 0)
-			return -errno;
-		if (tag == ACL_GROUP_OBJ) {
-			out->group_obj = perm_bits(e);
-		} else if (tag == ACL_MASK) {
-			out->mask = perm_bits(e);
-			have_mask = true;
-		} else if ((tag == ACL_USER || tag == ACL_GROUP) && out->n < VFS_ACL_MAX) {
-			uint32_t *q = acl_get_qualifier(e);
-			if (!q)
-				return -errno;
-			out->e[out->n].group = tag == ACL_GROUP;
-			out->e[out->n].id = *q;
-			out->e[out->n].perm = perm_bits(e);
-			out->n++;
-			acl_free(q);
-		}
-	}
-	if (!have_mask)
-		out->mask = 7;
-	return 0;
-}
-
-static int posix_get_posix_acl(struct vfs_file *f, struct vfs_posix_acl *out)
-{
-	struct posix_file *pf = PF(f);
-	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
-	memset(out, 0, sizeof(*out));
-	struct vfs_ident saved;
-	vfs_ident_get(&saved);
-	vfs_ident_apply(NULL);
-	acl_t acl = acl_get_file(p, ACL_TYPE_ACCESS);
-	int rc = acl ? read_acl(acl, out) : -errno;
-	if (acl)
-		acl_free(acl);
-	vfs_ident_apply(&saved);
-	return rc == -ENOTSUP ? -EOPNOTSUPP : rc;
-}
-
-static int add_entry(acl_t *acl, acl_tag_t tag, const uint32_t *id, unsigned perm)
-{
-	acl_entry_t e;
-	acl_permset_t ps;
-	if (acl_create_entry(acl, &e) < 0 || acl_set_tag_type(e, tag) < 0 ||
-	    (id && acl_set_qualifier(e, id) < 0) || acl_get_permset(e, &ps) < 0 ||
-	    acl_clear_perms(ps) < 0)
-		return -errno;
-	if (((perm & 4) && acl_add_perm(ps, ACL_READ) < 0) ||
-	    ((perm & 2) && acl_add_perm(ps, ACL_WRITE) < 0) ||
-	    ((perm & 1) && acl_add_perm(ps, ACL_EXECUTE) < 0))
-		return -errno;
-	return 0;
-}
-
-static int build_acl(uint32_t mode, const struct vfs_posix_acl *in, acl_t *out)
-{
-	acl_t acl = acl_init(in->n + 4);
-	if (!acl)
-		return -errno;
-	unsigned mask = (mode >> 3) & 7;
-	int rc = add_entry(&acl, ACL_USER_OBJ, NULL, (mode >> 6) & 7);
-	if (!rc)
-		rc = add_entry(&acl, ACL_GROUP_OBJ, NULL, (mode >> 3) & 7);
-	if (!rc)
-		rc = add_entry(&acl, ACL_OTHER, NULL, mode & 7);
-	for (int i = 0; i < in->n && !rc; i++) {
-		rc = add_entry(&acl, in->e[i].group ? ACL_GROUP : ACL_USER, &in->e[i].id,
-			       in->e[i].perm);
-		mask |= in->e[i].perm;
-	}
-	if (!rc && in->n)
-		rc = add_entry(&acl, ACL_MASK, NULL, mask);
-	if (!rc && acl_valid(acl) < 0)
-		rc = -EINVAL; /* duplicate ids */
-	if (rc) {
-		acl_free(acl);
-		return rc;
-	}
-	*out = acl;
-	return 0;
-}
-
-static int posix_set_posix_acl(struct vfs_file *f, uint32_t mode, const struct vfs_posix_acl *in)
-{
-	struct posix_file *pf = PF(f);
-	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
-	acl_t acl = NULL; /* set by build_acl on success; gcc -O2 cannot see it */
-	int rc = build_acl(mode, in, &acl);
-	if (rc < 0)
-		return rc;
-	struct vfs_ident saved;
-	vfs_ident_get(&saved);
-	vfs_ident_apply(NULL);
-	rc = acl_set_file(p, ACL_TYPE_ACCESS, acl) < 0 ? -errno : 0;
-	/* without POSIX ACLs on the file system a plain mode still maps owner, group, others */
-	if ((rc == -ENOTSUP || rc == -EOPNOTSUPP) && in->n == 0)
-		rc = chmod(p, mode & 07777) < 0 ? -errno : 0;
-	vfs_ident_apply(&saved);
-	acl_free(acl);
-	return rc == -ENOTSUP ? -EOPNOTSUPP : rc;
 }
 
 static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
@@ -1190,7 +775,7 @@ static int posix_set_times(struct vfs_file *f, uint64_t atime, uint64_t mtime)
 	if (!pf->opath)
 		return futimens(pf->fd, ts) < 0 ? -errno : 0;
 	char p[64];
-	proc_path(p, sizeof(p), pf->fd, NULL);
+	vfs_posix_proc_path(p, sizeof(p), pf->fd, NULL);
 	return utimensat(AT_FDCWD, p, ts, 0) < 0 ? -errno : 0;
 }
 
@@ -1208,235 +793,6 @@ static int posix_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 	return 0;
 }
 
-/* ---- sparse files ---- */
-
-static int posix_set_sparse(struct vfs_file *f, bool sparse)
-{
-	struct posix_file *pf = PF(f);
-	if (f->is_dir || f->stream)
-		return -EINVAL;
-	struct vfs_stat st;
-	int rc = posix_fstat(f, &st);
-	if (rc < 0)
-		return rc;
-	struct vfs_meta m;
-	rc = meta_load(pf, &m);
-	if (rc < 0)
-		return rc;
-	m.attrs = st.attrs & (ATTR_SETTABLE | ATTR_SPARSE);
-	m.attrs = sparse ? m.attrs | ATTR_SPARSE : m.attrs & ~ATTR_SPARSE;
-	rc = meta_store(pf, &m);
-	if (rc < 0)
-		return rc;
-	/* NTFS allocates a file's holes when it stops being sparse; the reservation is a hint
-	   (a full disk or a file system without fallocate keeps the holes) */
-	if (!sparse && st.size && !pf->opath && st.size <= INT64_MAX)
-		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)st.size);
-	return 0;
-}
-
-static int posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc)
-{
-	struct posix_file *pf = PF(f);
-	if (off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
-		return -EINVAL;
-	if (!len)
-		return 0;
-	ctime_touch(pf);
-	if (f->stream) {
-		struct vfs_stat st;
-		int rc = posix_fstat(f, &st);
-		if (rc < 0 || off >= st.size)
-			return rc;
-		uint64_t n = off + len < st.size ? len : st.size - off;
-		uint8_t *z = calloc(1, (size_t)n);
-		if (!z)
-			return -ENOMEM;
-		rc = stream_update(pf, z, (size_t)n, off, off + n, false);
-		free(z);
-		return rc;
-	}
-	if (!dealloc && fallocate(pf->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-				  (off_t)len) == 0)
-		return 0;
-	if (fallocate(pf->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) <
-	    0) {
-		if (errno != EOPNOTSUPP)
-			return -errno;
-		/* no hole punching here: write zeros up to the end of file */
-		struct vfs_stat st;
-		int rc = posix_fstat(f, &st);
-		if (rc < 0)
-			return rc;
-		static const uint8_t zeros[65536];
-		uint64_t end = off + len < st.size ? off + len : st.size;
-		for (uint64_t o = off; o < end;) {
-			size_t n = end - o < sizeof(zeros) ? (size_t)(end - o) : sizeof(zeros);
-			ssize_t w = posix_pwrite(f, zeros, n, o);
-			if (w < 0)
-				return (int)w;
-			o += (uint64_t)w;
-		}
-		return 0;
-	}
-	if (!dealloc)
-		(void)fallocate(pf->fd, FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
-	return 0;
-}
-
-static int posix_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end)
-{
-	struct posix_file *pf = PF(f);
-	if (off > INT64_MAX)
-		return -ENXIO;
-	if (f->stream) {
-		/* a stream is one run of data */
-		struct vfs_stat st;
-		int rc = posix_fstat(f, &st);
-		if (rc < 0)
-			return rc;
-		if (off >= st.size)
-			return -ENXIO;
-		*start = off;
-		*end = st.size;
-		return 0;
-	}
-	off_t d = lseek(pf->fd, (off_t)off, SEEK_DATA);
-	if (d < 0)
-		return -errno;
-	off_t h = lseek(pf->fd, d, SEEK_HOLE);
-	if (h < 0)
-		return -errno;
-	*start = (uint64_t)d;
-	*end = (uint64_t)h;
-	return 0;
-}
-
-/* ---- alternate data streams: operations ---- */
-
-static int posix_open_stream(struct vfs_file *f, const char *name, unsigned flags,
-			     struct vfs_file **out)
-{
-	struct posix_file *pf = PF(f);
-	if (!*name || strchr(name, '/') || strchr(name, ':'))
-		return -EINVAL;
-	char *stored = NULL;
-	int rc = stream_find(pf, name, &stored);
-	if (rc == 0 && (flags & VFS_O_CREATE)) {
-		free(stored);
-		return -EEXIST;
-	}
-	if (rc == -ENOENT && (flags & VFS_O_CREATE)) {
-		char *x = stream_xname(name);
-		rc = x ? xa_set(pf, x, "", 0, XATTR_CREATE) : -ENOMEM;
-		free(x);
-		if (rc == 0 && !(stored = strdup(name)))
-			rc = -ENOMEM;
-	}
-	if (rc < 0)
-		return rc;
-	int fd = fcntl(pf->fd, F_DUPFD_CLOEXEC, 0);
-	struct posix_file *s = fd < 0 ? NULL : calloc(1, sizeof(*s));
-	char *p = s ? strdup(f->path) : NULL;
-	if (!p) {
-		rc = fd < 0 ? -errno : -ENOMEM;
-		if (fd >= 0)
-			close(fd);
-		free(s);
-		free(stored);
-		return rc;
-	}
-	s->base.sh = f->sh;
-	s->base.is_dir = false;
-	s->base.path = p;
-	s->base.stream = stored;
-	s->fd = fd;
-	s->opath = pf->opath;
-	*out = &s->base;
-	return 0;
-}
-
-static int posix_stream_list(struct vfs_file *f,
-			     int (*cb)(void *arg, const char *name, uint64_t size), void *arg)
-{
-	struct posix_file *pf = PF(f);
-	char *list;
-	size_t len;
-	int rc = xa_list(pf, &list, &len);
-	if (rc < 0)
-		return rc == -EOPNOTSUPP ? 0 : rc;
-	size_t plen = strlen(VFS_STREAM_XATTR_PREFIX);
-	for (size_t o = 0; o < len && !rc; o += strlen(list + o) + 1) {
-		const char *x = list + o;
-		if (strncmp(x, VFS_STREAM_XATTR_PREFIX, plen) || !x[plen])
-			continue;
-		ssize_t n = xa_get(pf, x, NULL, 0);
-		if (n < 0)
-			continue; /* removed meanwhile */
-		if (cb(arg, x + plen, (uint64_t)n))
-			break;
-	}
-	free(list);
-	return rc;
-}
-
-static int posix_stream_rename(struct vfs_file *sf, const char *to, bool replace)
-{
-	struct posix_file *pf = PF(sf);
-	if (!sf->stream || !*to || strchr(to, '/') || strchr(to, ':'))
-		return -EINVAL;
-	char *existing = NULL;
-	int rc = stream_find(pf, to, &existing);
-	if (rc == 0 && strcmp(existing, sf->stream) && !utf8_case_equal(existing, sf->stream) &&
-	    !replace) {
-		free(existing);
-		return -EEXIST;
-	}
-	if (rc < 0 && rc != -ENOENT)
-		return rc;
-	uint8_t *data = NULL;
-	size_t len = 0;
-	rc = stream_load(pf, &data, &len, 0);
-	char *nx = rc ? NULL : stream_xname(to);
-	char *ox = rc ? NULL : stream_xname(sf->stream);
-	char *nn = rc ? NULL : strdup(to);
-	if (!rc && (!nx || !ox || !nn))
-		rc = -ENOMEM;
-	/* a target with another case of its name is replaced by the new spelling */
-	if (!rc && existing && strcmp(existing, sf->stream)) {
-		char *ex = stream_xname(existing);
-		rc = ex ? xa_remove(pf, ex) : -ENOMEM;
-		free(ex);
-	}
-	if (!rc && strcmp(nx, ox))
-		rc = xa_set(pf, nx, data, len, 0);
-	if (!rc && strcmp(nx, ox))
-		rc = xa_remove(pf, ox);
-	if (!rc) {
-		free(sf->stream);
-		sf->stream = nn;
-		nn = NULL;
-	}
-	free(data);
-	free(nx);
-	free(ox);
-	free(nn);
-	free(existing);
-	return rc;
-}
-
-static int posix_stream_delete(struct vfs_file *sf)
-{
-	if (!sf->stream)
-		return -EINVAL;
-	char *x = stream_xname(sf->stream);
-	if (!x)
-		return -ENOMEM;
-	int rc = xa_remove(PF(sf), x);
-	free(x);
-	return rc == -ENODATA ? -ENOENT : rc;
-}
-
 /* ---- shares ---- */
 
 /* inotify_add_watch works on the /proc/self/fd path of an O_PATH descriptor too */
@@ -1452,9 +808,9 @@ const struct vfs_ops vfs_posix_ops = {
     .open = posix_open,
     .close = posix_close,
     .pread = posix_pread,
-    .pwrite = posix_pwrite,
+    .pwrite = vfs_posix_pwrite,
     .fsync = posix_fsync,
-    .fstat = posix_fstat,
+    .fstat = vfs_posix_fstat,
     .access = posix_access,
     .readdir = posix_readdir,
     .stat_at = posix_stat_at,
@@ -1467,18 +823,18 @@ const struct vfs_ops vfs_posix_ops = {
     .set_ctime = posix_set_ctime,
     .statfs = posix_statfs,
     .watch_fd = posix_watch_fd,
-    .set_sparse = posix_set_sparse,
-    .zero_range = posix_zero_range,
-    .next_data = posix_next_data,
-    .open_stream = posix_open_stream,
-    .stream_list = posix_stream_list,
-    .stream_rename = posix_stream_rename,
-    .stream_delete = posix_stream_delete,
-    .get_ntacl = posix_get_ntacl,
-    .set_ntacl = posix_set_ntacl,
-    .set_perms = posix_set_perms,
-    .get_posix_acl = posix_get_posix_acl,
-    .set_posix_acl = posix_set_posix_acl,
+    .set_sparse = vfs_posix_set_sparse,
+    .zero_range = vfs_posix_zero_range,
+    .next_data = vfs_posix_next_data,
+    .open_stream = vfs_posix_open_stream,
+    .stream_list = vfs_posix_stream_list,
+    .stream_rename = vfs_posix_stream_rename,
+    .stream_delete = vfs_posix_stream_delete,
+    .get_ntacl = vfs_posix_get_ntacl,
+    .set_ntacl = vfs_posix_set_ntacl,
+    .set_perms = vfs_posix_set_perms,
+    .get_posix_acl = vfs_posix_get_posix_acl,
+    .set_posix_acl = vfs_posix_set_posix_acl,
 };
 
 int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct vfs_share **out)

@@ -1,5 +1,5 @@
 /* The durable-open table (src/state/durable.c): add, detach, take (reconnect) and give back,
- * expiry on the table's thread, doom, lookups by CreateGuid, pending creates, and shutdown. */
+ * expiry on the table's thread, doom (sticky), lookups by CreateGuid, pending creates, and shutdown. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -135,28 +135,35 @@ static void test_expiry(void **unused)
 	state_durable_db_free(db);
 }
 
-static void test_doom_taken_is_kept(void **unused)
+static void test_doom_is_sticky(void **unused)
 {
 	(void)unused;
 	reset_expired();
 	struct state_durable_db *db = state_durable_db_new(on_expire);
-	int a;
-	struct state_durable_rec r = rec_of(5, 1, 0, 60000), got;
-	struct state_durable *h, *t;
+	int a, b;
+	struct state_durable_rec ra = rec_of(5, 1, 0, 60000), rb = rec_of(6, 1, 0, 60000), got;
+	struct state_durable *ha, *hb, *t;
 	void *o;
-	assert_int_equal(state_durable_add(db, &r, &a, &h), 0);
-	/* dooming an attached (or reconnected) open does nothing */
-	state_durable_doom(db, 5);
-	state_durable_detach(h);
-	assert_int_equal(state_durable_take(db, 5, 9, &got, &o, &t), 0);
+	assert_int_equal(state_durable_add(db, &ra, &a, &ha), 0);
+	assert_int_equal(state_durable_add(db, &rb, &b, &hb), 0);
+	/* doomed while its owner is still detaching: nothing happens while it is attached... */
 	state_durable_doom(db, 5);
 	sleep_ms(50);
 	assert_int_equal(expired_count(), 0);
-	/* a doomed disconnected one cannot be reconnected */
-	state_durable_untake(h);
-	state_durable_doom(db, 5);
+	/* ...and it goes as soon as it is disconnected, long before its timeout */
+	state_durable_detach(ha);
 	assert_int_equal(wait_expired(1), 1);
+	assert_ptr_equal(expired[0], &a);
 	assert_int_equal(state_durable_take(db, 5, 9, &got, &o, &t), -ENOENT);
+	/* doomed while a reconnect holds it: kept until given back, then gone */
+	state_durable_detach(hb);
+	assert_int_equal(state_durable_take(db, 6, 9, &got, &o, &t), 0);
+	state_durable_doom(db, 6);
+	sleep_ms(50);
+	assert_int_equal(expired_count(), 1);
+	state_durable_untake(hb);
+	assert_int_equal(wait_expired(2), 2);
+	assert_ptr_equal(expired[1], &b);
 	state_durable_db_free(db);
 }
 
@@ -241,7 +248,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_attach_detach_take),
 	    cmocka_unit_test(test_expiry),
-	    cmocka_unit_test(test_doom_taken_is_kept),
+	    cmocka_unit_test(test_doom_is_sticky),
 	    cmocka_unit_test(test_guid_lookup),
 	    cmocka_unit_test(test_pending),
 	    cmocka_unit_test(test_shutdown_expires_disconnected),

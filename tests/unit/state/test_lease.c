@@ -110,6 +110,10 @@ static void test_lease_break_and_ack(void **unused)
 	assert_int_equal(g.level, STATE_OPLOCK_LEASE);
 	assert_int_equal(g.lease_state, R | W | H);
 	assert_int_equal(g.epoch, 8);
+	/* an open for READ_CONTROL only is a stat open for a lease holder: no break */
+	struct state_oplock_req rc = {.access = 0x00020000};
+	assert_int_equal(state_oplock_check_breaks(db, &k, &rc), 0);
+	assert_int_equal(nsent, 0);
 	/* another client: RWH breaks to RH and the create must wait */
 	assert_int_equal(state_oplock_check_breaks(db, &k, &r2), -EAGAIN);
 	assert_int_equal(nsent, 1);
@@ -196,6 +200,140 @@ static void test_oplock_break_timeout_and_write(void **unused)
 	state_lease_db_free(db);
 }
 
+/* 3.3.5.9.8 upgrades (smb2.lease.upgrade3), the response's version, streams as files */
+static void test_lease_upgrades(void **unused)
+{
+	(void)unused;
+	nsent = 0;
+	struct state_lease_db *db = state_lease_db_new(record, 35000);
+	struct state_key k = {1, 50, 0};
+	struct state_oplock_req r1 = lease_req(1, 1, R), r2 = lease_req(1, 2, R);
+	struct state_oplock_grant g;
+	struct state_oplock *e1, *e2, *e3, *e4, *e5;
+	int o;
+	assert_int_equal(state_oplock_add(db, &k, &r1, &o, &g, &e1), 0);
+	assert_int_equal(state_oplock_add(db, &k, &r2, &o, &g, &e2), 0);
+	assert_int_equal(g.lease_state, R);
+	/* RHW cannot be held beside the other R lease as a whole: nothing changes */
+	r1.lease_state = R | H | W;
+	assert_int_equal(state_oplock_add(db, &k, &r1, &o, &g, &e3), 0);
+	assert_int_equal(g.lease_state, R);
+	assert_int_equal(g.epoch, 8);
+	/* RH can: the lease becomes RH; a v1 context on the v2 lease gets the v2 answer */
+	r1.lease_state = R | H;
+	r1.version = 1;
+	assert_int_equal(state_oplock_add(db, &k, &r1, &o, &g, &e4), 0);
+	assert_int_equal(g.lease_state, R | H);
+	assert_int_equal(g.epoch, 9);
+	assert_int_equal(g.version, 2);
+	assert_int_equal(nsent, 0);
+	/* a stream is a file of its own: a new key there gets everything */
+	struct state_key ks = {1, 50, 77};
+	struct state_oplock_req r3 = lease_req(1, 3, R | W | H);
+	assert_int_equal(state_oplock_check_breaks(db, &ks, &r3), 0);
+	assert_int_equal(state_oplock_add(db, &ks, &r3, &o, &g, &e5), 0);
+	assert_int_equal(g.lease_state, R | W | H);
+	/* but a key of the file is refused on its stream */
+	struct state_oplock *e6;
+	assert_int_equal(state_oplock_add(db, &ks, &r1, &o, &g, &e6), -EINVAL);
+	state_oplock_remove(e1);
+	state_oplock_remove(e2);
+	state_oplock_remove(e3);
+	state_oplock_remove(e4);
+	state_oplock_remove(e5);
+	state_lease_db_free(db);
+}
+
+/* Opens arriving during a break: what they need more follows the acknowledgement, H first and
+ * then R, in the client's epoch (smb2.lease.breaking3); a create that waited keeps waiting
+ * while the lease is breaking. */
+static void test_lease_owed_breaks(void **unused)
+{
+	(void)unused;
+	nsent = 0;
+	struct state_lease_db *db = state_lease_db_new(record, 35000);
+	struct state_key k = {1, 60, 0};
+	struct state_oplock_req r1 = lease_req(1, 1, R | W | H);
+	struct state_oplock_grant g;
+	struct state_oplock *e1;
+	int o;
+	assert_int_equal(state_oplock_add(db, &k, &r1, &o, &g, &e1), 0);
+	struct state_oplock_req plain = {0}, trunc = {0};
+	plain.access = trunc.access = STATE_FILE_READ_DATA;
+	plain.share = trunc.share = STATE_SHARE_READ | STATE_SHARE_WRITE | STATE_SHARE_DELETE;
+	trunc.overwrite = true;
+	assert_int_equal(state_oplock_check_breaks(db, &k, &plain), -EAGAIN);
+	assert_int_equal(nsent, 1);
+	assert_int_equal(sent[0].new_state, R | H);
+	uint16_t epoch = sent[0].epoch;
+	/* the overwrite waits too and sends nothing now */
+	assert_int_equal(state_oplock_check_breaks(db, &k, &trunc), -EAGAIN);
+	assert_int_equal(nsent, 1);
+	uint32_t granted;
+	assert_int_equal(state_lease_ack(db, r1.client_guid, r1.lease_key, R | H, &granted), 0);
+	assert_int_equal(nsent, 2);
+	assert_int_equal(sent[1].cur, R | H);
+	assert_int_equal(sent[1].new_state, R);
+	assert_true(sent[1].ack_required);
+	assert_int_equal(sent[1].epoch, epoch);
+	plain.retry = true;
+	assert_int_equal(state_oplock_check_breaks(db, &k, &plain), -EAGAIN);
+	assert_int_equal(state_lease_ack(db, r1.client_guid, r1.lease_key, R, &granted), 0);
+	assert_int_equal(nsent, 3);
+	assert_int_equal(sent[2].new_state, 0);
+	assert_false(sent[2].ack_required);
+	assert_int_equal(sent[2].epoch, epoch);
+	assert_int_equal(state_oplock_check_breaks(db, &k, &plain), 0);
+	assert_int_equal(state_oplock_check_breaks(db, &k, &trunc), 0);
+	assert_int_equal(nsent, 3);
+	state_oplock_remove(e1);
+	state_lease_db_free(db);
+}
+
+/* Writes and locks end RH leases of other keys; a rename ends their H and waits; a break not
+ * acknowledged in time loses the lease. */
+static void test_lease_write_rename_timeout(void **unused)
+{
+	(void)unused;
+	nsent = 0;
+	struct state_lease_db *db = state_lease_db_new(record, 0); /* breaks expire at once */
+	struct state_key k = {1, 70, 0};
+	struct state_oplock_req r1 = lease_req(1, 1, R | H), r2 = lease_req(2, 2, R | H);
+	struct state_oplock_grant g;
+	struct state_oplock *e1, *e2;
+	int o1, o2;
+	assert_int_equal(state_oplock_add(db, &k, &r1, &o1, &g, &e1), 0);
+	assert_int_equal(state_oplock_add(db, &k, &r2, &o2, &g, &e2), 0);
+	assert_int_equal(g.lease_state, R | H);
+	assert_int_equal(state_oplock_break_handles(e1), -EAGAIN);
+	assert_int_equal(nsent, 1);
+	assert_ptr_equal(sent_owner[0], &o2);
+	assert_int_equal(sent[0].new_state, R);
+	assert_true(sent[0].ack_required);
+	/* the timeout (0 ms) has passed: the lease is lost altogether, nothing waits */
+	assert_int_equal(state_oplock_break_handles(e1), 0);
+	assert_int_equal(nsent, 1);
+	uint32_t granted;
+	assert_int_equal(state_lease_ack(db, r2.client_guid, r2.lease_key, R, &granted), -EPROTO);
+	/* a write through e2 ends e1's RH, asking for an acknowledgement */
+	state_oplock_break_on_write(e2);
+	assert_int_equal(nsent, 2);
+	assert_ptr_equal(sent_owner[1], &o1);
+	assert_int_equal(sent[1].cur, R | H);
+	assert_int_equal(sent[1].new_state, 0);
+	assert_true(sent[1].ack_required);
+	struct state_oplock_req probe = lease_req(1, 1, 0);
+	assert_int_equal(state_oplock_check_breaks(db, &k, &probe), 0);
+	struct state_oplock *e3;
+	assert_int_equal(state_oplock_add(db, &k, &probe, &o1, &g, &e3), 0);
+	assert_int_equal(g.lease_state, 0);
+	assert_false(g.breaking);
+	state_oplock_remove(e1);
+	state_oplock_remove(e2);
+	state_oplock_remove(e3);
+	state_lease_db_free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +342,9 @@ int main(void)
 	    cmocka_unit_test(test_grants),
 	    cmocka_unit_test(test_lease_break_and_ack),
 	    cmocka_unit_test(test_oplock_break_timeout_and_write),
+	    cmocka_unit_test(test_lease_upgrades),
+	    cmocka_unit_test(test_lease_owed_breaks),
+	    cmocka_unit_test(test_lease_write_rename_timeout),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,59 @@ static void norm(const char *in, int rc, const char *want)
 		assert_string_equal(buf, want);
 }
 
+static void short_of(const char *name, const char *want)
+{
+	char sn[VFS_SHORT_NAME_MAX + 1];
+	size_t n = vfs_short_name(name, sn);
+	if (!want) {
+		assert_int_equal(n, 0);
+		return;
+	}
+	assert_int_equal(n, strlen(sn));
+	if (strcmp(sn, want))
+		fprintf(stderr, "%s -> %s, want %s\n", name, sn, want);
+	assert_string_equal(sn, want);
+}
+
+static void test_short_names(void **state)
+{
+	(void)state;
+	/* already 8.3, either case: none */
+	short_of("README", NULL);
+	short_of("a.txt", NULL);
+	short_of("ABCDEFGH.TXT", NULL);
+	short_of("x~1.c", NULL);
+	short_of(".", NULL);
+	short_of("..", NULL);
+	/* generated: prefix, '~', three of the hash, extension; the hash part is checked for shape */
+	char sn[VFS_SHORT_NAME_MAX + 1];
+	assert_int_equal(vfs_short_name("torture_search.txt", sn), 12);
+	assert_memory_equal(sn, "TORT~", 5);
+	assert_string_equal(sn + 8, ".TXT");
+	char again[VFS_SHORT_NAME_MAX + 1];
+	vfs_short_name("torture_search.txt", again);
+	assert_string_equal(sn, again); /* stable */
+	vfs_short_name("torture_search2.txt", again);
+	assert_string_not_equal(sn, again); /* the hash tells these apart */
+	assert_int_equal(vfs_short_name("a b.txt", sn), 10); /* the space makes it long */
+	assert_memory_equal(sn, "AB~", 3);
+	assert_int_equal(vfs_short_name("archive.tar.gz", sn), 11); /* the last dot's extension */
+	assert_memory_equal(sn, "ARCH~", 5);
+	assert_string_equal(sn + 8, ".GZ");
+	assert_int_equal(vfs_short_name(".profile", sn), 8); /* a leading dot starts no extension */
+	assert_memory_equal(sn, "PROF~", 5);
+	assert_int_equal(vfs_short_name("+=+.txt", sn), 9); /* nothing legal before the dot */
+	assert_memory_equal(sn, "_~", 2);
+	assert_int_equal(vfs_short_name("\xc3\xa9t\xc3\xa9.docx", sn), 9); /* non-ASCII dropped */
+	assert_memory_equal(sn, "T~", 2);
+	assert_string_equal(sn + 5, ".DOC");
+	assert_int_equal(vfs_short_name("name.", sn), 8); /* an empty extension adds no dot */
+	assert_memory_equal(sn, "NAME~", 5);
+	assert_int_equal(vfs_short_name("abcdefghi", sn), 8);
+	for (size_t i = 0; sn[i]; i++)
+		assert_true(sn[i] == '~' || (sn[i] >= 'A' && sn[i] <= 'Z') || (sn[i] >= '0' && sn[i] <= '9'));
+}
+
 static void test_path_normalize(void **state)
 {
 	(void)state;
@@ -160,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_path_check),
 	    cmocka_unit_test(test_path_normalize),
 	    cmocka_unit_test(test_wildcards),
+	    cmocka_unit_test(test_short_names),
 	    cmocka_unit_test(test_meta_codec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
