@@ -644,6 +644,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->max_sessions_per_conn = CONF_DEFAULT_MAX_SESSIONS;
 	c->max_open_files = CONF_DEFAULT_MAX_OPEN_FILES;
 	c->max_async_requests = CONF_DEFAULT_MAX_ASYNC_REQUESTS;
+	c->multi_channel = true; /* as Samba on Linux */
 	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;

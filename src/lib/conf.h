@@ -87,9 +87,8 @@ struct shoal_conf {
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
 					break waits for its acknowledgement; default 35000 */
 	bool multi_channel;     /* "server multi channel support": SMB2_GLOBAL_CAP_MULTI_CHANNEL and
-				   session binding on 3.x, default no (docs/ARCHITECTURE.md,
-				   Multichannel: a bound channel cannot yet hold asynchronous
-				   requests) */
+				   session binding on 3.x, default yes (docs/ARCHITECTURE.md,
+				   Multichannel) */
 	int durable_timeout;    /* "durable handle timeout" (s, default 60): how long a v1 durable
 				   open (or a v2 one asking no timeout) outlives its connection */
 	int durable_max_timeout; /* "durable handle max timeout" (s, default 300): the most a v2

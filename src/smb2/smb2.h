@@ -118,9 +118,18 @@ struct smb2_session {
 	/* The connection that created the session (Session.Connection): owns it in its session
 	   table, receives its oplock/lease breaks and asynchronous requests; its end ends the
 	   session. Other connections reach the session through their channel table (struct
-	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). */
-	struct smb2_conn *conn;
+	   smb2_channel, MS-SMB2 3.3.1.8 Session.ChannelList). When it ends while a channel is
+	   bound, the session moves to that channel's connection (smb2_session_migrate). */
+	struct smb2_conn *_Atomic conn;
+	/* guards conn for those that read it without run_lock (oplock and lease breaks): it
+	   changes when the first connection ends while a bound channel lives on */
+	pthread_mutex_t send_lock;
 	atomic_int nbound; /* channel entries of other connections that name this session */
+	struct smb2_session *hnext; /* the server's session_hash bucket (under sessions_lock) */
+	/* the connections of those entries (guarded by lock): where the session's asynchronous
+	   requests may wait besides conn */
+	struct smb2_conn **chan_conns;
+	int nchan_conns, chan_conns_cap;
 	/* the first connection's parameters a binding must match (3.3.5.5.2), copied so that a
 	   channel never reads the first connection after it is gone */
 	uint16_t dialect;
@@ -211,6 +220,9 @@ struct smb2_conn {
 	const struct smb2_transport *tp; /* NULL: asynchronous responses are dropped (unit tests) */
 	/* asynchronous requests (smb2_async.c): touched only by the connection's worker */
 	struct smb2_pending *pending, *pending_tail; /* oldest first */
+	/* taken by the worker to change the pending list, and by other threads to read it (a
+	   close on another channel of a session looks for the requests waiting on the open) */
+	pthread_mutex_t pending_lock;
 	int npending;
 	uint64_t next_async_id;
 	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after
@@ -418,11 +430,18 @@ struct smb2_server {
 	   connection's or a session's lock, never while holding one. */
 	pthread_mutex_t conns_lock;
 	struct smb2_conn *conns;
+	/* every session in a connection's table, by id (MS-SMB2 GlobalSessionTable): requests
+	   naming a session of another connection (a binding) find it here. Buckets chained by
+	   smb2_session.hnext; sessions_lock is a leaf (nothing else is taken under it). */
+	pthread_mutex_t sessions_lock;
+	struct smb2_session **session_hash; /* SMB2_SESSION_HASH_SIZE buckets */
 	struct smb2_timers *timers; /* deadlines of asynchronous requests */
 	struct state_notify *notify; /* change notification watches */
 	struct state_lease_db *leases; /* oplocks and leases (smb2_oplock.c sends their breaks) */
 	struct state_durable_db *durable; /* durable opens, attached or disconnected */
 };
+
+#define SMB2_SESSION_HASH_SIZE 1024 /* buckets of smb2_server.session_hash (a power of two) */
 
 /* Room kept in front of a response chain: 4 bytes NetBIOS session header + 52 bytes transform
  * header, so a response can be framed or encrypted in place without moving it. */
@@ -530,6 +549,9 @@ void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t k
 enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c);
 /* Frees c's channel table (the connection ends; the sessions live on). */
 void smb2_conn_free_channels(struct smb2_conn *c);
+/* The session's connection s->conn is ending: moves s to the connection of one of its bound
+ * channels (true), or returns false when it has none (the caller tears it down). */
+bool smb2_session_migrate(struct smb2_session *s);
 struct smb2_tree *smb2_tree_lookup(struct smb2_session *s, uint32_t id); /* no reference */
 void smb2_tree_teardown(struct smb2_tree *t); /* closes the tree's opens, frees it */
 /* The session is going (logoff, connection lost, reconnect elsewhere): durable opens are

@@ -14,7 +14,9 @@
 
 
 struct smb2_pending {
-	struct smb2_pending *next, *prev; /* the connection's list (worker only) */
+	/* the connection's list: changed only by its worker, under conn->pending_lock, which
+	   other threads take to read it (cancel_matching) */
+	struct smb2_pending *next, *prev;
 	struct smb2_conn *conn;
 	struct smb2_session *session; /* counted */
 	struct smb2_open *op;
@@ -35,11 +37,40 @@ struct smb2_pending {
 	size_t rest_len;
 	uint64_t fid[2];
 	bool fid_valid;
+	/* Ended by another thread (a close or the session's end on another channel of the
+	   session, under the session's run_lock): its cancel ran there, which also built the final
+	   response; this connection's worker sends it (so it never overtakes the interim) and frees
+	   the request. */
+	atomic_bool done;
+	bool done_send; /* false: nothing to send */
+	bool priv_freed; /* ops->free already ran (with cancel, while the open was there) */
+	bool done_sign, done_encrypt;
+	NTSTATUS done_status;
+	bool done_keep_body;
+	size_t done_body_off;
+	struct wr done_out;
 	/* timers: guarded by the server's timer lock */
 	struct smb2_pending *t_next, *t_prev;
 	uint64_t deadline_ms;
 	bool in_timers;
 };
+
+/* The connection whose worker the current thread is running (smb2_async_enter): its pending
+ * list may be changed here directly; another connection's requests are ended through their
+ * done state. */
+static _Thread_local struct smb2_conn *worker_conn;
+
+struct smb2_conn *smb2_async_enter(struct smb2_conn *c)
+{
+	struct smb2_conn *prev = worker_conn;
+	worker_conn = c;
+	return prev;
+}
+
+void smb2_async_leave(struct smb2_conn *prev)
+{
+	worker_conn = prev;
+}
 
 /* ---- timers ---- */
 
@@ -216,13 +247,6 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 	conf_put(conf);
 	if (req->pending || c->npending >= cap || !req->session)
 		goto fail;
-	/* a channel bound to a session of another connection cannot hold asynchronous requests
-	   yet: closes and the session's end cancel them on the session's own connection only */
-	if (req->session->conn != c) {
-		LOG_INFO(LOG_SMB2, "%s: %s on a bound channel cannot wait: refused", c->peer,
-			 smb2_cmds[req->cmd].name);
-		goto fail;
-	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		goto fail;
@@ -253,6 +277,8 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 	}
 	/* appended: woken requests run oldest first, as clients expect (two CHANGE_NOTIFYs on one
 	   handle complete in the order they were sent) */
+	atomic_init(&p->done, false);
+	pthread_mutex_lock(&c->pending_lock);
 	p->prev = c->pending_tail;
 	if (c->pending_tail)
 		c->pending_tail->next = p;
@@ -260,6 +286,7 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 		c->pending = p;
 	c->pending_tail = p;
 	c->npending++;
+	pthread_mutex_unlock(&c->pending_lock);
 	req->pending = p;
 	if (out)
 		*out = p;
@@ -273,9 +300,11 @@ fail:
 	return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
 }
 
+/* Unlinks and frees p: on its connection's worker, under p->session->run_lock. */
 static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 {
 	timer_del(c->srv->timers, p);
+	pthread_mutex_lock(&c->pending_lock);
 	if (p->prev)
 		p->prev->next = p->next;
 	else
@@ -285,7 +314,10 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 	else
 		c->pending_tail = p->prev;
 	c->npending--;
-	if (p->ops->free)
+	pthread_mutex_unlock(&c->pending_lock);
+	if (p->done_send)
+		wr_free(&p->done_out);
+	if (!p->priv_freed && p->ops->free)
 		p->ops->free(p->priv);
 	smb2_session_put(p->session);
 	free(p->msg);
@@ -311,11 +343,14 @@ void smb2_pending_drop(struct smb2_conn *c, struct smb2_pending *p)
 	wr_init(&scratch, 64);
 	req.out = &scratch;
 	struct smb2_session *s = p->session;
+	atomic_fetch_add(&s->refs, 1);
 	pthread_mutex_lock(&s->run_lock);
-	p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
-	pthread_mutex_unlock(&s->run_lock);
+	if (!atomic_load(&p->done))
+		p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
 	wr_free(&scratch);
 	pending_unlink_free(c, p);
+	pthread_mutex_unlock(&s->run_lock);
+	smb2_session_put(s);
 }
 
 /* Rebuilds the request context of p, with a fresh response buffer holding the headroom and the
@@ -390,9 +425,20 @@ static int queue_resume(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	return 0;
 }
 
+/* Whether the final response of req is signed and encrypted. */
+static void pending_protect(const struct smb2_pending *p, const struct smb2_req *req, bool *sign,
+			    bool *encrypt)
+{
+	struct smb2_session *s = p->session;
+	*encrypt = s->state == SESS_VALID &&
+		   (p->encrypted || s->encrypt_data || (req->tree && req->tree->encrypt));
+	*sign = !*encrypt && s->state == SESS_VALID && !s->anonymous && !s->guest &&
+		((p->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required);
+}
+
 /* Writes the final response of req (status set) and hands it to the transport. */
-static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
-			struct wr *out)
+static int pending_send_as(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			   struct wr *out, bool sign, bool encrypt)
 {
 	size_t hdr_off = SMB2_OUT_HEADROOM;
 	if (nt_is_error(req->status) && !req->keep_body) {
@@ -401,10 +447,6 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	}
 	smb2_write_response_header(req, hdr_off, 0);
 	struct smb2_session *s = p->session;
-	bool encrypt = s->state == SESS_VALID &&
-		       (p->encrypted || s->encrypt_data || (req->tree && req->tree->encrypt));
-	bool sign = !encrypt && s->state == SESS_VALID && !s->anonymous && !s->guest &&
-		    ((p->hdr_flags & SMB2_FLAGS_SIGNED) || s->signing_required);
 	if (!wr_ok(out)) {
 		wr_free(out);
 		return -1;
@@ -428,6 +470,73 @@ static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2
 	return 0;
 }
 
+static int pending_send(struct smb2_conn *c, struct smb2_pending *p, struct smb2_req *req,
+			struct wr *out)
+{
+	bool sign, encrypt;
+	pending_protect(p, req, &sign, &encrypt);
+	return pending_send_as(c, p, req, out, sign, encrypt);
+}
+
+/* Sends the final response another thread built for p (its done state), on p's connection's
+ * worker under p->session->run_lock; send false drops it (the connection is gone). */
+static int pending_send_done(struct smb2_conn *c, struct smb2_pending *p, bool send)
+{
+	if (!p->done_send || !send)
+		return 0;
+	struct smb2_req req;
+	struct wr scratch;
+	bool ok = pending_req(c, p, &req, &scratch);
+	wr_free(&scratch);
+	p->done_send = false;
+	if (!ok) {
+		wr_free(&p->done_out);
+		return -1;
+	}
+	req.tree = NULL;
+	req.out = &p->done_out;
+	req.body_off = p->done_body_off;
+	req.status = p->done_status;
+	req.keep_body = p->done_keep_body;
+	return pending_send_as(c, p, &req, &p->done_out, p->done_sign, p->done_encrypt);
+}
+
+/* Ends p, a request of a connection whose worker this thread is not, with cancel(reason):
+ * under p->session->run_lock, held by the caller (which keeps p and its connection alive: only
+ * they free p, under the same lock). The final response is built now and sent by p's
+ * connection's worker, woken for it. */
+static void pending_end_foreign(struct smb2_pending *p, NTSTATUS reason)
+{
+	if (atomic_load(&p->done))
+		return;
+	struct smb2_conn *c = p->conn;
+	struct smb2_req req;
+	struct wr out;
+	if (!pending_req(c, p, &req, &out)) {
+		p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
+		wr_free(&out);
+	} else {
+		if (req.ident)
+			vfs_ident_apply(req.ident);
+		req.status = p->ops->cancel(&req, p->priv, reason);
+		if (req.ident)
+			vfs_ident_apply(NULL);
+		pending_protect(p, &req, &p->done_sign, &p->done_encrypt);
+		p->done_status = req.status;
+		p->done_keep_body = req.keep_body;
+		p->done_body_off = req.body_off;
+		p->done_out = out;
+		p->done_send = true;
+	}
+	/* priv may point into the open, which goes right after this */
+	if (p->ops->free)
+		p->ops->free(p->priv);
+	p->priv_freed = true;
+	atomic_store(&p->done, true);
+	if (c->tp && c->tp->wake)
+		c->tp->wake(c->loop_priv);
+}
+
 /* Ends p with cancel(reason) and sends the final response unless the connection is gone. */
 static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTATUS reason);
 
@@ -448,6 +557,11 @@ static int pending_end_locked(struct smb2_conn *c, struct smb2_pending *p, NTSTA
 	struct smb2_req req;
 	struct wr out;
 	int rc = 0;
+	if (atomic_load(&p->done)) {
+		rc = pending_send_done(c, p, reason != STATUS_CONNECTION_DISCONNECTED);
+		pending_unlink_free(c, p);
+		return rc;
+	}
 	if (!pending_req(c, p, &req, &out)) {
 		p->ops->cancel(&req, p->priv, STATUS_CONNECTION_DISCONNECTED);
 		wr_free(&out);
@@ -485,7 +599,17 @@ static void teardown_requested_sessions(struct smb2_conn *c)
 	}
 }
 
+static int run_async(struct smb2_conn *c);
+
 int smb2_conn_run_async(struct smb2_conn *c)
+{
+	struct smb2_conn *prev = smb2_async_enter(c);
+	int rc = run_async(c);
+	smb2_async_leave(prev);
+	return rc;
+}
+
+static int run_async(struct smb2_conn *c)
 {
 	int rc = 0;
 	teardown_requested_sessions(c);
@@ -493,13 +617,23 @@ int smb2_conn_run_async(struct smb2_conn *c)
 	while (again && rc == 0) {
 		again = false;
 		for (struct smb2_pending *p = c->pending; p; p = p->next) {
-			if (!atomic_exchange(&p->woken, false))
+			bool woken = atomic_exchange(&p->woken, false);
+			if (!woken && !atomic_load(&p->done))
 				continue;
 			struct smb2_req req;
 			struct wr out;
 			struct smb2_session *s = p->session;
 			atomic_fetch_add(&s->refs, 1);
 			pthread_mutex_lock(&s->run_lock);
+			if (atomic_load(&p->done)) {
+				/* ended by another channel: send what it built */
+				rc = pending_send_done(c, p, true);
+				pending_unlink_free(c, p);
+				pthread_mutex_unlock(&s->run_lock);
+				smb2_session_put(s);
+				again = true;
+				break;
+			}
 			if (!pending_req(c, p, &req, &out)) {
 				pthread_mutex_unlock(&s->run_lock);
 				smb2_session_put(s);
@@ -547,33 +681,87 @@ void smb2_pending_cancel_request(struct smb2_conn *c, bool by_async_id, uint64_t
 	}
 }
 
-int smb2_pending_cancel_open(struct smb2_conn *c, struct smb2_open *op, NTSTATUS reason)
+/* Ends, with cancel(reason), every pending request of session s (waiting on op, when op is not
+ * NULL) on every connection of the session: its own and its bound channels. Those of the
+ * connection this thread serves end at once; the others through their done state. The caller
+ * holds s->run_lock. */
+static int cancel_matching(struct smb2_session *s, struct smb2_open *op, NTSTATUS reason)
 {
 	int n = 0;
-	struct smb2_pending *p = c->pending;
-	while (p) {
-		struct smb2_pending *next = p->next;
-		if (p->op == op) {
-			pending_end(c, p, reason);
-			n++;
+	struct smb2_conn *self = worker_conn;
+	/* the session's own connection directly when this thread is its worker, or serves no
+	   connection (a caller outside the request path, which the session's connection
+	   serialises with its work as before channels existed) */
+	bool direct = self == s->conn || !self;
+	if (direct) {
+		struct smb2_conn *c = s->conn;
+		struct smb2_pending *p = c->pending;
+		while (p) {
+			struct smb2_pending *next = p->next;
+			if (p->session == s && (!op || p->op == op)) {
+				pending_end(c, p, reason);
+				n++;
+			}
+			p = next;
 		}
-		p = next;
+		if (atomic_load(&s->nbound) == 0)
+			return n;
 	}
+	/* the other connections: collect under s->lock (which keeps them from leaving the
+	   channel list, so alive) and their pending_lock; the requests found stay linked, and
+	   only their own worker frees them under s->run_lock, held here */
+	struct smb2_pending **found = NULL;
+	int nfound = 0, cap = 0;
+	pthread_mutex_lock(&s->lock);
+	for (int i = -1; i < s->nchan_conns; i++) {
+		struct smb2_conn *c = i < 0 ? s->conn : s->chan_conns[i];
+		if ((i < 0 && direct) || (i >= 0 && c == s->conn))
+			continue; /* done above, or the session's own (it moved to a channel's) */
+		pthread_mutex_lock(&c->pending_lock);
+		for (struct smb2_pending *p = c->pending; p; p = p->next) {
+			if (p->session != s || (op && p->op != op) || atomic_load(&p->done))
+				continue;
+			if (nfound == cap) {
+				int ncap = cap ? cap * 2 : 8;
+				void *nn = realloc(found, sizeof(*found) * (size_t)ncap);
+				if (!nn)
+					break; /* out of memory: the rest keep waiting */
+				found = nn;
+				cap = ncap;
+			}
+			found[nfound++] = p;
+		}
+		pthread_mutex_unlock(&c->pending_lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < nfound; i++) {
+		struct smb2_pending *p = found[i];
+		if (p->conn == self)
+			pending_end(self, p, reason);
+		else
+			pending_end_foreign(p, reason);
+		n++;
+	}
+	free(found);
+	return n;
+}
+
+int smb2_pending_cancel_open(struct smb2_conn *c, struct smb2_open *op, NTSTATUS reason)
+{
+	(void)c;
+	struct smb2_session *s = op->session;
+	pthread_mutex_lock(&s->run_lock);
+	int n = cancel_matching(s, op, reason);
+	pthread_mutex_unlock(&s->run_lock);
 	return n;
 }
 
 int smb2_pending_cancel_session(struct smb2_conn *c, struct smb2_session *s, NTSTATUS reason)
 {
-	int n = 0;
-	struct smb2_pending *p = c->pending;
-	while (p) {
-		struct smb2_pending *next = p->next;
-		if (p->session == s) {
-			pending_end(c, p, reason);
-			n++;
-		}
-		p = next;
-	}
+	(void)c;
+	pthread_mutex_lock(&s->run_lock);
+	int n = cancel_matching(s, NULL, reason);
+	pthread_mutex_unlock(&s->run_lock);
 	return n;
 }
 

@@ -19,7 +19,9 @@
  *   grants no credits (the interim did).
  *
  * Threads: retry, cancel and free run on the connection's worker, serialised with its other
- * requests, so they may touch the session's opens like handlers do. smb2_pending_wake is the only
+ * requests and under the session's run_lock (struct smb2_session), so they may touch the
+ * session's opens like handlers do. The one exception: a close or the session's end on another
+ * channel of the session runs cancel on that channel's worker (under the same run_lock). smb2_pending_wake is the only
  * function that may be called from another thread; it must be called while the pending request is
  * still registered with the caller (under the caller's lock that cancel also takes to unregister),
  * which is what keeps the pointer valid: after cancel has unregistered it, nobody wakes it.
@@ -78,11 +80,19 @@ struct smb2_pending *smb2_req_pending(const struct smb2_req *req);
 /* The AsyncId of a pending request (for logs and tests). */
 uint64_t smb2_pending_async_id(const struct smb2_pending *p);
 
-/* Ends (with cancel(reason)) every pending request waiting on op; called by the close path before
- * the open is freed. Returns how many were ended. Runs on the connection's worker. */
+/* Ends (with cancel(reason)) every pending request waiting on op, on every channel of its
+ * session; called by the close path before the open is freed. Returns how many were ended.
+ * Runs on the worker of any connection of the session (c is unused: the session's connections
+ * are looked up). Requests of the connection this thread serves end at once; those of another
+ * channel run their cancel here and their final response is sent by that channel's worker. */
 int smb2_pending_cancel_open(struct smb2_conn *c, struct smb2_open *op, NTSTATUS reason);
 /* The same for every pending request of a session (LOGOFF, session teardown). */
 int smb2_pending_cancel_session(struct smb2_conn *c, struct smb2_session *s, NTSTATUS reason);
+
+/* Marks the current thread as the worker of c while it runs c's requests, asynchronous work or
+ * teardown (smb2_conn.c); returns the previous mark for smb2_async_leave. */
+struct smb2_conn *smb2_async_enter(struct smb2_conn *c);
+void smb2_async_leave(struct smb2_conn *prev);
 
 /* Internal to the dispatcher (smb2_conn.c): CANCEL, and a pending request whose handler did not
  * return STATUS_PENDING (ended at once, nothing sent). */

@@ -62,6 +62,7 @@ struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *pee
 	}
 	atomic_init(&c->refs, 1);
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->pending_lock, NULL);
 	c->srv = srv;
 	c->fd = fd;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
@@ -91,19 +92,25 @@ void smb2_conn_free(struct smb2_conn *c)
 	if (c->list_next)
 		c->list_next->list_prev = c->list_prev;
 	pthread_mutex_unlock(&c->srv->conns_lock);
+	struct smb2_conn *prev_worker = smb2_async_enter(c);
 	/* pending requests first: their cancel unregisters them from every wait list, so no other
 	   thread can wake them once the connection starts going away */
 	smb2_conn_cancel_all(c);
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
+		/* a session with a bound channel lives on there (MS-SMB2 3.3.7.1) */
+		if (smb2_session_migrate(s))
+			continue;
 		atomic_store(&s->deleted, false); /* records of deleted sessions go too */
 		smb2_session_teardown(s);
 	}
 	/* sessions of other connections bound here lose this channel and live on */
 	smb2_conn_free_channels(c);
+	smb2_async_leave(prev_worker);
 	free(c->sessions);
 	free(c->seq_bitmap);
+	pthread_mutex_destroy(&c->pending_lock);
 	pthread_mutex_destroy(&c->lock);
 	atomic_fetch_sub(&c->srv->nconns, 1);
 	free(c);
@@ -744,7 +751,9 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 		    size_t *start)
 {
 	size_t base = out->len;
+	struct smb2_conn *prev_worker = smb2_async_enter(c);
 	int rc = conn_input(c, frame, len, out, start);
+	smb2_async_leave(prev_worker);
 	if (rc < 0) {
 		out->len = base;
 		*start = SMB2_OUT_HEADROOM;

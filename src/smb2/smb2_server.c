@@ -23,6 +23,7 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 	}
 	pthread_mutex_init(&srv->conf_lock, NULL);
 	pthread_mutex_init(&srv->conns_lock, NULL);
+	pthread_mutex_init(&srv->sessions_lock, NULL);
 	srv->conf = conf_get(conf);
 	int rc = mkdir_p(conf->state_dir, 0700);
 	if (rc < 0) {
@@ -40,8 +41,10 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 	srv->timers = smb2_timers_new();
 	srv->notify = state_notify_new();
 	srv->leases = state_lease_db_new(smb2_oplock_send_break, conf->oplock_break_timeout_ms);
+	srv->session_hash = calloc(SMB2_SESSION_HASH_SIZE, sizeof(*srv->session_hash));
 	srv->durable = state_durable_db_new(smb2_durable_expire);
-	if (!srv->state || !srv->timers || !srv->notify || !srv->leases || !srv->durable) {
+	if (!srv->state || !srv->timers || !srv->notify || !srv->leases || !srv->durable ||
+	    !srv->session_hash) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -76,6 +79,8 @@ void smb2_server_free(struct smb2_server *srv)
 	conf_put(srv->conf);
 	pthread_mutex_destroy(&srv->conf_lock);
 	pthread_mutex_destroy(&srv->conns_lock);
+	pthread_mutex_destroy(&srv->sessions_lock);
+	free(srv->session_hash);
 	free(srv);
 }
 

@@ -13,8 +13,36 @@
 #include "smb2/smb2_async.h"
 
 #define NOBODY_ID 65534u
+#define SMB2_MAX_CHANNELS 32
 
 /* ---- session objects ---- */
+
+static size_t hash_slot(uint64_t id)
+{
+	return (size_t)((id * 0x9E3779B97F4A7C15ull) >> 54) & (SMB2_SESSION_HASH_SIZE - 1);
+}
+
+static void hash_add(struct smb2_server *srv, struct smb2_session *s)
+{
+	size_t h = hash_slot(s->id);
+	pthread_mutex_lock(&srv->sessions_lock);
+	s->hnext = srv->session_hash[h];
+	srv->session_hash[h] = s;
+	pthread_mutex_unlock(&srv->sessions_lock);
+}
+
+static void hash_del(struct smb2_server *srv, struct smb2_session *s)
+{
+	pthread_mutex_lock(&srv->sessions_lock);
+	for (struct smb2_session **pp = &srv->session_hash[hash_slot(s->id)]; *pp;
+	     pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			break;
+		}
+	s->hnext = NULL;
+	pthread_mutex_unlock(&srv->sessions_lock);
+}
 
 struct smb2_session *smb2_session_lookup(struct smb2_conn *c, uint64_t id)
 {
@@ -55,22 +83,19 @@ struct smb2_session *smb2_session_lookup_bind(struct smb2_conn *c, uint64_t id)
 	pthread_mutex_unlock(&c->lock);
 	if (found)
 		return found;
-	/* 3.3.5.5.2: the session table is global; conns_lock before a connection's lock */
+	/* 3.3.5.5.2: the session table is global. One of c's own is not taken from there: the
+	   local lookup skipped it because it is ending. */
 	struct smb2_server *srv = c->srv;
-	pthread_mutex_lock(&srv->conns_lock);
-	for (struct smb2_conn *oc = srv->conns; oc && !found; oc = oc->list_next) {
-		if (oc == c)
-			continue;
-		pthread_mutex_lock(&oc->lock);
-		for (int i = 0; i < oc->nsessions; i++)
-			if (oc->sessions[i]->id == id) {
-				found = oc->sessions[i];
+	pthread_mutex_lock(&srv->sessions_lock);
+	for (struct smb2_session *o = srv->session_hash[hash_slot(id)]; o; o = o->hnext)
+		if (o->id == id) {
+			if (o->conn != c) {
+				found = o;
 				atomic_fetch_add(&found->refs, 1);
-				break;
 			}
-		pthread_mutex_unlock(&oc->lock);
-	}
-	pthread_mutex_unlock(&srv->conns_lock);
+			break;
+		}
+	pthread_mutex_unlock(&srv->sessions_lock);
 	return found;
 }
 
@@ -82,24 +107,25 @@ enum smb2_sign_alg smb2_conn_sign_alg(const struct smb2_conn *c)
 void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t key[16],
 			  enum smb2_sign_alg *alg)
 {
-	if (s->conn == c) {
-		memcpy(key, s->signing_key, 16);
-		*alg = smb2_conn_sign_alg(c);
-		return;
-	}
 	bool bound = false;
-	pthread_mutex_lock(&c->lock);
-	/* a gone entry still signs: LOGOFF on a channel answers after ending the session */
-	for (int i = 0; i < c->nchannels; i++) {
-		struct smb2_channel *ch = c->channels[i];
-		if (ch->session == s && ch->valid) {
-			memcpy(key, ch->signing_key, 16);
-			bound = true;
-			break;
+	if (s->conn != c || atomic_load(&s->nbound) > 0) {
+		pthread_mutex_lock(&c->lock);
+		/* a gone entry still signs: LOGOFF on a channel answers after ending the
+		   session; a session moved here from its first connection keeps this channel's
+		   key */
+		for (int i = 0; i < c->nchannels; i++) {
+			struct smb2_channel *ch = c->channels[i];
+			if (ch->session == s && ch->valid) {
+				memcpy(key, ch->signing_key, 16);
+				bound = true;
+				break;
+			}
 		}
+		pthread_mutex_unlock(&c->lock);
 	}
-	pthread_mutex_unlock(&c->lock);
-	if (bound) {
+	if (bound || s->conn == c) {
+		if (!bound)
+			memcpy(key, s->signing_key, 16);
 		*alg = smb2_conn_sign_alg(c);
 		return;
 	}
@@ -107,8 +133,101 @@ void smb2_signing_key_for(struct smb2_conn *c, struct smb2_session *s, uint8_t k
 	*alg = s->sign_alg;
 }
 
-static void channel_free(struct smb2_channel *ch)
+bool smb2_session_migrate(struct smb2_session *s)
 {
+	struct smb2_conn *c = s->conn;
+	bool moved = false;
+	if (atomic_load(&s->nbound) == 0)
+		return false;
+	pthread_mutex_lock(&s->run_lock);
+	if (s->state != SESS_VALID || atomic_load(&s->teardown_requested) ||
+	    atomic_load(&s->deleted))
+		goto out;
+	struct smb2_server *srv = c->srv;
+	/* under conns_lock: a connection found in the list has not started to end, so its
+	   teardown will see the session in its table */
+	pthread_mutex_lock(&srv->conns_lock);
+	struct smb2_conn *to = NULL;
+	for (struct smb2_conn *oc = srv->conns; oc && !to; oc = oc->list_next) {
+		if (oc == c)
+			continue;
+		pthread_mutex_lock(&oc->lock);
+		for (int i = 0; i < oc->nchannels; i++) {
+			struct smb2_channel *ch = oc->channels[i];
+			if (ch->session == s && ch->valid && !ch->gone) {
+				to = oc;
+				break;
+			}
+		}
+		if (to && oc->nsessions == oc->sessions_cap) {
+			int ncap = oc->sessions_cap ? oc->sessions_cap * 2 : 4;
+			void *nn = realloc(oc->sessions, sizeof(*oc->sessions) * (size_t)ncap);
+			if (nn) {
+				oc->sessions = nn;
+				oc->sessions_cap = ncap;
+			} else {
+				to = NULL;
+			}
+		}
+		if (to)
+			oc->sessions[oc->nsessions++] = s; /* the table's reference moves along */
+		pthread_mutex_unlock(&oc->lock);
+	}
+	if (to) {
+		pthread_mutex_lock(&c->lock);
+		for (int i = 0; i < c->nsessions; i++)
+			if (c->sessions[i] == s) {
+				c->sessions[i] = c->sessions[--c->nsessions];
+				break;
+			}
+		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_lock(&s->send_lock);
+		s->conn = to;
+		pthread_mutex_unlock(&s->send_lock);
+		moved = true;
+		LOG_INFO(LOG_SMB2, "%s: session %llx lives on on channel %s", c->peer,
+			 (unsigned long long)s->id, to->peer);
+	}
+	pthread_mutex_unlock(&srv->conns_lock);
+out:
+	pthread_mutex_unlock(&s->run_lock);
+	return moved;
+}
+
+/* Adds or removes c in the session's list of channel connections (under s->lock: see
+ * cancel_matching in smb2_async.c, which relies on it to keep c alive). */
+static int chan_conns_add(struct smb2_session *s, struct smb2_conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->nchan_conns == s->chan_conns_cap) {
+		int ncap = s->chan_conns_cap ? s->chan_conns_cap * 2 : 2;
+		void *nn = realloc(s->chan_conns, sizeof(*s->chan_conns) * (size_t)ncap);
+		if (!nn) {
+			pthread_mutex_unlock(&s->lock);
+			return -1;
+		}
+		s->chan_conns = nn;
+		s->chan_conns_cap = ncap;
+	}
+	s->chan_conns[s->nchan_conns++] = c;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void chan_conns_del(struct smb2_session *s, struct smb2_conn *c)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->nchan_conns; i++)
+		if (s->chan_conns[i] == c) {
+			s->chan_conns[i] = s->chan_conns[--s->nchan_conns];
+			break;
+		}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void channel_free(struct smb2_conn *c, struct smb2_channel *ch)
+{
+	chan_conns_del(ch->session, c);
 	atomic_fetch_sub(&ch->session->nbound, 1);
 	spnego_server_free(ch->auth);
 	smb2_session_put(ch->session);
@@ -131,7 +250,7 @@ static void channels_sweep(struct smb2_conn *c)
 		pthread_mutex_unlock(&c->lock);
 		if (!dead)
 			return;
-		channel_free(dead);
+		channel_free(c, dead);
 	}
 }
 
@@ -147,7 +266,7 @@ void smb2_conn_free_channels(struct smb2_conn *c)
 		if (!chs[i]->gone)
 			LOG_INFO(LOG_SMB2, "%s: channel of session %llx ends, the session stays",
 				 c->peer, (unsigned long long)chs[i]->session->id);
-		channel_free(chs[i]);
+		channel_free(c, chs[i]);
 	}
 	free(chs);
 }
@@ -178,8 +297,10 @@ void smb2_session_put(struct smb2_session *s)
 	spnego_server_free(s->auth);
 	free(s->trees);
 	free(s->opens);
+	free(s->chan_conns);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->run_lock);
+	pthread_mutex_destroy(&s->send_lock);
 	/* keys are secrets: do not leave them in freed memory */
 	explicit_bzero(s, sizeof(*s));
 	free(s);
@@ -205,6 +326,7 @@ static struct smb2_session *session_new(struct smb2_conn *c)
 		return NULL;
 	atomic_init(&s->refs, 1); /* the connection's table */
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->send_lock, NULL);
 	pthread_mutexattr_t ra;
 	pthread_mutexattr_init(&ra);
 	pthread_mutexattr_settype(&ra, PTHREAD_MUTEX_RECURSIVE);
@@ -233,6 +355,7 @@ static struct smb2_session *session_new(struct smb2_conn *c)
 	}
 	c->sessions[c->nsessions++] = s;
 	pthread_mutex_unlock(&c->lock);
+	hash_add(c->srv, s);
 	return s;
 }
 
@@ -255,6 +378,8 @@ void smb2_session_teardown(struct smb2_session *s)
 		pthread_mutex_unlock(&s->run_lock);
 		return;
 	}
+	if (!keep)
+		hash_del(c->srv, s);
 	session_unbind_all(s);
 	smb2_pending_cancel_session(c, s, STATUS_USER_SESSION_DELETED);
 	for (;;) {
@@ -507,15 +632,27 @@ static struct smb2_channel *channel_get(struct smb2_conn *c, struct smb2_session
 		return ch->valid ? NULL : ch;
 	}
 	*st = STATUS_INSUFFICIENT_RESOURCES;
+	/* at most SMB2_MAX_CHANNELS channels, the session's own connection included, as Windows
+	   (smbtorture smb2.multichannel.generic.num_channels) */
+	if (atomic_load(&s->nbound) + 1 >= SMB2_MAX_CHANNELS) {
+		LOG_INFO(LOG_AUTH, "%s: session %llx has %d channels already", c->peer,
+			 (unsigned long long)s->id, SMB2_MAX_CHANNELS);
+		return NULL;
+	}
 	ch = calloc(1, sizeof(*ch));
 	if (!ch)
 		return NULL;
+	if (chan_conns_add(s, c) < 0) {
+		free(ch);
+		return NULL;
+	}
 	pthread_mutex_lock(&c->lock);
 	if (c->nchannels == c->channels_cap) {
 		int ncap = c->channels_cap ? c->channels_cap * 2 : 2;
 		void *nn = realloc(c->channels, sizeof(*c->channels) * (size_t)ncap);
 		if (!nn) {
 			pthread_mutex_unlock(&c->lock);
+			chan_conns_del(s, c);
 			free(ch);
 			return NULL;
 		}

@@ -268,6 +268,7 @@ static void t_defaults(void **st)
 	assert_int_equal(c->max_sessions_per_conn, CONF_DEFAULT_MAX_SESSIONS);
 	assert_int_equal(c->max_open_files, CONF_DEFAULT_MAX_OPEN_FILES);
 	assert_int_equal(c->handshake_timeout, CONF_DEFAULT_HANDSHAKE_TIMEOUT);
+	assert_true(c->multi_channel);
 	assert_int_equal(c->worker_threads, 0);
 	assert_false(c->smbtorture_fsctls); /* test-only FSCTLs: opt-in */
 	assert_null(c->encryption_algorithms);
@@ -419,7 +420,8 @@ static void t_lists(void **st)
 		    "max connections = 100\nworker threads = 8\n"
 		    "max sessions per connection = 2\nmax open files = 0\nhandshake timeout = 5\n"
 		    "netbios name = myhost\nworkgroup = corp\nserver string = My \"box\"\n"
-		    "log level = 3 smb2:5 auth:10\n");
+		    "log level = 3 smb2:5 auth:10\nserver multi channel support = no\n");
+	assert_false(c->multi_channel);
 	assert_int_equal(c->nports, 3);
 	assert_int_equal(c->ports[0], 445);
 	assert_int_equal(c->ports[1], 139);

@@ -1,7 +1,8 @@
 /* The SMB2 request path without a socket: framing of compound chains, the SMB1 upgrade,
  * NEGOTIATE with 3.1.1 contexts, the credit window, a whole NTLMv2 session setup with the real
  * SPNEGO client and 3.1.1 key derivation over the preauth hash, signed requests and responses,
- * and malformed frames (every truncation, random corruption) that must never crash. */
+ * session binding (a second channel with its own key), and malformed frames (every truncation,
+ * random corruption) that must never crash. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "auth/spnego.h"
@@ -33,6 +35,7 @@ static int setup(void **st)
 	char text[512], err[256];
 	snprintf(text, sizeof(text),
 		 "[global]\n state directory = %s/state\n log level = 0\n"
+		 " server multi channel support = yes\n"
 		 "[test]\n path = %s\n read only = no\n",
 		 f->dir, f->dir);
 	assert_int_equal(conf_load_string(text, "unit", &f->conf, err, sizeof(err)), 0);
@@ -125,8 +128,9 @@ static void negotiate_req(struct wr *w, uint64_t mid)
 	wr_u16(w, SMB2_SIGN_AES_GMAC);
 }
 
-/* Runs one frame; returns the rc and leaves the response (without headroom) in *resp. */
-static int run(struct fixture *f, const uint8_t *frame, size_t len, struct wr *resp)
+/* Runs one frame on connection c; returns the rc and leaves the response (without headroom) in
+ * *resp. */
+static int run_on(struct smb2_conn *c, const uint8_t *frame, size_t len, struct wr *resp)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	memcpy(copy, frame, len);
@@ -134,13 +138,18 @@ static int run(struct fixture *f, const uint8_t *frame, size_t len, struct wr *r
 	wr_init(&out, 256);
 	wr_space(&out, SMB2_OUT_HEADROOM);
 	size_t start = 0;
-	int rc = smb2_conn_input(f->c, copy, len, &out, &start);
+	int rc = smb2_conn_input(c, copy, len, &out, &start);
 	wr_init(resp, 0);
 	if (out.len > start)
 		wr_bytes(resp, out.p + start, out.len - start);
 	wr_free(&out);
 	free(copy);
 	return rc;
+}
+
+static int run(struct fixture *f, const uint8_t *frame, size_t len, struct wr *resp)
+{
+	return run_on(f->c, frame, len, resp);
 }
 
 static uint32_t status_of(const struct wr *r) { return get_le32(r->p + HDR_OFF_STATUS); }
@@ -358,6 +367,446 @@ static void t_session_and_signing(void **st)
 	wr_free(&w);
 }
 
+/* One SESSION_SETUP exchange on c with the project's SPNEGO client. flags 1 = binding of session
+ * *sid; each request is signed with sign_key (NULL: unsigned). The 3.1.1 preauth hash starts at
+ * the connection's and takes the requests and the MORE_PROCESSING responses as sent. Returns the
+ * last status; *sid, the final response in *last and the NTLMSSP session key in sk. */
+static uint32_t setup_exchange(struct fixture *f, struct smb2_conn *c, uint8_t flags,
+			       const uint8_t *sign_key, uint64_t *sid, uint8_t preauth[64],
+			       struct wr *last, uint8_t sk[16])
+{
+	struct ntlmssp_client_cfg cc = {.user = "tuser", .domain = "WORKGROUP",
+					.password = "Secret-1", .workstation = "UNIT"};
+	struct spnego_client *sc = spnego_client_new(&cc);
+	assert_non_null(sc);
+	uint8_t *tok = NULL;
+	size_t toklen = 0;
+	memcpy(preauth, c->preauth_hash, 64);
+	int crc = spnego_client_step(sc, NULL, 0, &tok, &toklen);
+	uint32_t status = STATUS_MORE_PROCESSING_REQUIRED;
+	wr_init(last, 0);
+	for (int round = 0; round < 3 && status == STATUS_MORE_PROCESSING_REQUIRED; round++) {
+		assert_true(crc >= 0);
+		struct wr w;
+		wr_init(&w, 0);
+		hdr(&w, SMB2_SESSION_SETUP, f->mid++, *sid, 0, sign_key ? SMB2_FLAGS_SIGNED : 0);
+		wr_u16(&w, 25);
+		wr_u8(&w, flags);
+		wr_u8(&w, SMB2_NEGOTIATE_SIGNING_ENABLED);
+		wr_u32(&w, 0);
+		wr_u32(&w, 0);
+		wr_u16(&w, 64 + 24);
+		wr_u16(&w, (uint16_t)toklen);
+		wr_u64(&w, 0);
+		wr_bytes(&w, tok, toklen);
+		free(tok);
+		tok = NULL;
+		struct iovec iov = {w.p, w.len};
+		if (sign_key) {
+			uint8_t sig[16];
+			assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, sign_key, &iov, 1, sig), 0);
+			memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
+		}
+		crypto_preauth_update(preauth, &iov, 1);
+		wr_free(last);
+		assert_int_equal(run_on(c, w.p, w.len, last), 0);
+		wr_free(&w);
+		status = status_of(last);
+		if (status != STATUS_SUCCESS && status != STATUS_MORE_PROCESSING_REQUIRED)
+			break;
+		*sid = get_le64(last->p + HDR_OFF_SESSION_ID);
+		uint16_t boff = get_le16(last->p + 64 + 4), blen = get_le16(last->p + 64 + 6);
+		assert_true((size_t)boff + blen <= last->len);
+		if (status == STATUS_MORE_PROCESSING_REQUIRED) {
+			struct iovec ri = {last->p, last->len};
+			/* a binding's intermediate responses are signed with the session's key */
+			if (sign_key)
+				assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, sign_key, &ri, 1),
+						 0);
+			crypto_preauth_update(preauth, &ri, 1);
+		}
+		crc = spnego_client_step(sc, last->p + boff, blen, &tok, &toklen);
+	}
+	free(tok);
+	memcpy(sk, ntlmssp_client_session_key(spnego_client_ntlmssp(sc)), 16);
+	spnego_client_free(sc);
+	return status;
+}
+
+/* A signed TREE_CONNECT to IPC$ on c with key; returns the status, checks the answer's
+ * signature with key when it succeeded. */
+static uint32_t tcon_signed(struct fixture *f, struct smb2_conn *c, uint64_t sid,
+			    const uint8_t key[16])
+{
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, SMB2_FLAGS_SIGNED);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\IPC$", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	uint8_t sig[16];
+	struct iovec wi = {w.p, w.len};
+	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
+	memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
+	assert_int_equal(run_on(c, w.p, w.len, &r), 0);
+	uint32_t st = status_of(&r);
+	if (st == STATUS_SUCCESS) {
+		struct iovec ri = {r.p, r.len};
+		assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key, &ri, 1), 0);
+	}
+	wr_free(&w);
+	wr_free(&r);
+	return st;
+}
+
+static struct smb2_conn *second_conn(struct fixture *f)
+{
+	struct smb2_conn *saved = f->c;
+	f->c = smb2_conn_new(f->srv, -1, "unit2");
+	assert_non_null(f->c);
+	uint64_t mid = f->mid;
+	f->mid = 0;
+	do_negotiate(f);
+	struct smb2_conn *c2 = f->c;
+	f->c = saved;
+	f->mid = mid > f->mid ? mid : f->mid;
+	return c2;
+}
+
+/* Session binding (MS-SMB2 3.3.5.5.2): a second connection joins the session with its own
+ * channel signing key, derived over the binding's preauth hash; the session survives the
+ * channel's end; LOGOFF on a channel ends it everywhere. */
+static void t_session_binding(void **st)
+{
+	struct fixture *f = *st;
+	do_negotiate(f);
+	uint64_t sid = 0;
+	uint8_t preauth[64], sk[16], key1[16], key2[16];
+	struct wr last;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+
+	/* the message ids of each connection start again at the window's */
+	struct smb2_conn *c2 = second_conn(f);
+	uint64_t mid1 = f->mid;
+	f->mid = 1;
+	/* an unsigned binding request is refused, signed with the session's key */
+	uint64_t bsid = sid;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, NULL, &bsid, preauth,
+					&last, sk),
+			 STATUS_INVALID_PARAMETER);
+	wr_free(&last);
+	/* the session is unknown on c2 until bound */
+	assert_int_equal(tcon_signed(f, c2, sid, key1), STATUS_USER_SESSION_DELETED);
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	assert_true(bsid == sid);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	assert_memory_not_equal(key1, key2, 16);
+	struct iovec ri = {last.p, last.len};
+	assert_true(get_le32(last.p + HDR_OFF_FLAGS) & SMB2_FLAGS_SIGNED);
+	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key2, &ri, 1), 0);
+	wr_free(&last);
+	/* on c2 the channel key signs; the session's key no longer does */
+	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
+	assert_int_equal(tcon_signed(f, c2, sid, key1), STATUS_ACCESS_DENIED);
+	/* binding again on the same connection is refused */
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key2, &bsid, preauth,
+					&last, sk),
+			 STATUS_REQUEST_NOT_ACCEPTED);
+	wr_free(&last);
+	/* the channel ends: the session lives on on its own connection */
+	smb2_conn_free(c2);
+	f->mid = mid1;
+	assert_int_equal(tcon_signed(f, f->c, sid, key1), STATUS_SUCCESS);
+	mid1 = f->mid;
+
+	/* with multichannel off, a binding is not accepted */
+	char text[512], err[256];
+	struct shoal_conf *off;
+	snprintf(text, sizeof(text),
+		 "[global]\n state directory = %s/state\n log level = 0\n"
+		 " server multi channel support = no\n",
+		 f->dir);
+	assert_int_equal(conf_load_string(text, "unit", &off, err, sizeof(err)), 0);
+	struct shoal_conf *on = smb2_server_conf(f->srv);
+	smb2_server_set_conf(f->srv, off);
+	struct smb2_conn *c3 = second_conn(f);
+	f->mid = 1;
+	assert_int_equal(setup_exchange(f, c3, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_REQUEST_NOT_ACCEPTED);
+	wr_free(&last);
+	smb2_conn_free(c3);
+	smb2_server_set_conf(f->srv, on);
+
+	/* LOGOFF on a bound channel ends the session on every channel */
+	c3 = second_conn(f);
+	f->mid = 1;
+	assert_int_equal(setup_exchange(f, c3, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, SMB2_FLAGS_SIGNED);
+	wr_u16(&w, 4);
+	wr_u16(&w, 0);
+	uint8_t sig[16];
+	struct iovec wi = {w.p, w.len};
+	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key2, &wi, 1, sig), 0);
+	memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
+	assert_int_equal(run_on(c3, w.p, w.len, &r), 0);
+	assert_int_equal(status_of(&r), STATUS_SUCCESS);
+	ri = (struct iovec){r.p, r.len};
+	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key2, &ri, 1), 0);
+	wr_free(&r);
+	wr_free(&w);
+	assert_int_equal(tcon_signed(f, c3, sid, key2), STATUS_USER_SESSION_DELETED);
+	f->mid = mid1;
+	assert_int_equal(tcon_signed(f, f->c, sid, key1), STATUS_USER_SESSION_DELETED);
+	smb2_conn_free(c3);
+}
+
+/* Signs the request in w with key (GMAC) and runs it on c; the response in *r. */
+static uint32_t run_signed(struct smb2_conn *c, const uint8_t key[16], struct wr *w, struct wr *r)
+{
+	put_le32(w->p + HDR_OFF_FLAGS, get_le32(w->p + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
+	uint8_t sig[16];
+	struct iovec wi = {w->p, w->len};
+	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
+	memcpy(w->p + HDR_OFF_SIGNATURE, sig, 16);
+	assert_int_equal(run_on(c, w->p, w->len, r), 0);
+	return status_of(r);
+}
+
+/* CREATE of the share's root directory on c; its FileId in fid. */
+static void open_root(struct fixture *f, struct smb2_conn *c, const uint8_t key[16], uint64_t sid,
+		      uint32_t tid, uint64_t fid[2])
+{
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_CREATE, f->mid++, sid, tid, 0);
+	wr_u16(&w, 57);
+	wr_u8(&w, 0);
+	wr_u8(&w, 0);
+	wr_u32(&w, 2);    /* ImpersonationLevel */
+	wr_zero(&w, 16);  /* SmbCreateFlags, Reserved */
+	wr_u32(&w, 0x00100081); /* LIST_DIRECTORY | READ_ATTRIBUTES | SYNCHRONIZE */
+	wr_u32(&w, 0);
+	wr_u32(&w, 7);    /* share all */
+	wr_u32(&w, 1);    /* FILE_OPEN */
+	wr_u32(&w, 1);    /* FILE_DIRECTORY_FILE */
+	wr_u16(&w, 64 + 56);
+	wr_u16(&w, 0);
+	wr_u32(&w, 0);
+	wr_u32(&w, 0);
+	wr_u8(&w, 0);
+	assert_int_equal(run_signed(c, key, &w, &r), STATUS_SUCCESS);
+	fid[0] = get_le64(r.p + 64 + 64);
+	fid[1] = get_le64(r.p + 64 + 72);
+	wr_free(&w);
+	wr_free(&r);
+}
+
+static uint32_t notify_or_close(struct fixture *f, struct smb2_conn *c, const uint8_t key[16],
+				uint64_t sid, uint32_t tid, const uint64_t fid[2], bool notify)
+{
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, notify ? SMB2_CHANGE_NOTIFY : SMB2_CLOSE, f->mid++, sid, tid, 0);
+	wr_u16(&w, notify ? 32 : 24);
+	wr_u16(&w, 0);
+	wr_u32(&w, notify ? 4096 : 0);
+	wr_u64(&w, fid[0]);
+	wr_u64(&w, fid[1]);
+	if (notify) {
+		wr_u32(&w, 0x1); /* FILE_NOTIFY_CHANGE_FILE_NAME */
+		wr_u32(&w, 0);
+	}
+	uint32_t st = run_signed(c, key, &w, &r);
+	wr_free(&w);
+	wr_free(&r);
+	return st;
+}
+
+/* Asynchronous requests on the channels of one session: a CHANGE_NOTIFY waiting on one channel
+ * ends when the open is closed on another (its final response left to its own connection's
+ * worker), and when its channel ends (ASan checks nothing is used after being freed). */
+static void t_binding_async(void **st)
+{
+	struct fixture *f = *st;
+	assert_int_equal(chmod(f->dir, 0755), 0); /* the mapped user must reach the share */
+	do_negotiate(f);
+	uint64_t sid = 0, bsid;
+	uint8_t preauth[64], sk[16], key1[16], key2[16];
+	struct wr last;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+	struct smb2_conn *c1 = f->c, *c2 = second_conn(f);
+	uint64_t mids[2] = {f->mid, 1}; /* each connection's next message id */
+	f->mid = mids[1];
+	bsid = sid;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	mids[1] = f->mid;
+#define ON(i) (f->mid = mids[i])
+#define DONE(i) (mids[i] = f->mid)
+
+	/* the tree of the session is usable on both channels */
+	ON(0);
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&w);
+	wr_free(&r);
+	uint64_t fid[2];
+
+	/* waiting on channel 2, closed on channel 1 */
+	open_root(f, c1, key1, sid, tid, fid);
+	DONE(0);
+	ON(1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	assert_int_equal(c2->npending, 1);
+	ON(0);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
+	DONE(0);
+	assert_int_equal(c2->npending, 1); /* ended, its response not sent yet */
+	assert_int_equal(smb2_conn_run_async(c2), 0);
+	assert_int_equal(c2->npending, 0);
+
+	/* waiting on channel 1, closed on channel 2 */
+	ON(0);
+	open_root(f, c1, key1, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, true), STATUS_PENDING);
+	DONE(0);
+	ON(1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, false), STATUS_SUCCESS);
+	DONE(1);
+	assert_int_equal(c1->npending, 1);
+	assert_int_equal(smb2_conn_run_async(c1), 0);
+	assert_int_equal(c1->npending, 0);
+
+	/* waiting on channel 2 when channel 2 ends; the open lives on, closed on channel 1 */
+	ON(1);
+	open_root(f, c2, key2, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	smb2_conn_free(c2);
+	ON(0);
+	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
+
+	/* and the session's end with a request waiting on another channel */
+	c2 = second_conn(f);
+	mids[0] = f->mid;
+	f->mid = 1;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	open_root(f, c2, key2, sid, tid, fid);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
+	DONE(1);
+	ON(0);
+	wr_init(&w, 0);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
+	wr_u16(&w, 4);
+	wr_u16(&w, 0);
+	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
+	wr_free(&w);
+	wr_free(&r);
+	assert_int_equal(c2->npending, 1);
+	assert_int_equal(smb2_conn_run_async(c2), 0);
+	assert_int_equal(c2->npending, 0);
+	smb2_conn_free(c2);
+#undef ON
+#undef DONE
+}
+
+/* The session's first connection ends while a channel is bound: the session, its trees and opens
+ * live on on the channel, signed with the channel's key. */
+static void t_binding_first_ends(void **st)
+{
+	struct fixture *f = *st;
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	do_negotiate(f);
+	uint64_t sid = 0, bsid;
+	uint8_t preauth[64], sk[16], key1[16], key2[16];
+	struct wr last, w, r;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	assert_int_equal(run_signed(f->c, key1, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&w);
+	wr_free(&r);
+	uint64_t fid[2];
+	open_root(f, f->c, key1, sid, tid, fid);
+	struct smb2_conn *c2 = second_conn(f);
+	f->mid = 1;
+	bsid = sid;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	/* the first connection ends */
+	smb2_conn_free(f->c);
+	f->c = c2;
+	assert_int_equal(c2->nsessions, 1);
+	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, false), STATUS_SUCCESS);
+	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
+	/* and ends with LOGOFF on the channel it moved to */
+	wr_init(&w, 0);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
+	wr_u16(&w, 4);
+	wr_u16(&w, 0);
+	assert_int_equal(run_signed(c2, key2, &w, &r), STATUS_SUCCESS);
+	wr_free(&w);
+	wr_free(&r);
+	assert_int_equal(c2->nsessions, 0);
+}
+
 /* The rule of 3.3.5.7 alone: only 3.1.1, only authenticated users, signed or encrypted is enough. */
 static void t_tcon_unprotected(void **st)
 {
@@ -418,6 +867,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_credit_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_compound, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_session_and_signing, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_session_binding, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_binding_async, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_binding_first_ends, setup, teardown),
 		cmocka_unit_test(t_tcon_unprotected),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 	};
