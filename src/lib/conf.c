@@ -112,6 +112,7 @@ static const struct param params[] = {
     {"create mode", T_OCTAL, S(create_mask), 0},
     {"directory mask", T_OCTAL, S(directory_mask), 0},
     {"directory mode", T_OCTAL, S(directory_mask), 0},
+    {"durable handles", T_BOOL, S(durable_handles), 0},
     {"oplocks", T_BOOL, S(oplocks), 0},
     {"copy", T_COPY, S(name), 0},
 };

@@ -1,10 +1,19 @@
 /* Listeners, event loops and the worker pool. See net.h for the threading model.
  *
  * A connection (struct nconn) belongs to one loop, which alone reads its socket and alone
- * decides that it has ended (dead). Complete frames are queued on the connection; while frames
- * are queued one worker job drains them (busy). Responses are written by the worker directly
- * when the socket takes them, otherwise queued and flushed by the loop on EPOLLOUT. The
- * connection is freed by the job that finds it dead, so exactly one thread frees it. */
+ * decides that it has ended (dead). The loop reads into a small per-connection buffer, so one
+ * recv usually brings a whole small request with its 4-byte header; frames larger than the
+ * buffer are read straight into their own allocation. Complete frames are queued on the
+ * connection. While frames are queued one worker job, the connection's driver (busy), takes
+ * them in order. A frame that smb2_conn_frame_parallel() calls independent (a plain READ or
+ * WRITE of a regular file) runs alongside others: when more work is queued the driver hands
+ * its role to a new job before running it, so the next frames start on another worker while
+ * it runs (nrunning counts them). Everything else (compounds, other commands, encrypted
+ * frames, asynchronous retries, the connection's end) runs alone: the driver parks until the
+ * parallel frames are done, and the last of them takes the driver's role back up. Responses
+ * are written by the worker directly when the socket takes them, otherwise queued and flushed
+ * by the loop on EPOLLOUT. The connection is freed by the driver that finds it dead with no
+ * frame running, so exactly one thread frees it. */
 #include "server/net.h"
 
 #include <arpa/inet.h>
@@ -14,8 +23,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +47,14 @@
 #define INPUT_QUEUE_LIMIT (64u << 20) /* stop reading past this many queued bytes */
 #define OUTPUT_QUEUE_LIMIT (32u << 20) /* stop running requests past this many unsent bytes */
 #define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
+#define INBUF_SIZE 8192               /* per-connection read buffer (small requests) */
+
+enum frame_kind { FRAME_UNKNOWN, FRAME_PARALLEL, FRAME_ALONE };
 
 struct frame {
 	struct frame *next;
 	size_t len;
+	enum frame_kind kind; /* decided by the driver when it takes the frame */
 	uint8_t data[];
 };
 
@@ -47,6 +62,14 @@ struct outbuf {
 	struct outbuf *next;
 	uint8_t *buf; /* whole allocation, freed when sent */
 	size_t off, len;
+};
+
+/* A connection's place in the worker pool's queue. A connection has at most one job queued at a
+ * time: jobs are only submitted by whoever holds the driver's role (see above), so the job is
+ * part of the connection and submitting allocates nothing. */
+struct job {
+	struct job *next;
+	bool queued;
 };
 
 struct loop;
@@ -58,24 +81,31 @@ struct nconn {
 	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
 	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
 	/* input being assembled: loop thread only */
-	uint8_t hdr[4];
-	size_t hdr_got;
-	struct frame *cur;
+	uint8_t *in;           /* INBUF_SIZE bytes while it holds part of a frame, else NULL */
+	size_t in_off, in_len; /* unparsed bytes are in[in_off .. in_len) */
+	struct frame *cur;     /* a frame larger than the buffer, read straight into it */
 	size_t cur_got;
 	/* guarded by lock */
 	pthread_mutex_t lock;
 	struct frame *q_head, *q_tail;
 	size_t q_bytes;
 	bool busy, dead, paused, want_out;
-	bool wake; /* asynchronous requests were woken: run smb2_conn_run_async */
+	bool wake;    /* asynchronous requests were woken: run smb2_conn_run_async */
+	int nrunning; /* parallel frames being processed */
+	bool parked;  /* the driver waits for nrunning to fall to 0 */
+	struct job job; /* guarded by net->jlock */
 	struct outbuf *o_head, *o_tail;
 	size_t o_bytes;   /* unsent bytes in the output queue */
 	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
 };
 
-struct job {
-	struct job *next;
-	struct nconn *c;
+struct net;
+
+struct worker {
+	pthread_t thread;
+	struct net *net;
+	sem_t wake;              /* posted when a job is queued for this idle worker */
+	struct worker *next_idle; /* guarded by net->jlock */
 };
 
 struct loop {
@@ -93,10 +123,10 @@ struct net {
 	int nlfds;
 	struct loop *loops;
 	int nloops;
-	pthread_t *workers;
+	struct worker *workers;
 	int nworkers;
 	pthread_mutex_t jlock;
-	pthread_cond_t jcond;
+	struct worker *idle; /* workers waiting for a job (a stack: the warmest first) */
 	struct job *j_head, *j_tail;
 	bool j_stop;
 	bool started;
@@ -108,24 +138,37 @@ struct net {
 
 /* ---- worker pool ---- */
 
+static struct nconn *job_conn(struct job *j)
+{
+	return (struct nconn *)((char *)j - offsetof(struct nconn, job));
+}
+
+/* Queues the connection's job and wakes an idle worker. Each idle worker waits on a semaphore
+ * of its own rather than on a condition variable: a woken waiter of a condition variable takes
+ * the mutex back in its contended state, which costs a futex call more per request. */
 static void submit(struct net *n, struct nconn *c)
 {
-	struct job *j = malloc(sizeof(*j));
-	if (!j) {
-		/* cannot queue: the connection will be torn down when the loop next sees it */
-		shutdown(c->fd, SHUT_RDWR);
+	struct job *j = &c->job;
+	pthread_mutex_lock(&n->jlock);
+	if (j->queued) {
+		/* cannot happen (one driver at a time); never link it twice */
+		pthread_mutex_unlock(&n->jlock);
+		LOG_ERR(LOG_CORE, "%s: connection queued twice", c->sc->peer);
 		return;
 	}
+	j->queued = true;
 	j->next = NULL;
-	j->c = c;
-	pthread_mutex_lock(&n->jlock);
 	if (n->j_tail)
 		n->j_tail->next = j;
 	else
 		n->j_head = j;
 	n->j_tail = j;
-	pthread_cond_signal(&n->jcond);
+	struct worker *w = n->idle;
+	if (w)
+		n->idle = w->next_idle;
 	pthread_mutex_unlock(&n->jlock);
+	if (w)
+		sem_post(&w->wake);
 }
 
 /* Events the loop should wait for; called with c->lock held. */
@@ -264,6 +307,7 @@ static void conn_free(struct nconn *c)
 		free(f);
 	}
 	free(c->cur);
+	free(c->in);
 	free_outq(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -295,6 +339,21 @@ static bool output_drained_locked(struct nconn *c)
 	return true;
 }
 
+/* Ends a parallel frame (c->lock not held); true when its thread must take up the driver's role
+ * (it was the driver and did not hand it on, or the driver parked waiting for it). */
+static bool parallel_done(struct nconn *c, bool driver)
+{
+	pthread_mutex_lock(&c->lock);
+	c->nrunning--;
+	if (c->nrunning == 0 && c->parked) {
+		c->parked = false;
+		driver = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return driver;
+}
+
+/* The connection's driver (see the top of the file). */
 static void run_job(struct net *n, struct nconn *c)
 {
 	for (;;) {
@@ -304,6 +363,12 @@ static void run_job(struct net *n, struct nconn *c)
 			return;
 		}
 		if (c->wake && !c->dead) {
+			/* asynchronous retries touch the session's opens: alone */
+			if (c->nrunning) {
+				c->parked = true;
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
 			c->wake = false;
 			pthread_mutex_unlock(&c->lock);
 			if (smb2_conn_run_async(c->sc) < 0) {
@@ -316,6 +381,11 @@ static void run_job(struct net *n, struct nconn *c)
 		struct frame *f = c->q_head;
 		if (!f) {
 			bool dead = c->dead;
+			if (dead && c->nrunning) {
+				c->parked = true; /* the last parallel frame frees it */
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
 			c->busy = false;
 			pthread_mutex_unlock(&c->lock);
 			if (dead)
@@ -332,31 +402,70 @@ static void run_job(struct net *n, struct nconn *c)
 			update_events(c);
 		}
 		pthread_mutex_unlock(&c->lock);
-		if (!dead)
-			process_frame(n, c, f);
+		if (dead) {
+			free(f);
+			continue;
+		}
+		if (f->kind == FRAME_UNKNOWN)
+			f->kind = smb2_conn_frame_parallel(c->sc, f->data, f->len) ? FRAME_PARALLEL
+										    : FRAME_ALONE;
+		pthread_mutex_lock(&c->lock);
+		if (f->kind == FRAME_ALONE && c->nrunning) {
+			/* back to the head of the queue until the parallel frames are done */
+			f->next = c->q_head;
+			c->q_head = f;
+			if (!c->q_tail)
+				c->q_tail = f;
+			c->q_bytes += f->len;
+			c->parked = true;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+		bool handoff = false;
+		if (f->kind == FRAME_PARALLEL) {
+			c->nrunning++;
+			/* more to do: a new driver starts it on another worker meanwhile */
+			handoff = c->q_head || c->wake;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (handoff)
+			submit(n, c);
+		process_frame(n, c, f);
+		enum frame_kind kind = f->kind;
 		free(f);
+		if (kind == FRAME_PARALLEL && !parallel_done(c, !handoff))
+			return;
 	}
 }
 
 static void *worker_main(void *arg)
 {
-	struct net *n = arg;
+	struct worker *w = arg;
+	struct net *n = w->net;
+	pthread_mutex_lock(&n->jlock);
 	for (;;) {
-		pthread_mutex_lock(&n->jlock);
-		while (!n->j_head && !n->j_stop)
-			pthread_cond_wait(&n->jcond, &n->jlock);
 		struct job *j = n->j_head;
-		if (!j) {
+		if (j) {
+			n->j_head = j->next;
+			if (!n->j_head)
+				n->j_tail = NULL;
+			j->queued = false;
 			pthread_mutex_unlock(&n->jlock);
-			return NULL;
+			run_job(n, job_conn(j));
+			pthread_mutex_lock(&n->jlock);
+			continue;
 		}
-		n->j_head = j->next;
-		if (!n->j_head)
-			n->j_tail = NULL;
+		if (n->j_stop)
+			break;
+		w->next_idle = n->idle;
+		n->idle = w;
 		pthread_mutex_unlock(&n->jlock);
-		run_job(n, j->c);
-		free(j);
+		while (sem_wait(&w->wake) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&n->jlock);
 	}
+	pthread_mutex_unlock(&n->jlock);
+	return NULL;
 }
 
 /* ---- event loops ---- */
@@ -400,19 +509,76 @@ static void enqueue_frame(struct loop *l, struct nconn *c, struct frame *f)
 		submit(l->net, c);
 }
 
-/* Reads what is available; returns -1 when the connection has ended. */
-static int read_input(struct loop *l, struct nconn *c)
+static struct frame *frame_new(size_t len)
 {
+	struct frame *f = malloc(sizeof(struct frame) + len);
+	if (f) {
+		f->next = NULL;
+		f->len = len;
+		f->kind = FRAME_UNKNOWN;
+	}
+	return f;
+}
+
+/* Takes the complete frames out of the input buffer. A frame that does not fit in the buffer
+ * becomes c->cur with what has arrived of it. Returns -1 on a malformed header. */
+static int parse_input(struct loop *l, struct nconn *c)
+{
+	while (c->in_len - c->in_off >= 4) {
+		const uint8_t *h = c->in + c->in_off;
+		if (h[0] == 0x85) { /* NetBIOS keep-alive */
+			c->in_off += 4;
+			continue;
+		}
+		size_t len = ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+		if (h[0] != 0 || len == 0 || len > smb2_conn_max_frame(c->sc))
+			return -1;
+		size_t have = c->in_len - c->in_off - 4;
+		if (have < len && len + 4 <= INBUF_SIZE)
+			break; /* fits in the buffer: wait for the rest */
+		struct frame *f = frame_new(len);
+		if (!f)
+			return -1;
+		size_t take = have < len ? have : len;
+		memcpy(f->data, h + 4, take);
+		c->in_off += 4 + take;
+		if (take < len) {
+			c->cur = f;
+			c->cur_got = take;
+			break;
+		}
+		enqueue_frame(l, c, f);
+	}
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_off) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	return 0;
+}
+
+/* Reads what is available; returns -1 when the connection has ended. A read that leaves room
+ * in the buffer has drained the socket: the loop is level-triggered, so it does not ask again
+ * (one recv per small request instead of three). */
+static int read_input_buffered(struct loop *l, struct nconn *c)
+{
+	if (!c->in) {
+		c->in = malloc(INBUF_SIZE);
+		if (!c->in)
+			return -1;
+	}
 	size_t budget = READ_BUDGET;
 	while (budget) {
 		uint8_t *dst;
 		size_t want;
-		if (!c->cur) {
-			dst = c->hdr + c->hdr_got;
-			want = 4 - c->hdr_got;
-		} else {
+		if (c->cur) {
 			dst = c->cur->data + c->cur_got;
 			want = c->cur->len - c->cur_got;
+		} else {
+			dst = c->in + c->in_len;
+			want = INBUF_SIZE - c->in_len;
 		}
 		ssize_t r = recv(c->fd, dst, want, 0);
 		if (r == 0)
@@ -420,32 +586,34 @@ static int read_input(struct loop *l, struct nconn *c)
 		if (r < 0)
 			return errno == EAGAIN || errno == EINTR ? 0 : -1;
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
-		if (!c->cur) {
-			c->hdr_got += (size_t)r;
-			if (c->hdr_got < 4)
-				continue;
-			c->hdr_got = 0;
-			if (c->hdr[0] == 0x85) /* NetBIOS keep-alive */
-				continue;
-			size_t len = ((size_t)c->hdr[1] << 16) | ((size_t)c->hdr[2] << 8) | c->hdr[3];
-			if (c->hdr[0] != 0 || len == 0 || len > smb2_conn_max_frame(c->sc))
-				return -1;
-			c->cur = malloc(sizeof(struct frame) + len);
-			if (!c->cur)
-				return -1;
-			c->cur->next = NULL;
-			c->cur->len = len;
-			c->cur_got = 0;
-		} else {
+		if (c->cur) {
 			c->cur_got += (size_t)r;
 			if (c->cur_got == c->cur->len) {
 				struct frame *f = c->cur;
 				c->cur = NULL;
 				enqueue_frame(l, c, f);
 			}
+		} else {
+			c->in_len += (size_t)r;
+			if (parse_input(l, c) < 0)
+				return -1;
 		}
+		if ((size_t)r < want)
+			return 0;
 	}
 	return 0;
+}
+
+/* The buffer is only kept while it holds part of a frame: an idle connection costs no more
+ * than its objects (the memory workload of bench/run), and the allocation is a free-list hit. */
+static int read_input(struct loop *l, struct nconn *c)
+{
+	int rc = read_input_buffered(l, c);
+	if (c->in && c->in_len == 0) {
+		free(c->in);
+		c->in = NULL;
+	}
+	return rc;
 }
 
 static time_t mono_now(void)
@@ -470,11 +638,12 @@ static bool conn_limit_reached(struct net *n)
 	return true;
 }
 
-/* "handshake timeout": ends the loop's connections that have not authenticated a session in
- * time, so an idle or slowloris client cannot hold a connection (and its memory) for ever.
- * Frames are read by the loop and only complete ones reach a worker, so a slow client never
- * holds a worker. */
-static void sweep_handshakes(struct loop *l)
+/* Once a second: "handshake timeout" ends the loop's connections that have not authenticated a
+ * session in time, so an idle or slowloris client cannot hold a connection (and its memory) for
+ * ever (frames are read by the loop and only complete ones reach a worker, so a slow client
+ * never holds a worker); and connections whose oplock breaks count as never acknowledged (the
+ * test-only FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT, smb2_torture.c) are dropped when due. */
+static void sweep_conns(struct loop *l)
 {
 	time_t now = mono_now();
 	if (now < l->next_sweep)
@@ -483,14 +652,19 @@ static void sweep_handshakes(struct loop *l)
 	struct shoal_conf *conf = smb2_server_conf(l->net->srv);
 	int limit = conf->handshake_timeout;
 	conf_put(conf);
-	if (limit <= 0)
-		return;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 	struct nconn *c = l->conns;
 	while (c) {
 		struct nconn *next = c->next;
-		if (now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
+		if (limit > 0 && now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
 			LOG_INFO(LOG_CORE, "%s: no session after %d s: disconnecting", c->sc->peer,
 				 limit);
+			conn_dead(l, c);
+		} else if (smb2_torture_unacked_expired(c->sc, now_ms)) {
+			LOG_INFO(LOG_CORE, "%s: oplock break not acknowledged: disconnecting",
+				 c->sc->peer);
 			conn_dead(l, c);
 		}
 		c = next;
@@ -629,7 +803,7 @@ static void *loop_main(void *arg)
 			}
 		}
 		/* after the events: none of them may name a connection the sweep ends */
-		sweep_handshakes(l);
+		sweep_conns(l);
 	}
 }
 
@@ -724,7 +898,6 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		n->fd_limit_conns = half < 16 ? 16 : half > (1u << 20) ? (1 << 20) : (int)half;
 	}
 	pthread_mutex_init(&n->jlock, NULL);
-	pthread_cond_init(&n->jcond, NULL);
 	for (int p = 0; p < conf->nports; p++) {
 		if (!conf->ninterfaces) {
 			uint8_t any[4] = {0};
@@ -769,9 +942,12 @@ fail:
 
 int net_start(struct net *n)
 {
-	for (int i = 0; i < n->nworkers; i++)
-		if (pthread_create(&n->workers[i], NULL, worker_main, n))
+	for (int i = 0; i < n->nworkers; i++) {
+		struct worker *w = &n->workers[i];
+		w->net = n;
+		if (sem_init(&w->wake, 0, 0) < 0 || pthread_create(&w->thread, NULL, worker_main, w))
 			return -EAGAIN;
+	}
 	for (int i = 0; i < n->nloops; i++)
 		if (pthread_create(&n->loops[i].thread, NULL, loop_main, &n->loops[i]))
 			return -EAGAIN;
@@ -800,10 +976,14 @@ void net_stop(struct net *n)
 	}
 	pthread_mutex_lock(&n->jlock);
 	n->j_stop = true;
-	pthread_cond_broadcast(&n->jcond);
+	while (n->idle) {
+		struct worker *w = n->idle;
+		n->idle = w->next_idle;
+		sem_post(&w->wake);
+	}
 	pthread_mutex_unlock(&n->jlock);
 	for (int i = 0; i < n->nworkers; i++)
-		pthread_join(n->workers[i], NULL);
+		pthread_join(n->workers[i].thread, NULL);
 	n->started = false;
 }
 
@@ -826,6 +1006,5 @@ void net_free(struct net *n)
 	free(n->loops);
 	free(n->workers);
 	pthread_mutex_destroy(&n->jlock);
-	pthread_cond_destroy(&n->jcond);
 	free(n);
 }

@@ -1,7 +1,8 @@
 /* The transport: listeners, one epoll event loop per core that owns its connections' sockets,
- * and a worker pool that runs requests (DESIGN.md section 4). A connection's frames are run one
- * at a time, in order, on whichever worker is free; file system calls therefore never block a
- * loop. */
+ * and a worker pool that runs requests (DESIGN.md section 4). A connection's frames are started
+ * in order on whichever worker is free; plain READs and WRITEs of regular files may run several
+ * at once on different workers (smb2_conn_frame_parallel), every other frame runs alone. File
+ * system calls therefore never block a loop. Details at the top of net.c. */
 #ifndef SHOAL_SERVER_NET_H
 #define SHOAL_SERVER_NET_H
 

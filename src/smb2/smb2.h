@@ -232,6 +232,11 @@ struct smb2_conn {
 	/* bytes of padding between a READ response's fixed part and its data (0 unless the test-only
 	   FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 asked for 8; smb2_torture.c) */
 	uint8_t read_body_pad;
+	/* FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT (smb2_torture.c): the connection behaves as if
+	   the client never acknowledged the oplock and lease breaks sent on it; unacked_drop_ms is
+	   when the transport drops it (0: no break sent yet) */
+	atomic_bool force_unacked;
+	_Atomic uint64_t unacked_drop_ms;
 	/* the server's list of connections (smb2_server.conns), guarded by srv->conns_lock */
 	struct smb2_conn *list_prev, *list_next;
 };
@@ -331,8 +336,17 @@ NTSTATUS smb2_fsctl_netif(uint64_t fid0, uint64_t fid1, uint32_t max_out, struct
    = yes": true when ctl is one of them. smb2_fsctl_torture handles one; *body_pad receives the
    bytes of padding to put between the IOCTL response's fixed part and its buffers. */
 bool smb2_fsctl_is_torture(uint32_t ctl);
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
-			    uint32_t max_out, struct wr *out, uint32_t *body_pad);
+/* Whether the IOCTL request body b asks for the one torture FSCTL that needs no session or tree
+   (FORCE_UNACKED_TIMEOUT, sent before any, on the connection itself) and the server allows it. */
+bool smb2_fsctl_torture_sessionless(struct smb2_server *srv, struct rd b);
+/* A break was sent on c: with FORCE_UNACKED_TIMEOUT in force, the connection is to be dropped
+   soon, as after a break the client's TCP never acknowledged. */
+void smb2_torture_break_sent(struct smb2_conn *c);
+/* True once c must be dropped for such a break (now_ms: CLOCK_MONOTONIC milliseconds); the
+   transport checks it about every second. */
+bool smb2_torture_unacked_expired(struct smb2_conn *c, uint64_t now_ms);
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad);
 /* Writes the fixed part of an IOCTL response (2.2.32) for ctl and fid, buffers right after it;
    returns where it starts (OutputCount is patched by smb2_ioctl_end_body). */
 size_t smb2_ioctl_begin_body(struct wr *w, uint32_t ctl, const uint64_t fid[2]);
@@ -470,6 +484,14 @@ int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *
 		    size_t *start);
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
+/* Whether a received frame may run alongside the connection's other such frames, on another
+ * worker and finishing in any order: a single request (not compounded, not encrypted: the
+ * command of an encrypted frame is not known before it is decrypted) that is a READ, or a
+ * WRITE at an offset (not appending), of an open regular file of the frame's session: not a
+ * named pipe, whose messages are ordered, nor an alternate data stream, whose writes rewrite
+ * an xattr. Everything else runs alone and in order (net.c). Looks at the session's
+ * opens under their lock; no file system call. Any thread. */
+bool smb2_conn_frame_parallel(struct smb2_conn *c, const uint8_t *frame, size_t len);
 
 /* The Capabilities the server announced in NEGOTIATE (also echoed by VALIDATE_NEGOTIATE_INFO). */
 uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);

@@ -127,6 +127,39 @@ size_t smb2_conn_max_frame(const struct smb2_conn *c)
 	return (size_t)m + 65536;
 }
 
+bool smb2_conn_frame_parallel(struct smb2_conn *c, const uint8_t *frame, size_t len)
+{
+	/* the header, and the body up to the FileId (READ and WRITE both have it at 16) */
+	if (len < SMB2_HDR_LEN + 32 || get_le32(frame) != SMB2_PROTOCOL_ID ||
+	    get_le32(frame + HDR_OFF_NEXT_COMMAND) != 0)
+		return false;
+	uint16_t cmd = get_le16(frame + HDR_OFF_COMMAND);
+	uint32_t flags = get_le32(frame + HDR_OFF_FLAGS);
+	if ((cmd != SMB2_READ && cmd != SMB2_WRITE) ||
+	    (flags & (SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_ASYNC_COMMAND)))
+		return false;
+	const uint8_t *body = frame + SMB2_HDR_LEN;
+	if (cmd == SMB2_WRITE && get_le64(body + 8) == UINT64_MAX) /* appending */
+		return false;
+	uint64_t persistent = get_le64(body + 16), volatile_id = get_le64(body + 24);
+	struct smb2_session *s = smb2_session_lookup(c, get_le64(frame + HDR_OFF_SESSION_ID));
+	if (!s)
+		return false;
+	bool par = false;
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->nopens; i++) {
+		struct smb2_open *op = s->opens[i];
+		if (op->volatile_id == volatile_id && op->persistent_id == persistent) {
+			par = op->file && !op->pipe && !op->is_dir && !op->file->stream &&
+			      (cmd == SMB2_READ || (op->access & FILE_WRITE_DATA));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	smb2_session_put(s);
+	return par;
+}
+
 /* ---- credits: MS-SMB2 3.3.1.1 and 3.3.5.2.3 ---- */
 
 static bool seq_test(const struct smb2_conn *c, uint64_t id)
@@ -307,7 +340,7 @@ static NTSTATUS resolve_session(struct smb2_req *req, const struct smb2_cmd_desc
 	if (req->cmd == SMB2_NEGOTIATE || req->cmd == SMB2_ECHO || req->cmd == SMB2_CANCEL)
 		return STATUS_SUCCESS;
 	if (req->session_id == 0 || req->session_id == UINT64_MAX) {
-		if (req->cmd == SMB2_SESSION_SETUP)
+		if (!d->need_session) /* SESSION_SETUP, the sessionless torture IOCTL */
 			return STATUS_SUCCESS;
 		return STATUS_USER_SESSION_DELETED;
 	}
@@ -404,10 +437,16 @@ static NTSTATUS run_locked(struct smb2_req *req, const struct smb2_cmd_desc *d)
 	return rst;
 }
 
+/* The IOCTL smbtorture sends without a session or tree (smb2_fsctl_torture_sessionless). */
+static const struct smb2_cmd_desc sessionless_ioctl = {"IOCTL", 57, false, false, true, smb2_ioctl};
+
 static NTSTATUS run_request(struct smb2_req *req)
 {
 	const struct smb2_cmd_desc *d = &smb2_cmds[req->cmd];
 	struct smb2_conn *c = req->conn;
+	if (req->cmd == SMB2_IOCTL && (req->session_id == 0 || req->session_id == UINT64_MAX) &&
+	    smb2_fsctl_torture_sessionless(req->srv, req->body))
+		d = &sessionless_ioctl;
 	if (!d->fn)
 		return STATUS_INVALID_PARAMETER;
 	if (d->need_negotiate && !c->negotiated)

@@ -191,15 +191,17 @@ void smb2_open_close(struct smb2_open *op)
 	if (op->dir_state && op->dir_state_free)
 		op->dir_state_free(op->dir_state);
 	op->dir_state = NULL;
-	/* the oplock entry goes first: a create waiting for this open's break retries at once */
-	state_oplock_remove(op->oplock);
-	op->oplock = NULL;
 	state_durable_remove(op->durable);
 	op->durable = NULL;
 	if (op->file)
 		release_file(op);
 	else if (op->state_rec)
 		state_share_remove(op->state_rec);
+	/* the oplock entry goes last: removing it wakes the creates waiting for this open's
+	   break, and their retry (on another thread at once) must find the share-mode entry
+	   gone too, or it fails with a sharing violation (smb2.oplock.batch3) */
+	state_oplock_remove(op->oplock);
+	op->oplock = NULL;
 	if (op->pipe)
 		rpc_pipe_close(op->pipe);
 	if (op->tree)

@@ -84,6 +84,7 @@ static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct s
 	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
 	c->tp->send(c->loop_priv, &w, start);
+	smb2_torture_break_sent(c);
 }
 
 void smb2_oplock_send_break(void *owner, const struct state_break *b)

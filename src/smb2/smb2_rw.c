@@ -57,8 +57,9 @@ NTSTATUS smb2_read(struct smb2_req *req)
 		return SMB2_ERR(req, STATUS_END_OF_FILE);
 	w->len = doff + (size_t)n;
 	wr_set_u32(w, start + 4, (uint32_t)n);
-	op->position =
-	    off + (uint64_t)n; /* the handle's current offset (FilePositionInformation) */
+	/* the handle's current offset (FilePositionInformation); READs and WRITEs of one
+	   connection may run at the same time (smb2_conn_frame_parallel) */
+	__atomic_store_n(&op->position, off + (uint64_t)n, __ATOMIC_RELAXED);
 	return STATUS_SUCCESS;
 }
 
@@ -119,7 +120,7 @@ NTSTATUS smb2_write(struct smb2_req *req)
 		if (rc < 0)
 			return SMB2_ERR(req, smb2_file_status(rc));
 	}
-	op->position = off + (uint64_t)n;
+	__atomic_store_n(&op->position, off + (uint64_t)n, __ATOMIC_RELAXED);
 	struct wr *w = req->out;
 	wr_u16(w, 17);
 	wr_u16(w, 0);

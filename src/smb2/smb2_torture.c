@@ -10,22 +10,36 @@
  *     same (DataOffset 0x58 instead of 0x50);
  *   FSP_ASYNC_SLEEP: the request goes asynchronous for the milliseconds given in its one input
  *     byte, holding its open: a CLOSE of that open meanwhile waits for it (smb2_close_wait)
- *     instead of ending it with STATUS_FILE_CLOSED.
+ *     instead of ending it with STATUS_FILE_CLOSED;
+ *   FORCE_UNACKED_TIMEOUT (no session or tree needed, FileId all ones, no input): the connection
+ *     acts as a channel whose client never acknowledges, at the TCP level, the oplock and lease
+ *     breaks sent on it (MS-SMB2 3.3.4.6 lets the server give up on such a channel): the first
+ *     break sent on it drops it UNACKED_DROP_MS later, as a real unacknowledged break would
+ *     after the retransmissions (Samba: six retransmission timeouts of at least 0.2 s). Its
+ *     opens then close like those of any lost connection, and the creates waiting for the
+ *     break go on (smb2.oplock.batch22b).
  * Input other than described is STATUS_INVALID_PARAMETER. */
+#include <stdatomic.h>
+#include <time.h>
+
+#include "lib/conf.h"
 #include "lib/log.h"
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
 
 #define FSCTL_SMBTORTURE_BASE 0x83848003u /* FSCTL_SMBTORTURE | write access | METHOD_NEITHER */
+#define FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT FSCTL_SMBTORTURE_BASE
 #define FSCTL_SMBTORTURE_IOCTL_RESPONSE_BODY_PADDING8 (FSCTL_SMBTORTURE_BASE | 0x10u)
 #define FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 (FSCTL_SMBTORTURE_BASE | 0x20u)
 #define FSCTL_SMBTORTURE_FSP_ASYNC_SLEEP (FSCTL_SMBTORTURE_BASE | 0x40u)
 
 #define TORTURE_BODY_PADDING 8
+#define UNACKED_DROP_MS 1200u
 
 bool smb2_fsctl_is_torture(uint32_t ctl)
 {
-	return ctl == FSCTL_SMBTORTURE_IOCTL_RESPONSE_BODY_PADDING8 ||
+	return ctl == FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT ||
+	       ctl == FSCTL_SMBTORTURE_IOCTL_RESPONSE_BODY_PADDING8 ||
 	       ctl == FSCTL_SMBTORTURE_GLOBAL_READ_RESPONSE_BODY_PADDING8 ||
 	       ctl == FSCTL_SMBTORTURE_FSP_ASYNC_SLEEP;
 }
@@ -76,10 +90,51 @@ static NTSTATUS async_sleep(struct smb2_req *req, const uint64_t fid[2], struct 
 	return st;
 }
 
-NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2], struct rd in,
-			    uint32_t max_out, struct wr *out, uint32_t *body_pad)
+bool smb2_fsctl_torture_sessionless(struct smb2_server *srv, struct rd b)
+{
+	rd_skip(&b, 4);
+	if (rd_u32(&b) != FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT || !rd_ok(&b))
+		return false;
+	struct shoal_conf *conf = smb2_server_conf(srv);
+	bool on = conf->smbtorture_fsctls;
+	conf_put(conf);
+	return on;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void smb2_torture_break_sent(struct smb2_conn *c)
+{
+	if (!atomic_load(&c->force_unacked))
+		return;
+	uint64_t none = 0;
+	if (atomic_compare_exchange_strong(&c->unacked_drop_ms, &none, mono_ms() + UNACKED_DROP_MS))
+		LOG_INFO(LOG_SMB2, "%s: smbtorture: break left unacknowledged, dropping in %u ms",
+			 c->peer, UNACKED_DROP_MS);
+}
+
+bool smb2_torture_unacked_expired(struct smb2_conn *c, uint64_t now_ms)
+{
+	uint64_t at = atomic_load(&c->unacked_drop_ms);
+	return at && now_ms >= at;
+}
+
+NTSTATUS smb2_fsctl_torture(struct smb2_req *req, uint32_t ctl, const uint64_t fid[2],
+			    struct rd in, uint32_t max_out, struct wr *out, uint32_t *body_pad)
 {
 	switch (ctl) {
+	case FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT:
+		if (in.len || fid[0] != UINT64_MAX || fid[1] != UINT64_MAX)
+			return STATUS_INVALID_PARAMETER;
+		atomic_store(&req->conn->force_unacked, true);
+		LOG_INFO(LOG_SMB2, "%s: smbtorture: breaks on this connection count as unacknowledged",
+			 req->conn->peer);
+		return STATUS_SUCCESS;
 	case FSCTL_SMBTORTURE_IOCTL_RESPONSE_BODY_PADDING8:
 		if (in.len)
 			return STATUS_INVALID_PARAMETER;

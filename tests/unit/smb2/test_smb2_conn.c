@@ -26,7 +26,7 @@ struct fixture {
 	uint64_t mid;
 };
 
-static int setup(void **st)
+static int setup_with(void **st, const char *global)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	log_set_level(0); /* the malformed-input cases would log every refusal */
@@ -35,9 +35,9 @@ static int setup(void **st)
 	char text[512], err[256];
 	snprintf(text, sizeof(text),
 		 "[global]\n state directory = %s/state\n log level = 0\n"
-		 " server multi channel support = yes\n"
+		 " server multi channel support = yes\n%s"
 		 "[test]\n path = %s\n read only = no\n",
-		 f->dir, f->dir);
+		 f->dir, global, f->dir);
 	assert_int_equal(conf_load_string(text, "unit", &f->conf, err, sizeof(err)), 0);
 	char path[128];
 	snprintf(path, sizeof(path), "%s/state/users.db", f->dir);
@@ -49,6 +49,9 @@ static int setup(void **st)
 	*st = f;
 	return 0;
 }
+
+static int setup(void **st) { return setup_with(st, ""); }
+static int setup_torture(void **st) { return setup_with(st, " smbtorture fsctls = yes\n"); }
 
 static int teardown(void **st)
 {
@@ -822,6 +825,59 @@ static void t_tcon_unprotected(void **st)
 
 /* Every truncation and many random corruptions of a NEGOTIATE and of a compound: the request
  * path answers or drops the connection, and never reads outside the frame (ASan). */
+/* FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT, sent outside any session as smbtorture does. */
+static void unacked_ioctl(struct fixture *f, struct wr *r)
+{
+	struct wr w;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_IOCTL, f->mid++, 0, 0, 0);
+	wr_u16(&w, 57);
+	wr_u16(&w, 0);
+	wr_u32(&w, 0x83848003u);
+	wr_u64(&w, UINT64_MAX);
+	wr_u64(&w, UINT64_MAX);
+	wr_zero(&w, 4 * 6); /* no input, no output */
+	wr_u32(&w, 1); /* SMB2_0_IOCTL_IS_FSCTL */
+	wr_u32(&w, 0);
+	assert_int_equal(run(f, w.p, w.len, r), 0);
+	wr_free(&w);
+}
+
+static void t_torture_unacked(void **st)
+{
+	struct fixture *f = *st;
+	do_negotiate(f);
+	struct wr r;
+	unacked_ioctl(f, &r);
+	assert_int_equal(status_of(&r), 0);
+	wr_free(&r);
+	assert_true(atomic_load(&f->c->force_unacked));
+	/* nothing to drop before a break went out; then about 1.2 s after it */
+	assert_false(smb2_torture_unacked_expired(f->c, UINT64_MAX));
+	smb2_torture_break_sent(f->c);
+	uint64_t at = atomic_load(&f->c->unacked_drop_ms);
+	assert_true(at > 0);
+	assert_false(smb2_torture_unacked_expired(f->c, at - 1));
+	assert_true(smb2_torture_unacked_expired(f->c, at));
+	/* a second break does not move the deadline */
+	smb2_torture_break_sent(f->c);
+	assert_int_equal(atomic_load(&f->c->unacked_drop_ms), at);
+}
+
+/* Without "smbtorture fsctls" the same request needs a session like any IOCTL. */
+static void t_torture_unacked_off(void **st)
+{
+	struct fixture *f = *st;
+	do_negotiate(f);
+	struct wr r;
+	unacked_ioctl(f, &r);
+	assert_int_equal(status_of(&r), STATUS_USER_SESSION_DELETED);
+	wr_free(&r);
+	assert_false(atomic_load(&f->c->force_unacked));
+	smb2_torture_break_sent(f->c);
+	assert_false(smb2_torture_unacked_expired(f->c, UINT64_MAX));
+}
+
 static void t_malformed(void **st)
 {
 	struct fixture *f0 = *st;
@@ -872,6 +928,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_binding_first_ends, setup, teardown),
 		cmocka_unit_test(t_tcon_unprotected),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_torture_unacked, setup_torture, teardown),
+		cmocka_unit_test_setup_teardown(t_torture_unacked_off, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }

@@ -110,6 +110,10 @@ static void test_lease_break_and_ack(void **unused)
 	assert_int_equal(g.level, STATE_OPLOCK_LEASE);
 	assert_int_equal(g.lease_state, R | W | H);
 	assert_int_equal(g.epoch, 8);
+	/* an open for READ_CONTROL only is a stat open for a lease holder: no break */
+	struct state_oplock_req rc = {.access = 0x00020000};
+	assert_int_equal(state_oplock_check_breaks(db, &k, &rc), 0);
+	assert_int_equal(nsent, 0);
 	/* another client: RWH breaks to RH and the create must wait */
 	assert_int_equal(state_oplock_check_breaks(db, &k, &r2), -EAGAIN);
 	assert_int_equal(nsent, 1);

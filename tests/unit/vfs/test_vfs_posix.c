@@ -407,6 +407,69 @@ static void test_statfs_ident(void **state)
 		assert_int_equal(vfs_ident_fsuid(), 0);
 }
 
+/* The thread's credentials as the kernel has them (/proc/thread-self/status): fsuid, fsgid and
+ * the supplementary groups as text ("4243 4244"). */
+static void thread_creds(unsigned *fsuid, unsigned *fsgid, char *groups, size_t glen)
+{
+	FILE *f = fopen("/proc/thread-self/status", "r");
+	assert_non_null(f);
+	char line[256];
+	groups[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned a, b, c, d;
+		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4)
+			*fsuid = d;
+		else if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4)
+			*fsgid = d;
+		else if (!strncmp(line, "Groups:", 7)) {
+			const char *p = line + 7;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			snprintf(groups, glen, "%s", p);
+			size_t n = strlen(groups);
+			while (n && (groups[n - 1] == '\n' || groups[n - 1] == ' '))
+				groups[--n] = 0;
+		}
+	}
+	fclose(f);
+}
+
+/* The switches skip the system calls that change nothing (the groups stay while the thread is
+ * root, an id is read back once): whatever the order, the kernel's credentials are the ones
+ * asked for, and the server's own identity is fsuid/fsgid 0 with full access. */
+static void test_ident_switches(void **state)
+{
+	struct fx *fx = *state;
+	if (geteuid() != 0)
+		skip();
+	struct vfs_ident a = {.uid = 4242, .gid = 4242, .ngroups = 2, .groups = {4243, 4244}};
+	struct vfs_ident b = {.uid = 4245, .gid = 4246, .ngroups = 2, .groups = {4243, 4244}};
+	struct vfs_ident c = {.uid = 4242, .gid = 4242, .ngroups = 1, .groups = {4247}};
+	const struct vfs_ident *seq[] = {&a, NULL, &a, NULL, &b, &a, NULL, &c, NULL, &c, &b, NULL};
+	const char *want_groups[] = {"4243 4244", NULL, "4243 4244", NULL, "4243 4244",
+				     "4243 4244", NULL, "4247", NULL, "4247", "4243 4244", NULL};
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		assert_int_equal(vfs_ident_apply(seq[i]), 0);
+		unsigned fsuid = 1, fsgid = 1;
+		char groups[512];
+		thread_creds(&fsuid, &fsgid, groups, sizeof(groups));
+		struct vfs_file *f = NULL;
+		int rc = vfs_open(fx->sh, "a.txt", VFS_O_READ, 0, &f);
+		if (f)
+			vfs_close(f);
+		if (!seq[i]) {
+			assert_int_equal(fsuid, 0);
+			assert_int_equal(fsgid, 0);
+			assert_int_not_equal(rc, -EACCES); /* root: the 0700 share root is open */
+			continue;
+		}
+		assert_int_equal(fsuid, seq[i]->uid);
+		assert_int_equal(fsgid, seq[i]->gid);
+		assert_string_equal(groups, want_groups[i]);
+		assert_int_equal(rc, -EACCES);
+	}
+}
+
 /* The descriptor record and the POSIX ACL, read and written with the server's identity even on
  * a mode 000 file (O_PATH handle). */
 static void test_ntacl_posix_acl(void **state)
@@ -474,6 +537,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_meta, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_rename_unlink, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_statfs_ident, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ident_switches, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_streams_sparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ntacl_posix_acl, setup, teardown),
 	};
