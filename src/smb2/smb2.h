@@ -223,8 +223,12 @@ struct smb2_conn {
 	/* taken by the worker to change the pending list, and by other threads to read it (a
 	   close on another channel of a session looks for the requests waiting on the open) */
 	pthread_mutex_t pending_lock;
+	/* requests moved here from another channel of their session when it ended (under
+	   pending_lock; the worker splices them into its list), and whether this connection is
+	   ending itself (then nothing more is moved here) */
+	struct smb2_pending *adopted, *adopted_tail;
+	bool closing;
 	int npending;
-	uint64_t next_async_id;
 	/* compounds whose CREATE went asynchronous in the middle: the rest of the chain runs after
 	   the create's final response (smb2_conn_run_resumes), oldest first; worker only */
 	struct smb2_resume *resumes, *resumes_tail;
@@ -438,6 +442,7 @@ struct smb2_server {
 	uint64_t start_time;    /* FILETIME */
 	atomic_uint_fast64_t next_session_id;
 	atomic_uint_fast64_t next_persistent_id;
+	atomic_uint_fast64_t next_async_id; /* AsyncIds, unique across the server's connections */
 	atomic_int nconns;
 	/* every live connection, for the status API: linked by smb2_conn_new, unlinked by
 	   smb2_conn_free before anything of the connection is freed. conns_lock is taken before a
@@ -500,6 +505,11 @@ uint32_t smb2_server_caps(const struct smb2_conn *c, uint16_t dialect);
  * responses (smb2_async.c). Called by the transport on the connection's worker after
  * tp->wake. Returns 0, or -1 when the connection must be dropped. */
 int smb2_conn_run_async(struct smb2_conn *c);
+/* The connection is ending: its pending requests of sessions that live on on another channel
+ * move to that session's connection and run to their end there, unanswered (their MessageIds
+ * belong to the lost channel; the client replays them: a replayed create finds the open the
+ * moved one made, or gets FILE_NOT_AVAILABLE while it still waits) (smb2_async.c). */
+void smb2_conn_rehome_pending(struct smb2_conn *c);
 /* Ends every pending request without a response (the connection is gone). */
 void smb2_conn_cancel_all(struct smb2_conn *c);
 

@@ -17,7 +17,14 @@ struct smb2_pending {
 	/* the connection's list: changed only by its worker, under conn->pending_lock, which
 	   other threads take to read it (cancel_matching) */
 	struct smb2_pending *next, *prev;
+	/* changes (under wake_lock and the session's run_lock) when the request moves to another
+	   channel of its session (smb2_conn_rehome_pending) */
 	struct smb2_conn *conn;
+	pthread_mutex_t wake_lock;
+	/* moved from a channel that ended: it runs to its end (a create makes its open, which a
+	   replay of it finds) but its final response, whose MessageId belongs to the lost
+	   channel, is not sent */
+	bool orphan;
 	struct smb2_session *session; /* counted */
 	struct smb2_open *op;
 	uint64_t async_id;
@@ -230,9 +237,11 @@ void smb2_pending_wake(struct smb2_pending *p)
 {
 	if (atomic_exchange(&p->woken, true))
 		return;
+	pthread_mutex_lock(&p->wake_lock);
 	struct smb2_conn *c = p->conn;
 	if (c->tp && c->tp->wake)
 		c->tp->wake(c->loop_priv);
+	pthread_mutex_unlock(&p->wake_lock);
 }
 
 NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, void *priv,
@@ -256,10 +265,11 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 		goto fail;
 	memcpy(p->msg, req->msg.p, p->msg_len);
 	p->conn = c;
+	pthread_mutex_init(&p->wake_lock, NULL);
 	p->session = req->session;
 	atomic_fetch_add(&p->session->refs, 1);
 	p->op = op;
-	p->async_id = ++c->next_async_id;
+	p->async_id = atomic_fetch_add(&c->srv->next_async_id, 1) + 1;
 	p->msg_id = req->msg_id;
 	p->session_id = req->session_id;
 	p->tree_id = req->tree_id;
@@ -300,6 +310,27 @@ fail:
 	return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
 }
 
+/* Splices the requests moved here from other channels into c's own list (c's worker). */
+static void adopt_moved(struct smb2_conn *c)
+{
+	pthread_mutex_lock(&c->pending_lock);
+	struct smb2_pending *a = c->adopted;
+	c->adopted = c->adopted_tail = NULL;
+	while (a) {
+		struct smb2_pending *next = a->next;
+		a->next = NULL;
+		a->prev = c->pending_tail;
+		if (c->pending_tail)
+			c->pending_tail->next = a;
+		else
+			c->pending = a;
+		c->pending_tail = a;
+		c->npending++;
+		a = next;
+	}
+	pthread_mutex_unlock(&c->pending_lock);
+}
+
 /* Unlinks and frees p: on its connection's worker, under p->session->run_lock. */
 static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 {
@@ -319,6 +350,7 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 		wr_free(&p->done_out);
 	if (!p->priv_freed && p->ops->free)
 		p->ops->free(p->priv);
+	pthread_mutex_destroy(&p->wake_lock);
 	smb2_session_put(p->session);
 	free(p->msg);
 	free(p->rest);
@@ -450,6 +482,10 @@ static int pending_send_as(struct smb2_conn *c, struct smb2_pending *p, struct s
 	if (!wr_ok(out)) {
 		wr_free(out);
 		return -1;
+	}
+	if (p->orphan) {
+		wr_free(out);
+		return 0;
 	}
 	if (p->rest)
 		return queue_resume(c, p, req, out, sign, encrypt);
@@ -612,6 +648,7 @@ int smb2_conn_run_async(struct smb2_conn *c)
 static int run_async(struct smb2_conn *c)
 {
 	int rc = 0;
+	adopt_moved(c);
 	teardown_requested_sessions(c);
 	bool again = true;
 	while (again && rc == 0) {
@@ -671,6 +708,7 @@ static int run_async(struct smb2_conn *c)
 void smb2_pending_cancel_request(struct smb2_conn *c, bool by_async_id, uint64_t async_id,
 				 uint64_t msg_id)
 {
+	adopt_moved(c);
 	for (struct smb2_pending *p = c->pending; p; p = p->next) {
 		if (by_async_id ? p->async_id == async_id : p->msg_id == msg_id) {
 			LOG_DBG(LOG_SMB2, "%s: CANCEL of %s mid %llu", c->peer, smb2_cmds[p->cmd].name,
@@ -694,6 +732,7 @@ static int cancel_matching(struct smb2_session *s, struct smb2_open *op, NTSTATU
 	   serialises with its work as before channels existed) */
 	bool direct = self == s->conn || !self;
 	if (direct) {
+		adopt_moved(s->conn);
 		struct smb2_conn *c = s->conn;
 		struct smb2_pending *p = c->pending;
 		while (p) {
@@ -718,7 +757,8 @@ static int cancel_matching(struct smb2_session *s, struct smb2_open *op, NTSTATU
 		if ((i < 0 && direct) || (i >= 0 && c == s->conn))
 			continue; /* done above, or the session's own (it moved to a channel's) */
 		pthread_mutex_lock(&c->pending_lock);
-		for (struct smb2_pending *p = c->pending; p; p = p->next) {
+		for (struct smb2_pending *p = c->pending ? c->pending : c->adopted; p;
+		     p = p->next ? p->next : (p == c->pending_tail ? c->adopted : NULL)) {
 			if (p->session != s || (op && p->op != op) || atomic_load(&p->done))
 				continue;
 			if (nfound == cap) {
@@ -767,6 +807,10 @@ int smb2_pending_cancel_session(struct smb2_conn *c, struct smb2_session *s, NTS
 
 void smb2_conn_cancel_all(struct smb2_conn *c)
 {
+	pthread_mutex_lock(&c->pending_lock);
+	c->closing = true;
+	pthread_mutex_unlock(&c->pending_lock);
+	adopt_moved(c);
 	while (c->pending)
 		pending_end(c, c->pending, STATUS_CONNECTION_DISCONNECTED);
 	while (c->resumes) {
@@ -827,4 +871,62 @@ NTSTATUS smb2_close_wait(struct smb2_req *req, struct smb2_open *op)
 	if (op->close_waiter || req->pending)
 		return SMB2_ERR(req, STATUS_FILE_CLOSED);
 	return smb2_go_async(req, &close_wait_ops, op, op, 0, &op->close_waiter);
+}
+
+/* ---- requests of a channel that ends ---- */
+
+void smb2_conn_rehome_pending(struct smb2_conn *c)
+{
+	pthread_mutex_lock(&c->pending_lock);
+	c->closing = true; /* nothing is moved here any more */
+	pthread_mutex_unlock(&c->pending_lock);
+	adopt_moved(c);
+	struct smb2_pending *p = c->pending;
+	while (p) {
+		struct smb2_pending *next = p->next;
+		struct smb2_session *s = p->session;
+		pthread_mutex_lock(&s->run_lock);
+		/* the session lives on elsewhere: its connection (after a move, smb2_session_migrate)
+		   or the first one of a bound channel. Valid under run_lock, it is alive. */
+		struct smb2_conn *to = s->conn;
+		bool move = to != c && s->state == SESS_VALID && !atomic_load(&s->teardown_requested) &&
+			    !atomic_load(&p->done);
+		if (move) {
+			pthread_mutex_lock(&to->pending_lock);
+			move = !to->closing;
+			if (move) {
+				pthread_mutex_lock(&c->pending_lock);
+				if (p->prev)
+					p->prev->next = p->next;
+				else
+					c->pending = p->next;
+				if (p->next)
+					p->next->prev = p->prev;
+				else
+					c->pending_tail = p->prev;
+				c->npending--;
+				pthread_mutex_unlock(&c->pending_lock);
+				p->next = NULL;
+				p->prev = to->adopted_tail;
+				if (to->adopted_tail)
+					to->adopted_tail->next = p;
+				else
+					to->adopted = p;
+				to->adopted_tail = p;
+				pthread_mutex_lock(&p->wake_lock);
+				p->conn = to;
+				pthread_mutex_unlock(&p->wake_lock);
+				p->orphan = true;
+			}
+			pthread_mutex_unlock(&to->pending_lock);
+		}
+		if (move) {
+			LOG_DBG(LOG_SMB2, "%s: %s mid %llu goes on on %s, unanswered", c->peer,
+				smb2_cmds[p->cmd].name, (unsigned long long)p->msg_id, to->peer);
+			if (to->tp && to->tp->wake)
+				to->tp->wake(to->loop_priv);
+		}
+		pthread_mutex_unlock(&s->run_lock);
+		p = next;
+	}
 }

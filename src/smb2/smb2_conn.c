@@ -93,15 +93,18 @@ void smb2_conn_free(struct smb2_conn *c)
 		c->list_next->list_prev = c->list_prev;
 	pthread_mutex_unlock(&c->srv->conns_lock);
 	struct smb2_conn *prev_worker = smb2_async_enter(c);
-	/* pending requests first: their cancel unregisters them from every wait list, so no other
+	/* a session with a bound channel lives on there (MS-SMB2 3.3.7.1), and so do its
+	   requests waiting here: they move to it and finish there, unanswered */
+	for (int i = c->nsessions - 1; i >= 0; i--)
+		if (i < c->nsessions)
+			smb2_session_migrate(c->sessions[i]);
+	smb2_conn_rehome_pending(c);
+	/* the others next: their cancel unregisters them from every wait list, so no other
 	   thread can wake them once the connection starts going away */
 	smb2_conn_cancel_all(c);
 	/* teardown unlinks each session from c->sessions */
 	while (c->nsessions > 0) {
 		struct smb2_session *s = c->sessions[c->nsessions - 1];
-		/* a session with a bound channel lives on there (MS-SMB2 3.3.7.1) */
-		if (smb2_session_migrate(s))
-			continue;
 		atomic_store(&s->deleted, false); /* records of deleted sessions go too */
 		smb2_session_teardown(s);
 	}

@@ -54,6 +54,7 @@ struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t e
 	/* session ids are unpredictable but unique: a random start, then a counter */
 	atomic_init(&srv->next_session_id, (sid0 & 0x0000FFFFFFFFFFFFull) | 1);
 	atomic_init(&srv->next_persistent_id, 1);
+	atomic_init(&srv->next_async_id, 0);
 	srv->start_time = nttime_now();
 	return srv;
 fail:

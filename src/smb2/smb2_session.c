@@ -865,8 +865,11 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	s->auth = NULL;
 	/* a failed re-authentication ends the session too (its opens are closed and waiting
 	   requests answered), on all its channels, as Windows does (smbtorture
-	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth) */
-	if (!fresh)
+	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth).
+	   Only a session that had authenticated keeps its record (refusals on it are signed); one
+	   whose first authentication failed in a later leg goes at once like a fresh one, or every
+	   failed logon would hold a record until the connection ends (smbtorture smb2.secleak) */
+	if (!fresh && s->state != SESS_IN_PROGRESS)
 		atomic_store(&s->deleted, true);
 	if (fresh || s->conn == c)
 		smb2_session_teardown(s);

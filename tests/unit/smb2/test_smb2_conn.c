@@ -723,8 +723,12 @@ static void t_binding_async(void **st)
 	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
 	DONE(1);
 	smb2_conn_free(c2);
+	/* it moved to channel 1, where it ends unanswered */
+	assert_non_null(c1->adopted);
 	ON(0);
 	assert_int_equal(notify_or_close(f, c1, key1, sid, tid, fid, false), STATUS_SUCCESS);
+	assert_null(c1->adopted);
+	assert_int_equal(c1->npending, 0);
 
 	/* and the session's end with a request waiting on another channel */
 	c2 = second_conn(f);
@@ -785,6 +789,7 @@ static void t_binding_first_ends(void **st)
 	wr_free(&r);
 	uint64_t fid[2];
 	open_root(f, f->c, key1, sid, tid, fid);
+	uint64_t mid1 = f->mid;
 	struct smb2_conn *c2 = second_conn(f);
 	f->mid = 1;
 	bsid = sid;
@@ -793,11 +798,19 @@ static void t_binding_first_ends(void **st)
 			 STATUS_SUCCESS);
 	wr_free(&last);
 	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
-	/* the first connection ends */
+	/* a CHANGE_NOTIFY waits on the first connection, which ends */
+	uint64_t mid2 = f->mid;
+	f->mid = mid1;
+	assert_int_equal(notify_or_close(f, f->c, key1, sid, tid, fid, true), STATUS_PENDING);
+	f->mid = mid2;
 	smb2_conn_free(f->c);
 	f->c = c2;
 	assert_int_equal(c2->nsessions, 1);
+	assert_non_null(c2->adopted); /* the request moved along with the session */
+	assert_int_equal(smb2_conn_run_async(c2), 0);
+	assert_int_equal(c2->npending, 1);
 	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, false), STATUS_SUCCESS);
+	assert_int_equal(c2->npending, 0);
 	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
 	/* and ends with LOGOFF on the channel it moved to */
 	wr_init(&w, 0);
