@@ -23,6 +23,12 @@
 
 #define SMB2_LEASE_BREAK_ACK_REQUIRED 0x01u
 
+static bool break_encrypted(const struct smb2_open *op)
+{
+	const struct smb2_session *s = op->session;
+	return s->state == SESS_VALID && (s->encrypt_data || (op->tree && op->tree->encrypt));
+}
+
 static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct state_break *b)
 {
 	struct smb2_session *s = op->session;
@@ -68,9 +74,7 @@ static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct s
 		return;
 	}
 	size_t start = hdr;
-	bool encrypt = s->state == SESS_VALID &&
-		       (s->encrypt_data || (op->tree && op->tree->encrypt));
-	if (encrypt) {
+	if (break_encrypted(op)) {
 		if (smb2_transform_encrypt(c, s, &w, hdr) < 0) {
 			wr_free(&w);
 			return;
@@ -79,24 +83,6 @@ static void send_break(struct smb2_conn *c, struct smb2_open *op, const struct s
 	}
 	LOG_DBG(LOG_SMB2, "%s: %s break of '%s' to 0x%x", c->peer, b->lease ? "lease" : "oplock",
 		op->name ? op->name : "", b->lease ? b->new_state : b->oplock_level);
-	if (b->lease && !encrypt) {
-		/* a lease is the client's, not one connection's: its breaks go to the client's
-		   first connection still up (as Windows; smb2.lease.v2_complex1), the open's own
-		   when no other qualifies. The list holds its connections alive (smb2_conn_free
-		   unlinks under conns_lock first); client_guid and dialect are set before the
-		   connection's authenticated flag, which is read with acquire ordering. */
-		struct smb2_server *srv = c->srv;
-		pthread_mutex_lock(&srv->conns_lock);
-		struct smb2_conn *first = c;
-		for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next)
-			if (atomic_load(&oc->authenticated) && oc->tp && oc->tp->send &&
-			    oc->dialect >= SMB2_DIALECT_210 &&
-			    !memcmp(oc->client_guid, c->client_guid, 16))
-				first = oc; /* the list is newest first */
-		first->tp->send(first->loop_priv, &w, start);
-		pthread_mutex_unlock(&srv->conns_lock);
-		return;
-	}
 	c->tp->send(c->loop_priv, &w, start);
 	smb2_torture_break_sent(c);
 }
@@ -117,8 +103,30 @@ void smb2_oplock_send_break(void *owner, const struct state_break *b)
 	/* the session's connection changes when its first one ends while another channel lives
 	   on (smb2_session_migrate): send_lock keeps the one read here alive until it is used */
 	pthread_mutex_lock(&s->send_lock);
-	send_break(s->conn, op, b);
+	struct smb2_conn *c = s->conn;
+	if (!b->lease || !c || break_encrypted(op)) {
+		send_break(c, op, b);
+		pthread_mutex_unlock(&s->send_lock);
+		return;
+	}
+	struct smb2_server *srv = c->srv;
+	uint8_t guid[16];
+	memcpy(guid, c->client_guid, 16);
 	pthread_mutex_unlock(&s->send_lock);
+	/* a lease is the client's, not one connection's: its breaks go to the client's first
+	   connection still up (as Windows; smb2.lease.v2_complex1), the session's own when no
+	   other qualifies. conns_lock (taken after send_lock is released: migration takes them
+	   the other way round) keeps every listed connection alive (smb2_conn_free unlinks under
+	   it first) and s->conn stable (migration changes it under it); client_guid and dialect
+	   are set before a connection's authenticated flag, read with acquire ordering. */
+	pthread_mutex_lock(&srv->conns_lock);
+	struct smb2_conn *first = s->conn;
+	for (struct smb2_conn *oc = srv->conns; oc; oc = oc->list_next)
+		if (atomic_load(&oc->authenticated) && oc->tp && oc->tp->send &&
+		    oc->dialect >= SMB2_DIALECT_210 && !memcmp(oc->client_guid, guid, 16))
+			first = oc; /* the list is newest first */
+	send_break(first, op, b);
+	pthread_mutex_unlock(&srv->conns_lock);
 }
 
 /* ---- requests waiting for breaks (create, rename) ---- */
