@@ -163,6 +163,11 @@ static void release_file(struct smb2_open *op)
 	/* a stream open deletes its stream, or (the last open of a delete-pending file) the file
 	   with all its streams: vfs_unlink of a stream handle removes its file's name */
 	int rc = 0;
+	/* the oplock entry stays until the close ends (smb2_open_close) but no longer counts: a
+	   create may make a new file of the freed inode meanwhile (smb2.durable-open.delete_on_close1
+	   under load got a lower oplock from this open's entry) */
+	if (del == STATE_DELETE_STREAM || del == STATE_DELETE_FILE)
+		state_oplock_retire(op->oplock);
 	if (del == STATE_DELETE_STREAM)
 		rc = vfs_stream_delete(op->file);
 	else if (del == STATE_DELETE_FILE)

@@ -55,6 +55,9 @@ struct state_oplock {
 	bool breaking;
 	uint64_t deadline_ms;
 	struct state_lease *lease; /* counted in lease->nopens */
+	/* its open is deleting the file (state_oplock_retire): a new file may get the same inode
+	   before the entry goes, so it no longer counts for grants, breaks or sharing */
+	bool retired;
 };
 
 struct state_lease_db {
@@ -341,7 +344,7 @@ static void oplock_break(struct state_lease_db *db, struct state_oplock *e, uint
 static bool share_conflict(const struct ol_file *f, const struct state_oplock_req *r)
 {
 	for (const struct state_oplock *e = f->entries; e; e = e->next)
-		if (!state_share_compatible(r->access, r->share, e->access, e->share))
+		if (!e->retired && !state_share_compatible(r->access, r->share, e->access, e->share))
 			return true;
 	return false;
 }
@@ -370,7 +373,7 @@ int state_oplock_check_breaks(struct state_lease_db *db, const struct state_key 
 		wake_waiters(f);
 	bool conflict = share_conflict(f, r);
 	for (struct state_oplock *e = f->entries; e; e = e->next) {
-		if (same_lease(e, r) || (lease_stat_open && e->lease))
+		if (e->retired || same_lease(e, r) || (lease_stat_open && e->lease))
 			continue;
 		uint32_t cur = entry_state(e);
 		/* an open that will delete the file ends the handle (and write) caching of the
@@ -414,7 +417,7 @@ static void grant(struct ol_file *f, struct state_oplock *e, const struct state_
 {
 	bool others = false, others_write = false, others_handle = false, others_oplock = false;
 	for (struct state_oplock *o = f->entries; o; o = o->next) {
-		if (same_lease(o, r))
+		if (o->retired || same_lease(o, r))
 			continue;
 		/* a stat open caching nothing takes no part in a lease's grant
 		   (smb2.lease.statopen3: a lease beside it still gets W); the oplock grant rules
@@ -548,6 +551,15 @@ static void lease_unref(struct state_lease_db *db, struct state_lease *l)
 	free(l);
 }
 
+void state_oplock_retire(struct state_oplock *e)
+{
+	if (!e)
+		return;
+	pthread_mutex_lock(&e->db->lock);
+	e->retired = true;
+	pthread_mutex_unlock(&e->db->lock);
+}
+
 void state_oplock_remove(struct state_oplock *e)
 {
 	if (!e)
@@ -668,6 +680,8 @@ void state_oplock_break_on_write(struct state_oplock *e)
 	struct state_lease_db *db = e->db;
 	pthread_mutex_lock(&db->lock);
 	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
+		if (o->retired)
+			continue;
 		if (o->lease) {
 			/* MS-FSA 2.1.4.12: read caching of other lease keys ends (R or RH: to none,
 			   an acknowledgement required when H goes); the writer's own key keeps its */
@@ -694,7 +708,7 @@ int state_oplock_break_handles(struct state_oplock *e)
 	for (struct state_oplock *o = e->file->entries; o; o = o->next) {
 		struct state_lease *l = o->lease;
 		/* oplocks: the batch oplock rules are the oplock work's (not here yet) */
-		if (o == e || !l || l == e->lease)
+		if (o == e || o->retired || !l || l == e->lease)
 			continue;
 		if (l->breaking) {
 			if (l->state & STATE_LEASE_H)

@@ -130,6 +130,11 @@ int state_oplock_add(struct state_lease_db *db, const struct state_key *key,
 		     struct state_oplock **out);
 /* Removes and frees the entry (close); wakes the file's waiters. NULL is ignored. */
 void state_oplock_remove(struct state_oplock *e);
+/* The entry's open is about to delete its file (the last close of a delete-pending file): from
+ * now on the entry counts for no grant, break or sharing check, since a new file created under
+ * the name may get the freed inode (the same key) before state_oplock_remove runs; waiters are
+ * not woken yet (they must find the name gone when they retry). NULL is ignored. */
+void state_oplock_retire(struct state_oplock *e);
 /* The entry's current oplock level or lease state in *cur (NULL: not wanted); true when a break
  * of it is in progress. Takes the mutex, so a send callback for e's file that was running when
  * the owner marked itself disconnected has returned once this does (durable opens detach with

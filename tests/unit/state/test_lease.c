@@ -292,6 +292,43 @@ static void test_lease_owed_breaks(void **unused)
 
 /* Writes and locks end RH leases of other keys; a rename ends their H and waits; a break not
  * acknowledged in time loses the lease. */
+/* An open deleting its file retires its entry: a new file that gets the freed inode (the same
+ * key) before the entry goes meets no break, no sharing conflict and gets a batch oplock; the
+ * file's waiters are woken only when the entry goes. */
+static void test_retired_entry(void **unused)
+{
+	(void)unused;
+	nsent = 0;
+	woken = 0;
+	struct state_lease_db *db = state_lease_db_new(record, 35000);
+	struct state_key k = {4, 11, 0};
+	struct state_oplock_req r = {0};
+	r.level = STATE_OPLOCK_BATCH;
+	r.access = STATE_FILE_READ_DATA;
+	r.share = 0; /* no sharing: a second open would conflict */
+	struct state_oplock_grant g;
+	struct state_oplock *e1, *e2;
+	int o1, o2;
+	assert_int_equal(state_oplock_add(db, &k, &r, &o1, &g, &e1), 0);
+	assert_int_equal(g.level, STATE_OPLOCK_BATCH);
+	assert_int_equal(state_oplock_add_waiter(db, &k, wake, NULL), 0);
+	/* before retiring, the same request must wait for a break */
+	assert_int_equal(state_oplock_check_breaks(db, &k, &r), -EAGAIN);
+	assert_int_equal(nsent, 1);
+	state_oplock_retire(e1);
+	assert_int_equal(state_oplock_check_breaks(db, &k, &r), 0);
+	assert_int_equal(nsent, 1);
+	assert_int_equal(state_oplock_add(db, &k, &r, &o2, &g, &e2), 0);
+	assert_int_equal(g.level, STATE_OPLOCK_BATCH);
+	assert_int_equal(woken, 0);
+	state_oplock_remove(e1);
+	assert_true(woken > 0);
+	state_oplock_remove(e2);
+	state_oplock_retire(NULL);
+	state_oplock_del_waiter(db, &k, NULL);
+	state_lease_db_free(db);
+}
+
 static void test_lease_write_rename_timeout(void **unused)
 {
 	(void)unused;
@@ -345,6 +382,7 @@ int main(void)
 	    cmocka_unit_test(test_lease_upgrades),
 	    cmocka_unit_test(test_lease_owed_breaks),
 	    cmocka_unit_test(test_lease_write_rename_timeout),
+    cmocka_unit_test(test_retired_entry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
