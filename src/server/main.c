@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0)
 		ncpu = CPU_COUNT(&cpus);
 	int nloops = ncpu > 0 ? (int)ncpu : 1;
-	int nworkers = conf->worker_threads > 0 ? conf->worker_threads : 2 * nloops;
+	int nworkers = conf->worker_threads > 0 ? conf->worker_threads : 4 * nloops;
 	struct net *net = net_new(srv, conf, nloops, nworkers, err, sizeof(err));
 	if (!net) {
 		fprintf(stderr, "shoald: %s\n", err);

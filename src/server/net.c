@@ -1,19 +1,34 @@
-/* Listeners, event loops and the worker pool. See net.h for the threading model.
+/* Listeners, event loops and the threads that run requests. See net.h for the threading model.
  *
- * A connection (struct nconn) belongs to one loop, which alone reads its socket and alone
- * decides that it has ended (dead). The loop reads into a small per-connection buffer, so one
- * recv usually brings a whole small request with its 4-byte header; frames larger than the
- * buffer are read straight into their own allocation. Complete frames are queued on the
- * connection. While frames are queued one worker job, the connection's driver (busy), takes
- * them in order. A frame that smb2_conn_frame_parallel() calls independent (a plain READ or
- * WRITE of a regular file) runs alongside others: when more work is queued the driver hands
- * its role to a new job before running it, so the next frames start on another worker while
- * it runs (nrunning counts them). Everything else (compounds, other commands, encrypted
- * frames, asynchronous retries, the connection's end) runs alone: the driver parks until the
- * parallel frames are done, and the last of them takes the driver's role back up. Responses
- * are written by the worker directly when the socket takes them, otherwise queued and flushed
- * by the loop on EPOLLOUT. The connection is freed by the driver that finds it dead with no
- * frame running, so exactly one thread frees it. */
+ * Each loop is one epoll set served by a group of threads that are event loop and worker at once:
+ * every idle thread of the group waits in epoll_wait on the set (the kernel wakes one waiter per
+ * event, the most recent first), and the thread an event wakes handles it to the end: it reads
+ * the connection's input and, when that completes a frame of an idle connection, runs the
+ * request itself. No thread hands a request to another, so a small request costs one wake-up
+ * and no futex; while one thread runs a slow file system call, the group's other threads go on
+ * serving every other connection, so no connection waits for another's request.
+ *
+ * Connections are registered edge-triggered for input and output. One thread at a time reads a
+ * connection (c->reading; an event that arrives meanwhile sets read_again, and the reader reads
+ * once more before it lets go), into a small per-connection buffer, so one recv usually brings a
+ * whole small request with its 4-byte header; frames larger than the buffer are read straight
+ * into their own allocation. Complete frames are queued on the connection. While frames are
+ * queued one thread at a time, the connection's driver (busy), takes them in order. A frame that
+ * smb2_conn_frame_parallel() calls independent (a plain READ or WRITE of a regular file) runs
+ * alongside others: when more work is queued the driver hands its role to a job before running
+ * it, so the next frames start on another thread meanwhile (nrunning counts them). Everything
+ * else (compounds, other commands, encrypted frames, asynchronous retries, the connection's end)
+ * runs alone: the driver parks until the parallel frames are done, and the last of them takes
+ * the driver's role back up. Jobs (a driver's role handed on, woken asynchronous requests, a
+ * connection whose output drained) go on the loop's queue, announced through an eventfd in the
+ * same epoll set. Responses are written by the thread that made them when the socket takes them,
+ * otherwise queued and flushed by whichever thread gets EPOLLOUT.
+ *
+ * Only the reader ends a connection (dead), and the driver that then finds it dead with no frame
+ * running tears it down, so exactly one thread does. Other threads end one by shutting its socket
+ * down, which the reader sees. The struct outlives its teardown: an event fetched by another
+ * thread just before the socket left the epoll set may still name it, so it is retired and freed
+ * only when every thread of the loop has come back to epoll_wait since (a quiescent point). */
 #include "server/net.h"
 
 #include <arpa/inet.h>
@@ -78,9 +93,12 @@ struct nconn {
 	int fd;
 	struct loop *loop;
 	struct smb2_conn *sc;
-	struct nconn *prev, *next; /* the loop's list; loop thread (and net_stop after join) */
-	time_t accepted;           /* CLOCK_MONOTONIC seconds; loop thread */
-	/* input being assembled: loop thread only */
+	struct nconn *prev, *next; /* the loop's list, under loop->list_lock; unlinked when dead */
+	struct nconn *retired_next; /* the loop's retired list (under list_lock) */
+	uint64_t retired_gen;       /* loop->retire_gen when it was retired */
+	time_t accepted;            /* CLOCK_MONOTONIC seconds */
+	bool shut;                  /* the sweep shut its socket down (under list_lock) */
+	/* input being assembled: only the thread that holds reading */
 	uint8_t *in;           /* INBUF_SIZE bytes while it holds part of a frame, else NULL */
 	size_t in_off, in_len; /* unparsed bytes are in[in_off .. in_len) */
 	struct frame *cur;     /* a frame larger than the buffer, read straight into it */
@@ -89,32 +107,41 @@ struct nconn {
 	pthread_mutex_t lock;
 	struct frame *q_head, *q_tail;
 	size_t q_bytes;
-	bool busy, dead, paused, want_out;
-	bool wake;    /* asynchronous requests were woken: run smb2_conn_run_async */
-	int nrunning; /* parallel frames being processed */
-	bool parked;  /* the driver waits for nrunning to fall to 0 */
-	struct job job; /* guarded by net->jlock */
+	bool busy, dead, paused;
+	bool reading;    /* a thread is reading the socket */
+	bool read_again; /* input was announced while it read: it reads once more */
+	bool wake;       /* asynchronous requests were woken: run smb2_conn_run_async */
+	int nrunning;    /* parallel frames being processed */
+	bool parked;     /* the driver waits for nrunning to fall to 0 */
+	struct job job;  /* guarded by loop->jlock */
 	struct outbuf *o_head, *o_tail;
 	size_t o_bytes;   /* unsent bytes in the output queue */
-	bool out_blocked; /* the worker stopped on a full output queue; the loop resumes it */
+	bool out_blocked; /* the driver stopped on a full output queue; EPOLLOUT resumes it */
 };
 
 struct net;
 
-struct worker {
+struct lthread {
 	pthread_t thread;
-	struct net *net;
-	sem_t wake;              /* posted when a job is queued for this idle worker */
-	struct worker *next_idle; /* guarded by net->jlock */
+	struct loop *loop;
+	_Atomic uint64_t qgen; /* loop->retire_gen seen at this thread's last quiescent point */
 };
 
 struct loop {
 	struct net *net;
-	pthread_t thread;
 	int epfd;
-	int stopfd;
+	int stopfd; /* level-triggered and never read: once written, every wait returns it */
+	int jobfd;  /* edge-triggered: written when a job is queued */
+	struct lthread *threads;
+	int nthreads;
+	pthread_mutex_t list_lock;
 	struct nconn *conns;
-	time_t next_sweep;
+	struct nconn *retired;
+	atomic_int nretired;
+	_Atomic uint64_t retire_gen;
+	_Atomic long long next_sweep_ms;
+	pthread_mutex_t jlock;
+	struct job *j_head, *j_tail;
 };
 
 struct net {
@@ -123,12 +150,7 @@ struct net {
 	int nlfds;
 	struct loop *loops;
 	int nloops;
-	struct worker *workers;
-	int nworkers;
-	pthread_mutex_t jlock;
-	struct worker *idle; /* workers waiting for a job (a stack: the warmest first) */
-	struct job *j_head, *j_tail;
-	bool j_stop;
+	int threads_per_loop;
 	bool started;
 	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
 	int spare_fd;       /* held for shed_connection; -1 when not available */
@@ -136,47 +158,51 @@ struct net {
 	atomic_llong last_refusal_log; /* second of the last refusal logged, any loop */
 };
 
-/* ---- worker pool ---- */
+/* ---- jobs ---- */
 
 static struct nconn *job_conn(struct job *j)
 {
 	return (struct nconn *)((char *)j - offsetof(struct nconn, job));
 }
 
-/* Queues the connection's job and wakes an idle worker. Each idle worker waits on a semaphore
- * of its own rather than on a condition variable: a woken waiter of a condition variable takes
- * the mutex back in its contended state, which costs a futex call more per request. */
-static void submit(struct net *n, struct nconn *c)
+static void kick(int efd)
 {
+	uint64_t one = 1;
+	ssize_t w = write(efd, &one, sizeof(one));
+	(void)w;
+}
+
+/* Queues the connection's job on its loop and announces it: the jobfd is edge-triggered, so each
+ * write wakes one waiting thread (writes that come together may wake only one: run_one_job
+ * announces again while jobs remain). */
+static void submit(struct nconn *c)
+{
+	struct loop *l = c->loop;
 	struct job *j = &c->job;
-	pthread_mutex_lock(&n->jlock);
+	pthread_mutex_lock(&l->jlock);
 	if (j->queued) {
 		/* cannot happen (one driver at a time); never link it twice */
-		pthread_mutex_unlock(&n->jlock);
+		pthread_mutex_unlock(&l->jlock);
 		LOG_ERR(LOG_CORE, "%s: connection queued twice", c->sc->peer);
 		return;
 	}
 	j->queued = true;
 	j->next = NULL;
-	if (n->j_tail)
-		n->j_tail->next = j;
+	if (l->j_tail)
+		l->j_tail->next = j;
 	else
-		n->j_head = j;
-	n->j_tail = j;
-	struct worker *w = n->idle;
-	if (w)
-		n->idle = w->next_idle;
-	pthread_mutex_unlock(&n->jlock);
-	if (w)
-		sem_post(&w->wake);
+		l->j_head = j;
+	l->j_tail = j;
+	pthread_mutex_unlock(&l->jlock);
+	kick(l->jobfd);
 }
 
-/* Events the loop should wait for; called with c->lock held. */
-static void update_events(struct nconn *c)
+/* Input was left in the socket (a full read budget, or reading paused): make an event announce
+ * it again. Modifying an edge-triggered registration rechecks readiness and reports what is
+ * ready, as a new edge would. */
+static void rearm(struct nconn *c)
 {
-	struct epoll_event ev = {0};
-	ev.events = (c->paused ? 0 : EPOLLIN) | (c->want_out ? EPOLLOUT : 0) | EPOLLRDHUP;
-	ev.data.ptr = c;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
 	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -192,7 +218,8 @@ static void free_outq(struct nconn *c)
 	c->o_bytes = 0;
 }
 
-/* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error. */
+/* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error.
+ * Output left in the queue is flushed by the thread that gets the EPOLLOUT edge. */
 static int flush_locked(struct nconn *c)
 {
 	while (c->o_head) {
@@ -206,7 +233,7 @@ static int flush_locked(struct nconn *c)
 		o->off += (size_t)w;
 		c->o_bytes -= (size_t)w;
 		if (o->off < o->len)
-			return 0;
+			continue; /* until EAGAIN: that is what makes EPOLLOUT fire again */
 		c->o_head = o->next;
 		if (!c->o_head)
 			c->o_tail = NULL;
@@ -235,12 +262,8 @@ static void send_response(struct nconn *c, struct wr *w, size_t start)
 	else
 		c->o_head = o;
 	c->o_tail = o;
-	if (flush_locked(c) < 0) {
+	if (flush_locked(c) < 0)
 		shutdown(c->fd, SHUT_RDWR);
-	} else if (c->o_head && !c->want_out) {
-		c->want_out = true;
-		update_events(c);
-	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -263,7 +286,7 @@ static void tp_send(void *priv, struct wr *w, size_t start)
 	frame_and_send(priv, w, start);
 }
 
-/* smb2_transport.wake: run the connection's woken asynchronous requests on a worker */
+/* smb2_transport.wake: run the connection's woken asynchronous requests on a loop thread */
 static void tp_wake(void *priv)
 {
 	struct nconn *c = priv;
@@ -274,12 +297,12 @@ static void tp_wake(void *priv)
 		c->busy = true;
 	pthread_mutex_unlock(&c->lock);
 	if (start)
-		submit(c->loop->net, c);
+		submit(c);
 }
 
 static const struct smb2_transport net_transport = {.wake = tp_wake, .send = tp_send};
 
-static void process_frame(struct net *n, struct nconn *c, struct frame *f)
+static void process_frame(struct nconn *c, struct frame *f)
 {
 	struct wr w;
 	wr_init(&w, 512);
@@ -294,29 +317,77 @@ static void process_frame(struct net *n, struct nconn *c, struct frame *f)
 		LOG_INFO(LOG_CORE, "%s: protocol error: disconnecting", c->sc->peer);
 		shutdown(c->fd, SHUT_RDWR);
 	}
-	(void)n;
 }
 
-static void conn_free(struct nconn *c)
+/* Tears a dead connection down (its driver, once). The struct itself is retired, not freed: a
+ * thread may hold an event for it fetched before it left the epoll set (reclaim_retired). */
+static void conn_teardown(struct nconn *c)
 {
 	smb2_conn_free(c->sc);
+	c->sc = NULL;
 	close(c->fd);
+	c->fd = -1;
 	while (c->q_head) {
 		struct frame *f = c->q_head;
 		c->q_head = f->next;
 		free(f);
 	}
 	free(c->cur);
+	c->cur = NULL;
 	free(c->in);
+	c->in = NULL;
 	free_outq(c);
+	struct loop *l = c->loop;
+	pthread_mutex_lock(&l->list_lock);
+	c->retired_gen = atomic_fetch_add(&l->retire_gen, 1) + 1;
+	c->retired_next = l->retired;
+	l->retired = c;
+	atomic_fetch_add(&l->nretired, 1);
+	pthread_mutex_unlock(&l->list_lock);
+}
+
+static void conn_destroy(struct nconn *c)
+{
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
+/* Frees the retired connections every thread of the loop has passed a quiescent point since
+ * (called by a thread at its own quiescent point, before epoll_wait). */
+static void reclaim_retired(struct loop *l)
+{
+	uint64_t seen = UINT64_MAX;
+	for (int i = 0; i < l->nthreads; i++) {
+		uint64_t g = atomic_load(&l->threads[i].qgen);
+		if (g < seen)
+			seen = g;
+	}
+	pthread_mutex_lock(&l->list_lock);
+	struct nconn **pp = &l->retired, *dead = NULL;
+	while (*pp) {
+		struct nconn *c = *pp;
+		if (c->retired_gen <= seen) {
+			atomic_fetch_sub(&l->nretired, 1);
+			*pp = c->retired_next;
+			c->retired_next = dead;
+			dead = c;
+		} else {
+			pp = &c->retired_next;
+		}
+	}
+	pthread_mutex_unlock(&l->list_lock);
+	while (dead) {
+		struct nconn *c = dead;
+		dead = c->retired_next;
+		conn_destroy(c);
+	}
+}
+
 /* Back-pressure on a client that does not read its responses (called with c->lock held by
- * the worker about to run the next request): past OUTPUT_QUEUE_LIMIT unsent bytes it stops and
- * gives the connection up; the loop resubmits it once the socket has taken half of that
- * (output_drained_locked). Input queues up behind it until reading pauses too. */
+ * the driver about to run the next request): past OUTPUT_QUEUE_LIMIT unsent bytes it stops and
+ * gives the connection up; the thread that flushes on EPOLLOUT starts it again once the socket
+ * has taken half of that (output_drained_locked). Input queues up behind it until reading
+ * pauses too. */
 static bool output_backlogged_locked(struct nconn *c)
 {
 	if (c->dead || c->o_bytes <= OUTPUT_QUEUE_LIMIT)
@@ -326,8 +397,8 @@ static bool output_backlogged_locked(struct nconn *c)
 	return true;
 }
 
-/* The loop flushed output (c->lock held): true when the stopped worker job must be
- * resubmitted, in which case the connection is marked busy for it. */
+/* Output was flushed (c->lock held): true when the stopped driver must be started again, in
+ * which case the connection is marked busy for it. */
 static bool output_drained_locked(struct nconn *c)
 {
 	if (!c->out_blocked || c->o_bytes > OUTPUT_QUEUE_LIMIT / 2)
@@ -354,7 +425,7 @@ static bool parallel_done(struct nconn *c, bool driver)
 }
 
 /* The connection's driver (see the top of the file). */
-static void run_job(struct net *n, struct nconn *c)
+static void run_job(struct nconn *c)
 {
 	for (;;) {
 		pthread_mutex_lock(&c->lock);
@@ -389,7 +460,7 @@ static void run_job(struct net *n, struct nconn *c)
 			c->busy = false;
 			pthread_mutex_unlock(&c->lock);
 			if (dead)
-				conn_free(c);
+				conn_teardown(c);
 			return;
 		}
 		c->q_head = f->next;
@@ -397,11 +468,12 @@ static void run_job(struct net *n, struct nconn *c)
 			c->q_tail = NULL;
 		c->q_bytes -= f->len;
 		bool dead = c->dead;
-		if (c->paused && !dead && c->q_bytes < INPUT_QUEUE_LIMIT / 2) {
+		bool unpause = c->paused && !dead && c->q_bytes < INPUT_QUEUE_LIMIT / 2;
+		if (unpause)
 			c->paused = false;
-			update_events(c);
-		}
 		pthread_mutex_unlock(&c->lock);
+		if (unpause)
+			rearm(c);
 		if (dead) {
 			free(f);
 			continue;
@@ -429,8 +501,8 @@ static void run_job(struct net *n, struct nconn *c)
 		}
 		pthread_mutex_unlock(&c->lock);
 		if (handoff)
-			submit(n, c);
-		process_frame(n, c, f);
+			submit(c);
+		process_frame(c, f);
 		enum frame_kind kind = f->kind;
 		free(f);
 		if (kind == FRAME_PARALLEL && !parallel_done(c, !handoff))
@@ -438,58 +510,33 @@ static void run_job(struct net *n, struct nconn *c)
 	}
 }
 
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct net *n = w->net;
-	pthread_mutex_lock(&n->jlock);
-	for (;;) {
-		struct job *j = n->j_head;
-		if (j) {
-			n->j_head = j->next;
-			if (!n->j_head)
-				n->j_tail = NULL;
-			j->queued = false;
-			pthread_mutex_unlock(&n->jlock);
-			run_job(n, job_conn(j));
-			pthread_mutex_lock(&n->jlock);
-			continue;
-		}
-		if (n->j_stop)
-			break;
-		w->next_idle = n->idle;
-		n->idle = w;
-		pthread_mutex_unlock(&n->jlock);
-		while (sem_wait(&w->wake) < 0 && errno == EINTR)
-			;
-		pthread_mutex_lock(&n->jlock);
-	}
-	pthread_mutex_unlock(&n->jlock);
-	return NULL;
-}
-
 /* ---- event loops ---- */
 
-/* Marks the connection ended (loop thread). After this the loop never touches it again. */
-static void conn_dead(struct loop *l, struct nconn *c)
+/* Marks the connection ended; called by its reader. Its socket leaves the epoll set and the list
+ * at once; true when the caller must run the driver that tears it down. */
+static bool conn_dead(struct loop *l, struct nconn *c)
 {
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	pthread_mutex_lock(&l->list_lock);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
 		l->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	pthread_mutex_unlock(&l->list_lock);
 	pthread_mutex_lock(&c->lock);
 	c->dead = true;
 	bool start = !c->busy;
 	c->busy = true;
 	pthread_mutex_unlock(&c->lock);
-	if (start)
-		submit(l->net, c);
+	return start;
 }
 
-static void enqueue_frame(struct loop *l, struct nconn *c, struct frame *f)
+/* Queues a complete frame; true when the caller must drive the connection. *paused is set when
+ * the input queue is past its limit: reading stops until the driver has worked it down. */
+static bool enqueue_frame(struct nconn *c, struct frame *f, bool *paused)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->q_tail)
@@ -498,15 +545,13 @@ static void enqueue_frame(struct loop *l, struct nconn *c, struct frame *f)
 		c->q_head = f;
 	c->q_tail = f;
 	c->q_bytes += f->len;
-	if (c->q_bytes > INPUT_QUEUE_LIMIT && !c->paused) {
+	if (c->q_bytes > INPUT_QUEUE_LIMIT)
 		c->paused = true;
-		update_events(c);
-	}
+	*paused = c->paused;
 	bool start = !c->busy;
 	c->busy = true;
 	pthread_mutex_unlock(&c->lock);
-	if (start)
-		submit(l->net, c);
+	return start;
 }
 
 static struct frame *frame_new(size_t len)
@@ -520,11 +565,15 @@ static struct frame *frame_new(size_t len)
 	return f;
 }
 
+/* What a read pass left: the socket drained, or input left in it (the read budget is spent, or
+ * reading paused), or the connection ended. */
+enum read_end { READ_DRAINED, READ_MORE, READ_PAUSED, READ_ENDED };
+
 /* Takes the complete frames out of the input buffer. A frame that does not fit in the buffer
  * becomes c->cur with what has arrived of it. Returns -1 on a malformed header. */
-static int parse_input(struct loop *l, struct nconn *c)
+static int parse_input(struct nconn *c, bool *drive, bool *paused)
 {
-	while (c->in_len - c->in_off >= 4) {
+	while (c->in_len - c->in_off >= 4 && !*paused) {
 		const uint8_t *h = c->in + c->in_off;
 		if (h[0] == 0x85) { /* NetBIOS keep-alive */
 			c->in_off += 4;
@@ -547,7 +596,7 @@ static int parse_input(struct loop *l, struct nconn *c)
 			c->cur_got = take;
 			break;
 		}
-		enqueue_frame(l, c, f);
+		*drive |= enqueue_frame(c, f, paused);
 	}
 	if (c->in_off == c->in_len) {
 		c->in_off = c->in_len = 0;
@@ -559,17 +608,20 @@ static int parse_input(struct loop *l, struct nconn *c)
 	return 0;
 }
 
-/* Reads what is available; returns -1 when the connection has ended. A read that leaves room
- * in the buffer has drained the socket: the loop is level-triggered, so it does not ask again
- * (one recv per small request instead of three). */
-static int read_input_buffered(struct loop *l, struct nconn *c)
+/* Reads what is available, at most READ_BUDGET bytes. A read that leaves room in the buffer has
+ * drained the socket of data: more data makes a new edge, so it does not ask again for an EAGAIN
+ * (one recv per small request instead of two). But the end of the stream may have come with the
+ * data in the same edge: when the event said so (to_end), it reads on until EAGAIN or the end.
+ * *drive is set when a frame was queued on an idle connection. */
+static enum read_end read_input_buffered(struct nconn *c, bool *drive, bool to_end)
 {
 	if (!c->in) {
 		c->in = malloc(INBUF_SIZE);
 		if (!c->in)
-			return -1;
+			return READ_ENDED;
 	}
 	size_t budget = READ_BUDGET;
+	bool paused = false;
 	while (budget) {
 		uint8_t *dst;
 		size_t want;
@@ -582,38 +634,102 @@ static int read_input_buffered(struct loop *l, struct nconn *c)
 		}
 		ssize_t r = recv(c->fd, dst, want, 0);
 		if (r == 0)
-			return -1;
-		if (r < 0)
-			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+			return READ_ENDED;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? READ_DRAINED : READ_ENDED;
+		}
 		budget = (size_t)r >= budget ? 0 : budget - (size_t)r;
 		if (c->cur) {
 			c->cur_got += (size_t)r;
 			if (c->cur_got == c->cur->len) {
 				struct frame *f = c->cur;
 				c->cur = NULL;
-				enqueue_frame(l, c, f);
+				*drive |= enqueue_frame(c, f, &paused);
 			}
 		} else {
 			c->in_len += (size_t)r;
-			if (parse_input(l, c) < 0)
-				return -1;
+			if (parse_input(c, drive, &paused) < 0)
+				return READ_ENDED;
 		}
-		if ((size_t)r < want)
-			return 0;
+		if (paused)
+			return READ_PAUSED;
+		if ((size_t)r < want && !to_end)
+			return READ_DRAINED;
 	}
-	return 0;
+	return READ_MORE;
 }
 
 /* The buffer is only kept while it holds part of a frame: an idle connection costs no more
  * than its objects (the memory workload of bench/run), and the allocation is a free-list hit. */
-static int read_input(struct loop *l, struct nconn *c)
+static enum read_end read_input(struct nconn *c, bool *drive, bool to_end)
 {
-	int rc = read_input_buffered(l, c);
+	enum read_end rc = read_input_buffered(c, drive, to_end);
 	if (c->in && c->in_len == 0) {
 		free(c->in);
 		c->in = NULL;
 	}
 	return rc;
+}
+
+/* An input event: read the connection (one reader at a time), then run what was queued if the
+ * connection was idle. An event that came while another thread read makes that reader read once
+ * more, to the end, as the event may have announced the end of the stream. */
+static void handle_input(struct loop *l, struct nconn *c, uint32_t events)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->dead || c->paused || c->reading) {
+		/* a paused connection is announced again when the driver resumes reading */
+		if (c->reading && !c->dead)
+			c->read_again = true;
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->reading = true;
+	pthread_mutex_unlock(&c->lock);
+	bool drive = false;
+	bool to_end = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	enum read_end rc;
+	for (;;) {
+		rc = read_input(c, &drive, to_end);
+		if (rc == READ_ENDED)
+			break; /* keeps reading: nobody reads an ended connection again */
+		pthread_mutex_lock(&c->lock);
+		if (rc == READ_DRAINED && c->read_again) {
+			c->read_again = false;
+			pthread_mutex_unlock(&c->lock);
+			to_end = true;
+			continue;
+		}
+		c->read_again = false;
+		c->reading = false;
+		pthread_mutex_unlock(&c->lock);
+		break;
+	}
+	if (rc == READ_ENDED)
+		drive = conn_dead(l, c) || drive;
+	else if (rc == READ_MORE)
+		rearm(c);
+	if (drive)
+		run_job(c);
+}
+
+/* An output event: flush what waits, and start the driver again if it stopped on the backlog. */
+static void handle_output(struct nconn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->dead || !c->o_head) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	int rc = flush_locked(c);
+	bool resume = rc == 0 && output_drained_locked(c);
+	if (rc < 0)
+		shutdown(c->fd, SHUT_RDWR); /* the reader sees it and ends the connection */
+	pthread_mutex_unlock(&c->lock);
+	if (resume)
+		run_job(c);
 }
 
 static time_t mono_now(void)
@@ -645,30 +761,34 @@ static bool conn_limit_reached(struct net *n)
  * test-only FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT, smb2_torture.c) are dropped when due. */
 static void sweep_conns(struct loop *l)
 {
-	time_t now = mono_now();
-	if (now < l->next_sweep)
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	long long due = atomic_load(&l->next_sweep_ms);
+	/* one thread of the loop sweeps */
+	if (now_ms < due || !atomic_compare_exchange_strong(&l->next_sweep_ms, &due, now_ms + SWEEP_MS))
 		return;
-	l->next_sweep = now + SWEEP_MS / 1000;
 	struct shoal_conf *conf = smb2_server_conf(l->net->srv);
 	int limit = conf->handshake_timeout;
 	conf_put(conf);
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-	struct nconn *c = l->conns;
-	while (c) {
-		struct nconn *next = c->next;
+	time_t now = ts.tv_sec;
+	pthread_mutex_lock(&l->list_lock);
+	for (struct nconn *c = l->conns; c; c = c->next) {
+		if (c->shut)
+			continue;
 		if (limit > 0 && now - c->accepted >= limit && !atomic_load(&c->sc->authenticated)) {
 			LOG_INFO(LOG_CORE, "%s: no session after %d s: disconnecting", c->sc->peer,
 				 limit);
-			conn_dead(l, c);
-		} else if (smb2_torture_unacked_expired(c->sc, now_ms)) {
+			c->shut = true;
+		} else if (smb2_torture_unacked_expired(c->sc, (uint64_t)now_ms)) {
 			LOG_INFO(LOG_CORE, "%s: oplock break not acknowledged: disconnecting",
 				 c->sc->peer);
-			conn_dead(l, c);
+			c->shut = true;
 		}
-		c = next;
+		if (c->shut) /* its reader sees the end and ends it */
+			shutdown(c->fd, SHUT_RDWR);
 	}
+	pthread_mutex_unlock(&l->list_lock);
 }
 
 /* Out of descriptors: the pending connection would keep the listener readable and the loop
@@ -732,19 +852,29 @@ static void accept_conns(struct loop *l, int lfd)
 		c->sc->loop_priv = c;
 		c->sc->tp = &net_transport;
 		c->accepted = mono_now();
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			smb2_conn_free(c->sc);
-			pthread_mutex_destroy(&c->lock);
-			free(c);
-			close(fd);
-			continue;
-		}
+		LOG_INFO(LOG_CORE, "connection from %s", peer);
+		/* in the list before its first event can reach another thread */
+		pthread_mutex_lock(&l->list_lock);
 		c->next = l->conns;
 		if (l->conns)
 			l->conns->prev = c;
 		l->conns = c;
-		LOG_INFO(LOG_CORE, "connection from %s", peer);
+		pthread_mutex_unlock(&l->list_lock);
+		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					 .data.ptr = c};
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			pthread_mutex_lock(&l->list_lock);
+			if (c->prev)
+				c->prev->next = c->next;
+			else
+				l->conns = c->next;
+			if (c->next)
+				c->next->prev = c->prev;
+			pthread_mutex_unlock(&l->list_lock);
+			smb2_conn_free(c->sc);
+			conn_destroy(c);
+			close(fd);
+		}
 	}
 }
 
@@ -758,51 +888,61 @@ static bool is_listener(struct net *n, void *ptr, int *fd)
 	return false;
 }
 
-static void *loop_main(void *arg)
+/* Runs one queued job; false when there was none. Announces again while jobs remain, since
+ * writes to the jobfd that came together woke only one thread. */
+static bool run_one_job(struct loop *l)
 {
-	struct loop *l = arg;
-	struct epoll_event evs[64];
+	pthread_mutex_lock(&l->jlock);
+	struct job *j = l->j_head;
+	if (j) {
+		l->j_head = j->next;
+		if (!l->j_head)
+			l->j_tail = NULL;
+		j->queued = false;
+	}
+	bool more = l->j_head != NULL;
+	pthread_mutex_unlock(&l->jlock);
+	if (more)
+		kick(l->jobfd);
+	if (j)
+		run_job(job_conn(j));
+	return j != NULL;
+}
+
+static void *thread_main(void *arg)
+{
+	struct lthread *t = arg;
+	struct loop *l = t->loop;
 	for (;;) {
-		int k = epoll_wait(l->epfd, evs, 64, SWEEP_MS);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
+		/* quiescent point: this thread holds no event from before */
+		atomic_store(&t->qgen, atomic_load(&l->retire_gen));
+		if (atomic_load(&l->nretired))
+			reclaim_retired(l);
+		struct epoll_event ev;
+		int k = epoll_wait(l->epfd, &ev, 1, SWEEP_MS);
+		if (k < 0 && errno != EINTR) {
 			LOG_ERR(LOG_CORE, "epoll_wait: %s", strerror(errno));
 			return NULL;
 		}
-		for (int i = 0; i < k; i++) {
-			void *ptr = evs[i].data.ptr;
+		if (k == 1) {
+			void *ptr = ev.data.ptr;
 			int lfd;
-			if (ptr == &l->stopfd)
-				return NULL;
-			if (is_listener(l->net, ptr, &lfd)) {
+			if (ptr == &l->stopfd) {
+				/* stopping: the connections have ended; finish the jobs left */
+				if (!run_one_job(l))
+					return NULL;
+			} else if (ptr == &l->jobfd) {
+				run_one_job(l);
+			} else if (is_listener(l->net, ptr, &lfd)) {
 				accept_conns(l, lfd);
-				continue;
-			}
-			struct nconn *c = ptr;
-			uint32_t e = evs[i].events;
-			if (e & EPOLLOUT) {
-				pthread_mutex_lock(&c->lock);
-				int rc = flush_locked(c);
-				if (rc == 0 && !c->o_head && c->want_out) {
-					c->want_out = false;
-					update_events(c);
-				}
-				bool resume = rc == 0 && output_drained_locked(c);
-				pthread_mutex_unlock(&c->lock);
-				if (resume)
-					submit(l->net, c);
-				if (rc < 0) {
-					conn_dead(l, c);
-					continue;
-				}
-			}
-			if (e & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-				if (read_input(l, c) < 0)
-					conn_dead(l, c);
+			} else {
+				struct nconn *c = ptr;
+				if (ev.events & EPOLLOUT)
+					handle_output(c);
+				if (ev.events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+					handle_input(l, c, ev.events);
 			}
 		}
-		/* after the events: none of them may name a connection the sweep ends */
 		sweep_conns(l);
 	}
 }
@@ -881,7 +1021,7 @@ static int add_interface(struct net *n, const char *spec, uint16_t port, char *e
 }
 
 struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int nloops,
-		    int nworkers, char *err, size_t errlen)
+		    int nthreads, char *err, size_t errlen)
 {
 	struct net *n = calloc(1, sizeof(*n));
 	if (!n) {
@@ -897,7 +1037,6 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		rlim_t half = rl.rlim_cur == RLIM_INFINITY ? (1u << 20) : rl.rlim_cur / 2;
 		n->fd_limit_conns = half < 16 ? 16 : half > (1u << 20) ? (1 << 20) : (int)half;
 	}
-	pthread_mutex_init(&n->jlock, NULL);
 	for (int p = 0; p < conf->nports; p++) {
 		if (!conf->ninterfaces) {
 			uint8_t any[4] = {0};
@@ -910,24 +1049,38 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 				goto fail;
 	}
 	n->nloops = nloops > 0 ? nloops : 1;
-	n->nworkers = nworkers > 0 ? nworkers : 2;
+	n->threads_per_loop = nthreads > n->nloops ? nthreads / n->nloops : 1;
 	n->loops = calloc((size_t)n->nloops, sizeof(*n->loops));
-	n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
-	if (!n->loops || !n->workers) {
+	if (!n->loops) {
+		n->nloops = 0;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	for (int i = 0; i < n->nloops; i++) {
 		struct loop *l = &n->loops[i];
 		l->net = n;
+		l->epfd = l->stopfd = l->jobfd = -1;
+		pthread_mutex_init(&l->list_lock, NULL);
+		pthread_mutex_init(&l->jlock, NULL);
+	}
+	for (int i = 0; i < n->nloops; i++) {
+		struct loop *l = &n->loops[i];
+		l->threads = calloc((size_t)n->threads_per_loop, sizeof(*l->threads));
+		if (!l->threads) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 		l->epfd = epoll_create1(EPOLL_CLOEXEC);
 		l->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (l->epfd < 0 || l->stopfd < 0) {
+		l->jobfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (l->epfd < 0 || l->stopfd < 0 || l->jobfd < 0) {
 			snprintf(err, errlen, "epoll: %s", strerror(errno));
 			goto fail;
 		}
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &l->stopfd};
 		epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stopfd, &ev);
+		struct epoll_event je = {.events = EPOLLIN | EPOLLET, .data.ptr = &l->jobfd};
+		epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->jobfd, &je);
 		for (int k = 0; k < n->nlfds; k++) {
 			struct epoll_event le = {.events = EPOLLIN | EPOLLEXCLUSIVE,
 						 .data.ptr = &n->lfds[k]};
@@ -942,48 +1095,53 @@ fail:
 
 int net_start(struct net *n)
 {
-	for (int i = 0; i < n->nworkers; i++) {
-		struct worker *w = &n->workers[i];
-		w->net = n;
-		if (sem_init(&w->wake, 0, 0) < 0 || pthread_create(&w->thread, NULL, worker_main, w))
-			return -EAGAIN;
+	for (int i = 0; i < n->nloops; i++) {
+		struct loop *l = &n->loops[i];
+		for (int k = 0; k < n->threads_per_loop; k++) {
+			struct lthread *t = &l->threads[k];
+			t->loop = l;
+			if (pthread_create(&t->thread, NULL, thread_main, t))
+				return -EAGAIN;
+			l->nthreads = k + 1;
+		}
 	}
-	for (int i = 0; i < n->nloops; i++)
-		if (pthread_create(&n->loops[i].thread, NULL, loop_main, &n->loops[i]))
-			return -EAGAIN;
 	n->started = true;
 	return 0;
+}
+
+static bool conns_left(struct net *n)
+{
+	bool any = false;
+	for (int i = 0; i < n->nloops; i++) {
+		struct loop *l = &n->loops[i];
+		pthread_mutex_lock(&l->list_lock);
+		for (struct nconn *c = l->conns; c; c = c->next) {
+			shutdown(c->fd, SHUT_RDWR); /* its reader ends it */
+			any = true;
+		}
+		pthread_mutex_unlock(&l->list_lock);
+	}
+	return any;
 }
 
 void net_stop(struct net *n)
 {
 	if (!n->started)
 		return;
+	/* no new connections; end the others through their readers, which tear them down */
+	for (int i = 0; i < n->nloops; i++)
+		for (int k = 0; k < n->nlfds; k++)
+			epoll_ctl(n->loops[i].epfd, EPOLL_CTL_DEL, n->lfds[k], NULL);
+	while (conns_left(n)) {
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
 	for (int i = 0; i < n->nloops; i++) {
-		uint64_t one = 1;
-		ssize_t w = write(n->loops[i].stopfd, &one, sizeof(one));
-		(void)w;
+		kick(n->loops[i].stopfd);
 	}
 	for (int i = 0; i < n->nloops; i++)
-		pthread_join(n->loops[i].thread, NULL);
-	/* the loops are gone: end the connections they owned through the workers */
-	for (int i = 0; i < n->nloops; i++) {
-		struct loop *l = &n->loops[i];
-		while (l->conns) {
-			struct nconn *c = l->conns;
-			conn_dead(l, c);
-		}
-	}
-	pthread_mutex_lock(&n->jlock);
-	n->j_stop = true;
-	while (n->idle) {
-		struct worker *w = n->idle;
-		n->idle = w->next_idle;
-		sem_post(&w->wake);
-	}
-	pthread_mutex_unlock(&n->jlock);
-	for (int i = 0; i < n->nworkers; i++)
-		pthread_join(n->workers[i].thread, NULL);
+		for (int k = 0; k < n->loops[i].nthreads; k++)
+			pthread_join(n->loops[i].threads[k].thread, NULL);
 	n->started = false;
 }
 
@@ -998,13 +1156,22 @@ void net_free(struct net *n)
 	pthread_mutex_destroy(&n->spare_lock);
 	if (n->loops)
 		for (int i = 0; i < n->nloops; i++) {
-			if (n->loops[i].epfd > 0)
-				close(n->loops[i].epfd);
-			if (n->loops[i].stopfd > 0)
-				close(n->loops[i].stopfd);
+			struct loop *l = &n->loops[i];
+			if (l->epfd >= 0)
+				close(l->epfd);
+			if (l->stopfd >= 0)
+				close(l->stopfd);
+			if (l->jobfd >= 0)
+				close(l->jobfd);
+			while (l->retired) {
+				struct nconn *c = l->retired;
+				l->retired = c->retired_next;
+				conn_destroy(c);
+			}
+			free(l->threads);
+			pthread_mutex_destroy(&l->list_lock);
+			pthread_mutex_destroy(&l->jlock);
 		}
 	free(n->loops);
-	free(n->workers);
-	pthread_mutex_destroy(&n->jlock);
 	free(n);
 }

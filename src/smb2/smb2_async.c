@@ -639,6 +639,7 @@ static int run_async(struct smb2_conn *c);
 
 int smb2_conn_run_async(struct smb2_conn *c)
 {
+	vfs_ident_apply(NULL); /* not a request: each retry applies its own (see run_locked) */
 	struct smb2_conn *prev = smb2_async_enter(c);
 	int rc = run_async(c);
 	smb2_async_leave(prev);

@@ -81,6 +81,7 @@ struct smb2_conn *smb2_conn_new(struct smb2_server *srv, int fd, const char *pee
 
 void smb2_conn_free(struct smb2_conn *c)
 {
+	vfs_ident_apply(NULL); /* not a request: as the server (see run_locked) */
 	if (!c)
 		return;
 	/* first out of the server's list, so the status API never sees a half-freed connection */
@@ -427,17 +428,15 @@ static NTSTATUS run_locked(struct smb2_req *req, const struct smb2_cmd_desc *d)
 		if (need > 1 && req->credit_charge < need)
 			return SMB2_ERR(req, STATUS_INVALID_PARAMETER);
 	}
-	/* The user's identity is dropped again when the handler returns: the worker goes on to
-	 * run code that is not a request (a connection's teardown closing files, another
-	 * connection's asynchronous retries, a new server's state files) and must not do it as
-	 * whichever user it served last. The per-thread cache in vfs/ident.c makes the switches
-	 * cheap when nothing changes. */
-	if (req->ident)
-		vfs_ident_apply(req->ident);
-	NTSTATUS rst = d->fn(req);
-	if (req->ident)
-		vfs_ident_apply(NULL);
-	return rst;
+	/* Every request runs as its user, or as the server (root) when it has none. The identity
+	 * stays on the thread when the handler returns: the next request of the same user costs
+	 * no system call (the per-thread cache in vfs/ident.c). So every other entry point that
+	 * reaches the file system applies the identity it needs itself, root by default: a
+	 * connection's teardown (smb2_conn_free), asynchronous retries, the server's set-up and
+	 * end (smb2_server_new/free); test_ident_lazy checks that none of them runs as the user
+	 * the thread served last. */
+	vfs_ident_apply(req->ident);
+	return d->fn(req);
 }
 
 /* The IOCTL smbtorture sends without a session or tree (smb2_fsctl_torture_sessionless). */
@@ -717,6 +716,7 @@ static int run_chain(struct smb2_conn *c, struct rd *f, size_t len, struct wr *o
 
 int smb2_conn_run_resumes(struct smb2_conn *c)
 {
+	vfs_ident_apply(NULL); /* not a request (see run_locked) */
 	int rc = 0;
 	while (c->resumes && rc == 0) {
 		struct smb2_resume *r = c->resumes;

@@ -16,6 +16,7 @@
 
 struct smb2_server *smb2_server_new(struct shoal_conf *conf, char *err, size_t errlen)
 {
+	vfs_ident_apply(NULL); /* reads the state files as the server (see run_locked) */
 	struct smb2_server *srv = calloc(1, sizeof(*srv));
 	if (!srv) {
 		snprintf(err, errlen, "out of memory");
@@ -66,6 +67,7 @@ void smb2_server_free(struct smb2_server *srv)
 {
 	if (!srv)
 		return;
+	vfs_ident_apply(NULL); /* not a request: as the server (see run_locked) */
 	/* disconnected durable opens close first: they use the tables below */
 	state_durable_db_free(srv->durable);
 	smb2_timers_free(srv->timers);

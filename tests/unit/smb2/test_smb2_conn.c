@@ -928,6 +928,58 @@ static void t_malformed(void **st)
 	wr_free(&w);
 }
 
+/* The user's identity stays on the thread after a request (the next request of the same user
+ * switches nothing), and every entry point that is not a request runs as the server: the
+ * retries of asynchronous requests, a connection's teardown, a server's set-up. */
+static void t_ident_lazy(void **st)
+{
+	struct fixture *f = *st;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(f->dir, 0755), 0); /* the mapped user must reach the share */
+	do_negotiate(f);
+	uint64_t sid = 0;
+	uint8_t preauth[64], sk[16], key[16];
+	struct wr last;
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	wr_free(&last);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key, 16), 0);
+	struct wr w, r;
+	wr_init(&w, 0);
+	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
+	wr_u16(&w, 9);
+	wr_u16(&w, 0);
+	wr_u16(&w, 64 + 8);
+	wr_u16(&w, (uint16_t)plen);
+	wr_bytes(&w, path, plen);
+	free(path);
+	assert_int_equal(run_signed(f->c, key, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&w);
+	wr_free(&r);
+	uint64_t fid[2];
+	open_root(f, f->c, key, sid, tid, fid);
+	assert_int_equal(vfs_ident_fsuid(), 4242); /* left on the thread */
+	assert_int_equal(smb2_conn_run_async(f->c), 0);
+	assert_int_equal(vfs_ident_fsuid(), 0);
+	open_root(f, f->c, key, sid, tid, fid);
+	assert_int_equal(vfs_ident_fsuid(), 4242);
+	struct smb2_conn *c2 = smb2_conn_new(f->srv, -1, "unit2");
+	assert_non_null(c2);
+	smb2_conn_free(c2);
+	assert_int_equal(vfs_ident_fsuid(), 0);
+	open_root(f, f->c, key, sid, tid, fid);
+	assert_int_equal(vfs_ident_fsuid(), 4242);
+	char err[256];
+	struct smb2_server *srv2 = smb2_server_new(f->conf, err, sizeof(err));
+	assert_int_equal(vfs_ident_fsuid(), 0);
+	smb2_server_free(srv2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest t[] = {
@@ -943,6 +995,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_torture_unacked, setup_torture, teardown),
 		cmocka_unit_test_setup_teardown(t_torture_unacked_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_ident_lazy, setup, teardown),
 	};
 	return cmocka_run_group_tests(t, NULL, NULL);
 }
