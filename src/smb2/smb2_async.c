@@ -244,6 +244,35 @@ void smb2_pending_wake(struct smb2_pending *p)
 	pthread_mutex_unlock(&p->wake_lock);
 }
 
+/* ---- the lists of pending requests; the caller holds the owning connection's pending_lock ---- */
+
+/* Appends p to the list *head..*tail (a connection's pending or adopted list). */
+static void pending_list_append(struct smb2_pending **head, struct smb2_pending **tail,
+				struct smb2_pending *p)
+{
+	p->next = NULL;
+	p->prev = *tail;
+	if (*tail)
+		(*tail)->next = p;
+	else
+		*head = p;
+	*tail = p;
+}
+
+/* Takes p out of c's pending list and its count; p's own links are left as they were. */
+static void pending_list_unlink(struct smb2_conn *c, struct smb2_pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		c->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		c->pending_tail = p->prev;
+	c->npending--;
+}
+
 NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, void *priv,
 		       struct smb2_open *op, uint32_t timeout_ms, struct smb2_pending **out)
 {
@@ -289,12 +318,7 @@ NTSTATUS smb2_go_async(struct smb2_req *req, const struct smb2_async_ops *ops, v
 	   handle complete in the order they were sent) */
 	atomic_init(&p->done, false);
 	pthread_mutex_lock(&c->pending_lock);
-	p->prev = c->pending_tail;
-	if (c->pending_tail)
-		c->pending_tail->next = p;
-	else
-		c->pending = p;
-	c->pending_tail = p;
+	pending_list_append(&c->pending, &c->pending_tail, p);
 	c->npending++;
 	pthread_mutex_unlock(&c->pending_lock);
 	req->pending = p;
@@ -318,13 +342,7 @@ static void adopt_moved(struct smb2_conn *c)
 	c->adopted = c->adopted_tail = NULL;
 	while (a) {
 		struct smb2_pending *next = a->next;
-		a->next = NULL;
-		a->prev = c->pending_tail;
-		if (c->pending_tail)
-			c->pending_tail->next = a;
-		else
-			c->pending = a;
-		c->pending_tail = a;
+		pending_list_append(&c->pending, &c->pending_tail, a);
 		c->npending++;
 		a = next;
 	}
@@ -336,15 +354,7 @@ static void pending_unlink_free(struct smb2_conn *c, struct smb2_pending *p)
 {
 	timer_del(c->srv->timers, p);
 	pthread_mutex_lock(&c->pending_lock);
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		c->pending = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		c->pending_tail = p->prev;
-	c->npending--;
+	pending_list_unlink(c, p);
 	pthread_mutex_unlock(&c->pending_lock);
 	if (p->done_send)
 		wr_free(&p->done_out);
@@ -897,23 +907,9 @@ void smb2_conn_rehome_pending(struct smb2_conn *c)
 			move = !to->closing;
 			if (move) {
 				pthread_mutex_lock(&c->pending_lock);
-				if (p->prev)
-					p->prev->next = p->next;
-				else
-					c->pending = p->next;
-				if (p->next)
-					p->next->prev = p->prev;
-				else
-					c->pending_tail = p->prev;
-				c->npending--;
+				pending_list_unlink(c, p);
 				pthread_mutex_unlock(&c->pending_lock);
-				p->next = NULL;
-				p->prev = to->adopted_tail;
-				if (to->adopted_tail)
-					to->adopted_tail->next = p;
-				else
-					to->adopted = p;
-				to->adopted_tail = p;
+				pending_list_append(&to->adopted, &to->adopted_tail, p);
 				pthread_mutex_lock(&p->wake_lock);
 				p->conn = to;
 				pthread_mutex_unlock(&p->wake_lock);

@@ -133,20 +133,28 @@ size_t smb2_conn_max_frame(const struct smb2_conn *c)
 
 bool smb2_conn_frame_parallel(struct smb2_conn *c, const uint8_t *frame, size_t len)
 {
-	/* the header, and the body up to the FileId (READ and WRITE both have it at 16) */
-	if (len < SMB2_HDR_LEN + 32 || get_le32(frame) != SMB2_PROTOCOL_ID ||
-	    get_le32(frame + HDR_OFF_NEXT_COMMAND) != 0)
+	struct rd r = rd_make(frame, len);
+	uint32_t proto = rd_u32(&r);
+	rd_seek(&r, HDR_OFF_COMMAND);
+	uint16_t cmd = rd_u16(&r);
+	rd_skip(&r, 2); /* CreditRequest */
+	uint32_t flags = rd_u32(&r);
+	uint32_t next = rd_u32(&r);
+	rd_seek(&r, HDR_OFF_SESSION_ID);
+	uint64_t session_id = rd_u64(&r);
+	/* the body up to the FileId, which READ and WRITE lay out alike: Offset at 8, FileId at 16
+	   (MS-SMB2 2.2.19, 2.2.21) */
+	rd_seek(&r, SMB2_HDR_LEN + 8);
+	uint64_t offset = rd_u64(&r);
+	uint64_t persistent = rd_u64(&r), volatile_id = rd_u64(&r);
+	if (!rd_ok(&r) || proto != SMB2_PROTOCOL_ID || next != 0)
 		return false;
-	uint16_t cmd = get_le16(frame + HDR_OFF_COMMAND);
-	uint32_t flags = get_le32(frame + HDR_OFF_FLAGS);
 	if ((cmd != SMB2_READ && cmd != SMB2_WRITE) ||
 	    (flags & (SMB2_FLAGS_RELATED_OPERATIONS | SMB2_FLAGS_ASYNC_COMMAND)))
 		return false;
-	const uint8_t *body = frame + SMB2_HDR_LEN;
-	if (cmd == SMB2_WRITE && get_le64(body + 8) == UINT64_MAX) /* appending */
+	if (cmd == SMB2_WRITE && offset == UINT64_MAX) /* appending */
 		return false;
-	uint64_t persistent = get_le64(body + 16), volatile_id = get_le64(body + 24);
-	struct smb2_session *s = smb2_session_lookup(c, get_le64(frame + HDR_OFF_SESSION_ID));
+	struct smb2_session *s = smb2_session_lookup(c, session_id);
 	if (!s)
 		return false;
 	bool par = false;
@@ -540,6 +548,129 @@ static struct smb2_session *response_signer(struct smb2_req *req)
 	return NULL;
 }
 
+/* Reads the header of the message at [off, off + len) of the frame into req; -1 when it is not
+ * an SMB2 request (the connection is then dropped). */
+static int request_read_header(struct smb2_req *req, struct rd *frame, size_t off, size_t len)
+{
+	req->msg = rd_sub(frame, off, len);
+	struct rd h = req->msg;
+	if (rd_u32(&h) != SMB2_PROTOCOL_ID || rd_u16(&h) != 64)
+		return -1;
+	req->credit_charge = rd_u16(&h);
+	rd_skip(&h, 4); /* ChannelSequence/Status */
+	req->cmd = rd_u16(&h);
+	req->credit_request = rd_u16(&h);
+	req->hdr_flags = rd_u32(&h);
+	rd_skip(&h, 4); /* NextCommand */
+	req->msg_id = rd_u64(&h);
+	rd_skip(&h, 4);
+	req->tree_id = rd_u32(&h);
+	req->session_id = rd_u64(&h);
+	if (!rd_ok(&h) || (req->hdr_flags & SMB2_FLAGS_SERVER_TO_REDIR))
+		return -1;
+	req->body = rd_sub(frame, off + SMB2_HDR_LEN, len - SMB2_HDR_LEN);
+	req->related = req->hdr_flags & SMB2_FLAGS_RELATED_OPERATIONS;
+	return 0;
+}
+
+/* Places req in its chain: the ids and FileId it inherits, and the errors that come from its
+ * place in the chain (req->status); -1 to drop the connection. */
+static int request_join_chain(struct smb2_req *req, struct chain *ch)
+{
+	req->compound_fid = ch->fid;
+	req->compound_fid_valid = &ch->fid_valid;
+	req->chain_status = ch->status;
+	req->encrypted = ch->enc != NULL;
+	/* 3.3.5.2.1.1: the inner SessionId must be the transform's; a related message takes the
+	   chain's, except the first, which has none to take */
+	if (ch->enc && req->session_id != ch->enc->id &&
+	    (!req->related || ch->prev_hdr_off == SIZE_MAX))
+		return -1;
+	/* an unknown command is an invalid request (3.3.5.2.6), answered like Windows does */
+	if (req->cmd >= SMB2_NCMDS)
+		req->status = STATUS_INVALID_PARAMETER;
+	if (req->related) {
+		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
+			/* the first request of a chain cannot be related; its error response keeps
+			   its own ids, there being none to inherit */
+			req->status = STATUS_INVALID_PARAMETER;
+		} else {
+			req->session_id = ch->session_id;
+			req->tree_id = ch->tree_id;
+		}
+		/* related to a request that had no session or tree: nothing to relate to */
+		if (ch->prev_session_failed)
+			req->status = STATUS_INVALID_PARAMETER;
+	} else {
+		/* 3.3.5.2.7.2: the FileId a related request inherits is the previous request's;
+		   an unrelated request in between ends the chain's file */
+		ch->fid_valid = false;
+	}
+	return 0;
+}
+
+/* 3.3.5.16: CANCEL takes no credit and gets no response of its own; it names a pending
+ * request by AsyncId (async form) or by MessageId. */
+static void request_cancel(struct smb2_conn *c, struct smb2_req *req)
+{
+	bool by_async_id = (req->hdr_flags & SMB2_FLAGS_ASYNC_COMMAND) != 0;
+	uint64_t async_id = 0;
+	if (by_async_id) {
+		struct rd a = rd_sub(&req->msg, HDR_OFF_ASYNC_ID, 8);
+		async_id = rd_u64(&a);
+	}
+	smb2_pending_cancel_request(c, by_async_id, async_id, req->msg_id);
+}
+
+/* Settles what the handler left in req: a request that went asynchronous where it may not is
+ * answered now, and an interim or error response gets the error body. */
+static void response_settle(struct smb2_conn *c, struct smb2_req *req, struct wr *out,
+			    struct chain *ch)
+{
+	if (req->pending && req->status != STATUS_PENDING) {
+		/* a handler that went async must return what smb2_go_async returned */
+		LOG_ERR(LOG_SMB2, "%s: %s went async but returned %s", c->peer,
+			smb2_cmds[req->cmd].name, ntstatus_name(req->status));
+		smb2_pending_drop(c, req->pending);
+		req->pending = NULL;
+	}
+	if (req->status == STATUS_PENDING && req->pending && !ch->last) {
+		/* only the last request of a compound may go asynchronous, and a CREATE that waits
+		   for an oplock or lease break (MS-SMB2 <206>): the rest of the chain then runs when
+		   the create completes (run_chain, smb2_conn_run_resumes); any other request in the
+		   middle fails, as Windows answers (<159>, smbtorture compound.interim2) */
+		if (req->cmd == SMB2_CREATE) {
+			ch->mid_async = req->pending;
+		} else {
+			smb2_pending_drop(c, req->pending);
+			req->pending = NULL;
+			req->status = SMB2_ERR(req, STATUS_INTERNAL_ERROR);
+		}
+	}
+	if (req->status == STATUS_PENDING && req->pending) {
+		/* 3.3.4.2: the interim response, with the AsyncId; the final one follows */
+		out->len = req->body_off;
+		smb2_write_error_body(out);
+	} else if (nt_is_error(req->status) && !req->keep_body) {
+		out->len = req->body_off;
+		smb2_write_error_body(out);
+	}
+}
+
+/* Records the response just written (its header at hdr_off) as the chain's previous one, which
+ * the next request inherits from and finish_prev_response completes. */
+static void chain_note_response(struct chain *ch, struct smb2_req *req, size_t hdr_off)
+{
+	ch->prev_preauth = req->preauth_hash_resp;
+	ch->prev_hdr_off = hdr_off;
+	ch->prev_sign = response_signer(req);
+	ch->prev_signed = ch->prev_sign != NULL;
+	ch->session_id = req->session_id;
+	ch->tree_id = req->tree_id;
+	ch->status = req->status;
+	ch->prev_session_failed = req->session_failed;
+}
+
 /* Handles the message at [off, off + len) of the frame; returns -1 to drop the connection. */
 static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t len,
 		      struct wr *out, struct chain *ch)
@@ -547,64 +678,11 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 	struct smb2_req req = {0};
 	req.conn = c;
 	req.srv = c->srv;
-	req.msg = rd_sub(frame, off, len);
-	struct rd h = req.msg;
-	if (rd_u32(&h) != SMB2_PROTOCOL_ID || rd_u16(&h) != 64)
-		return -1;
-	req.credit_charge = rd_u16(&h);
-	rd_skip(&h, 4); /* ChannelSequence/Status */
-	req.cmd = rd_u16(&h);
-	req.credit_request = rd_u16(&h);
-	req.hdr_flags = rd_u32(&h);
-	rd_skip(&h, 4); /* NextCommand */
-	req.msg_id = rd_u64(&h);
-	rd_skip(&h, 4);
-	req.tree_id = rd_u32(&h);
-	req.session_id = rd_u64(&h);
-	if (!rd_ok(&h) || (req.hdr_flags & SMB2_FLAGS_SERVER_TO_REDIR))
-		return -1;
-	req.body = rd_sub(frame, off + SMB2_HDR_LEN, len - SMB2_HDR_LEN);
-	req.related = req.hdr_flags & SMB2_FLAGS_RELATED_OPERATIONS;
-	req.compound_fid = ch->fid;
-	req.compound_fid_valid = &ch->fid_valid;
-	req.chain_status = ch->status;
 	req.out = out;
-	req.encrypted = ch->enc != NULL;
-	/* 3.3.5.2.1.1: the inner SessionId must be the transform's; a related message takes the
-	   chain's, except the first, which has none to take */
-	if (ch->enc && req.session_id != ch->enc->id &&
-	    (!req.related || ch->prev_hdr_off == SIZE_MAX))
+	if (request_read_header(&req, frame, off, len) < 0 || request_join_chain(&req, ch) < 0)
 		return -1;
-	/* an unknown command is an invalid request (3.3.5.2.6), answered like Windows does */
-	if (req.cmd >= SMB2_NCMDS)
-		req.status = STATUS_INVALID_PARAMETER;
-	if (req.related) {
-		if (ch->prev_hdr_off == SIZE_MAX && ch->session_id == 0 && ch->tree_id == 0) {
-			/* the first request of a chain cannot be related; its error response keeps
-			   its own ids, there being none to inherit */
-			req.status = STATUS_INVALID_PARAMETER;
-		} else {
-			req.session_id = ch->session_id;
-			req.tree_id = ch->tree_id;
-		}
-		/* related to a request that had no session or tree: nothing to relate to */
-		if (ch->prev_session_failed)
-			req.status = STATUS_INVALID_PARAMETER;
-	} else {
-		/* 3.3.5.2.7.2: the FileId a related request inherits is the previous request's;
-		   an unrelated request in between ends the chain's file */
-		ch->fid_valid = false;
-	}
 	if (req.cmd == SMB2_CANCEL) {
-		/* 3.3.5.16: CANCEL takes no credit and gets no response of its own; it names a
-		   pending request by AsyncId (async form) or by MessageId */
-		uint64_t async_id = 0;
-		if (req.hdr_flags & SMB2_FLAGS_ASYNC_COMMAND) {
-			struct rd a = rd_sub(&req.msg, HDR_OFF_ASYNC_ID, 8);
-			async_id = rd_u64(&a);
-		}
-		smb2_pending_cancel_request(c, (req.hdr_flags & SMB2_FLAGS_ASYNC_COMMAND) != 0,
-					    async_id, req.msg_id);
+		request_cancel(c, &req);
 		return 0;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -630,46 +708,12 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 			smb2_session_put(req.sign_with);
 		return -1;
 	}
-	if (req.pending && req.status != STATUS_PENDING) {
-		/* a handler that went async must return what smb2_go_async returned */
-		LOG_ERR(LOG_SMB2, "%s: %s went async but returned %s", c->peer,
-			smb2_cmds[req.cmd].name, ntstatus_name(req.status));
-		smb2_pending_drop(c, req.pending);
-		req.pending = NULL;
-	}
-	if (req.status == STATUS_PENDING && req.pending && !ch->last) {
-		/* only the last request of a compound may go asynchronous, and a CREATE that waits
-		   for an oplock or lease break (MS-SMB2 <206>): the rest of the chain then runs when
-		   the create completes (run_chain, smb2_conn_run_resumes); any other request in the
-		   middle fails, as Windows answers (<159>, smbtorture compound.interim2) */
-		if (req.cmd == SMB2_CREATE) {
-			ch->mid_async = req.pending;
-		} else {
-			smb2_pending_drop(c, req.pending);
-			req.pending = NULL;
-			req.status = SMB2_ERR(&req, STATUS_INTERNAL_ERROR);
-		}
-	}
-	if (req.status == STATUS_PENDING && req.pending) {
-		/* 3.3.4.2: the interim response, with the AsyncId; the final one follows */
-		out->len = req.body_off;
-		smb2_write_error_body(out);
-	} else if (nt_is_error(req.status) && !req.keep_body) {
-		out->len = req.body_off;
-		smb2_write_error_body(out);
-	}
+	response_settle(c, &req, out, ch);
 	pthread_mutex_lock(&c->lock);
 	uint16_t granted = seq_grant(c, req.credit_charge, req.credit_request);
 	pthread_mutex_unlock(&c->lock);
 	smb2_write_response_header(&req, hdr_off, granted);
-	ch->prev_preauth = req.preauth_hash_resp;
-	ch->prev_hdr_off = hdr_off;
-	ch->prev_sign = response_signer(&req);
-	ch->prev_signed = ch->prev_sign != NULL;
-	ch->session_id = req.session_id;
-	ch->tree_id = req.tree_id;
-	ch->status = req.status;
-	ch->prev_session_failed = req.session_failed;
+	chain_note_response(ch, &req, hdr_off);
 	if (req.session)
 		smb2_session_put(req.session);
 	return wr_ok(out) ? 0 : -1;

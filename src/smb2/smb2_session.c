@@ -777,6 +777,96 @@ static void write_setup_response(struct smb2_req *req, uint16_t flags, const uin
 		wr_u8(w, 0); /* the buffer is variable: at least one byte (2.2.6) */
 }
 
+/* The session a SESSION_SETUP authenticates: the request's own (a later leg, or a
+ * re-authentication) or, with *fresh set, a new one. NULL, with *st, when there is none to use. */
+static struct smb2_session *setup_session(struct smb2_req *req, bool *fresh, NTSTATUS *st)
+{
+	struct smb2_conn *c = req->conn;
+	struct smb2_session *s = req->session;
+	*fresh = false;
+	if (s) {
+		if (s->state != SESS_EXPIRED)
+			return s;
+		*st = STATUS_NETWORK_SESSION_EXPIRED;
+		return NULL;
+	}
+	if (session_limit_reached(c)) {
+		LOG_WARN(LOG_SMB2, "%s: session limit reached", c->peer);
+		*st = SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
+		return NULL;
+	}
+	s = session_new(c);
+	if (!s) {
+		*st = STATUS_INSUFFICIENT_RESOURCES;
+		return NULL;
+	}
+	atomic_fetch_add(&s->refs, 1);
+	req->session = s;
+	*fresh = true;
+	if (c->dialect == SMB2_DIALECT_311)
+		memcpy(s->preauth_hash, c->preauth_hash, 64);
+	return s;
+}
+
+/* A leg that wants another: the response carries the next token (outblob, freed here); under
+ * 3.1.1 it goes into the preauth hash of hash_of (NULL: none). */
+static NTSTATUS setup_more(struct smb2_req *req, struct smb2_session *hash_of, uint8_t *outblob,
+			   size_t outlen)
+{
+	write_setup_response(req, 0, outblob, outlen);
+	free(outblob);
+	if (hash_of)
+		req->preauth_hash_resp = hash_of->preauth_hash;
+	req->keep_body = true;
+	return STATUS_MORE_PROCESSING_REQUIRED;
+}
+
+/* The last leg succeeded and session_complete accepted it: the response (with the final
+ * token, outblob, freed here), its signature, and the end of the session the client names as
+ * its previous one. */
+static NTSTATUS setup_succeeded(struct smb2_req *req, struct smb2_session *s, uint64_t prev_id,
+				bool first_auth, uint8_t *outblob, size_t outlen)
+{
+	struct smb2_conn *c = req->conn;
+	uint16_t sflags = s->anonymous ? SMB2_SESSION_FLAG_IS_NULL : 0;
+	if (s->encrypt_data)
+		sflags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
+	write_setup_response(req, sflags, outblob, outlen);
+	free(outblob);
+	spnego_server_free(s->auth);
+	s->auth = NULL;
+	if (!s->anonymous && (c->dialect >= SMB2_DIALECT_311 || s->signing_required ||
+			      (req->hdr_flags & SMB2_FLAGS_SIGNED))) {
+		atomic_fetch_add(&s->refs, 1);
+		req->sign_with = s;
+	}
+	if (first_auth && prev_id && prev_id != s->id && !s->anonymous)
+		expire_previous(c, s, prev_id);
+	return STATUS_SUCCESS;
+}
+
+/* The authentication failed with st: the session's authentication state goes, and so does the
+ * session (fresh: created by this request). */
+static NTSTATUS setup_failed(struct smb2_req *req, struct smb2_session *s, bool fresh, NTSTATUS st)
+{
+	struct smb2_conn *c = req->conn;
+	spnego_server_free(s->auth);
+	s->auth = NULL;
+	/* a failed re-authentication ends the session too (its opens are closed and waiting
+	   requests answered), on all its channels, as Windows does (smbtorture
+	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth).
+	   Only a session that had authenticated keeps its record (refusals on it are signed); one
+	   whose first authentication failed in a later leg goes at once like a fresh one, or every
+	   failed logon would hold a record until the connection ends (smbtorture smb2.secleak) */
+	if (!fresh && s->state != SESS_IN_PROGRESS)
+		atomic_store(&s->deleted, true);
+	if (fresh || s->conn == c)
+		smb2_session_teardown(s);
+	else
+		session_end(c, s);
+	return st;
+}
+
 NTSTATUS smb2_session_setup(struct smb2_req *req)
 {
 	struct smb2_conn *c = req->conn;
@@ -796,27 +886,17 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	if (secmode & SMB2_NEGOTIATE_SIGNING_REQUIRED)
 		c->signing_required = true;
 
-	struct smb2_session *s = req->session;
-	bool fresh = false;
-	if (!s) {
-		if (session_limit_reached(c)) {
-			LOG_WARN(LOG_SMB2, "%s: session limit reached", c->peer);
-			return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
-		}
-		s = session_new(c);
-		if (!s)
-			return STATUS_INSUFFICIENT_RESOURCES;
-		atomic_fetch_add(&s->refs, 1);
-		req->session = s;
-		fresh = true;
-		if (c->dialect == SMB2_DIALECT_311)
-			memcpy(s->preauth_hash, c->preauth_hash, 64);
-	} else if (s->state == SESS_EXPIRED) {
-		return STATUS_NETWORK_SESSION_EXPIRED;
-	}
+	bool fresh;
+	NTSTATUS st;
+	struct smb2_session *s = setup_session(req, &fresh, &st);
+	if (!s)
+		return st;
 	req->session_id = s->id;
-	if (!s->auth && !(s->auth = auth_new(c)))
-		goto fail_mem;
+	if (!s->auth && !(s->auth = auth_new(c))) {
+		if (fresh)
+			smb2_session_teardown(s);
+		return STATUS_NO_MEMORY;
+	}
 	bool hash = c->dialect == SMB2_DIALECT_311 && s->state == SESS_IN_PROGRESS;
 	if (hash) {
 		struct iovec iov = {(void *)req->msg.p, req->msg.len};
@@ -825,35 +905,13 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 	uint8_t *outblob = NULL;
 	size_t outlen = 0;
 	int rc = spnego_server_step(s->auth, sec.p, sec.len, &outblob, &outlen);
-	NTSTATUS st;
-	if (rc == 1) {
-		write_setup_response(req, 0, outblob, outlen);
-		free(outblob);
-		if (hash)
-			req->preauth_hash_resp = s->preauth_hash;
-		req->keep_body = true;
-		return STATUS_MORE_PROCESSING_REQUIRED;
-	}
+	if (rc == 1)
+		return setup_more(req, hash ? s : NULL, outblob, outlen);
 	if (rc == 0) {
 		bool first_auth = s->state == SESS_IN_PROGRESS;
 		st = session_complete(req, s);
-		if (st == STATUS_SUCCESS) {
-			uint16_t sflags = s->anonymous ? SMB2_SESSION_FLAG_IS_NULL : 0;
-			if (s->encrypt_data)
-				sflags |= SMB2_SESSION_FLAG_ENCRYPT_DATA;
-			write_setup_response(req, sflags, outblob, outlen);
-			free(outblob);
-			spnego_server_free(s->auth);
-			s->auth = NULL;
-			if (!s->anonymous && (c->dialect >= SMB2_DIALECT_311 || s->signing_required ||
-					      (req->hdr_flags & SMB2_FLAGS_SIGNED))) {
-				atomic_fetch_add(&s->refs, 1);
-				req->sign_with = s;
-			}
-			if (first_auth && prev_id && prev_id != s->id && !s->anonymous)
-				expire_previous(c, s, prev_id);
-			return STATUS_SUCCESS;
-		}
+		if (st == STATUS_SUCCESS)
+			return setup_succeeded(req, s, prev_id, first_auth, outblob, outlen);
 	} else {
 		st = rc == -EACCES ? STATUS_LOGON_FAILURE
 		     : rc == -ENOMEM ? STATUS_NO_MEMORY
@@ -861,25 +919,7 @@ NTSTATUS smb2_session_setup(struct smb2_req *req)
 		LOG_INFO(LOG_AUTH, "%s: session setup failed: %s", c->peer, ntstatus_name(st));
 	}
 	free(outblob);
-	spnego_server_free(s->auth);
-	s->auth = NULL;
-	/* a failed re-authentication ends the session too (its opens are closed and waiting
-	   requests answered), on all its channels, as Windows does (smbtorture
-	   smb2.notify.invalid-reauth, smb2.session.bind_invalid_auth).
-	   Only a session that had authenticated keeps its record (refusals on it are signed); one
-	   whose first authentication failed in a later leg goes at once like a fresh one, or every
-	   failed logon would hold a record until the connection ends (smbtorture smb2.secleak) */
-	if (!fresh && s->state != SESS_IN_PROGRESS)
-		atomic_store(&s->deleted, true);
-	if (fresh || s->conn == c)
-		smb2_session_teardown(s);
-	else
-		session_end(c, s);
-	return st;
-fail_mem:
-	if (fresh)
-		smb2_session_teardown(s);
-	return STATUS_NO_MEMORY;
+	return setup_failed(req, s, fresh, st);
 }
 
 NTSTATUS smb2_logoff(struct smb2_req *req)

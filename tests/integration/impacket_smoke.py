@@ -16,22 +16,16 @@ import io
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
-if "SMB_PORT" not in os.environ:
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3", os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 from impacket import smb3structs  # noqa: E402
 from impacket.nt_errors import STATUS_LOGON_FAILURE  # noqa: E402
 from impacket.smbconnection import SessionError, SMBConnection  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
-SHARE_DIR = os.environ["SHARE_DIR"]
+HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 TMP = os.environ["TEST_TMP"]
 
 DIALECTS = [
@@ -39,35 +33,6 @@ DIALECTS = [
     ("2.1", smb3structs.SMB2_DIALECT_21),
     ("3.0", smb3structs.SMB2_DIALECT_30),
 ]
-
-
-class Tally:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def ok(self, name):
-        self.passed += 1
-        print(f"ok {name}", flush=True)
-
-    def fail(self, name, why):
-        self.failed += 1
-        print(f"FAIL {name}", flush=True)
-        for line in str(why).splitlines()[:20]:
-            print(f"    | {line}", flush=True)
-
-    def check(self, name, fn):
-        """Runs fn(); a falsy result or an exception is a failure. Returns fn's result or None."""
-        try:
-            res = fn()
-        except Exception as e:  # any client error is a failed check, not a crashed script
-            self.fail(name, f"{type(e).__name__}: {e}")
-            return None
-        if res is False:
-            self.fail(name, "check returned False")
-            return None
-        self.ok(name)
-        return res
 
 
 def connect(dialect):
@@ -102,25 +67,25 @@ def expect(cond, msg):
 
 def run_dialect(t, label, dialect):
     pre = f"impacket-{label}"
-    conn = t.check(f"{pre} connect", lambda: connect(dialect))
+    conn = t.check_call(f"{pre} connect", lambda: connect(dialect))
     if conn is None:
         return
-    if t.check(f"{pre} login", lambda: conn.login(USER, PASS) or True) is None:
+    if t.check_call(f"{pre} login", lambda: conn.login(USER, PASS) or True) is None:
         return
-    t.check(f"{pre} dialect", lambda: expect(conn.getDialect() == dialect,
+    t.check_call(f"{pre} dialect", lambda: expect(conn.getDialect() == dialect,
                                             f"negotiated {conn.getDialect():#x}, asked {dialect:#x}"))
 
     def shares():
         names = {s["shi1_netname"][:-1].lower() for s in conn.listShares()}
         return expect({SHARE.lower(), "ipc$"} <= names, f"shares: {sorted(names)}")
 
-    t.check(f"{pre} listShares", shares)
+    t.check_call(f"{pre} listShares", shares)
 
     name = f"imp_{label}.bin"
     data = os.urandom(1 << 20) + os.urandom(4321)  # not a multiple of any I/O size
-    t.check(f"{pre} putFile", lambda: put_bytes(conn, name, data) or
+    t.check_call(f"{pre} putFile", lambda: put_bytes(conn, name, data) or
             expect(read_disk(name) == data, "file on disk differs from what was sent"))
-    t.check(f"{pre} getFile", lambda: expect(get_bytes(conn, name) == data,
+    t.check_call(f"{pre} getFile", lambda: expect(get_bytes(conn, name) == data,
                                              "read back differs from what was written"))
 
     def listing():
@@ -129,23 +94,23 @@ def run_dialect(t, label, dialect):
         return expect(entries[name].get_filesize() == len(data),
                       f"size {entries[name].get_filesize()} != {len(data)}")
 
-    t.check(f"{pre} listPath", listing)
+    t.check_call(f"{pre} listPath", listing)
 
     d = f"imp_dir_{label}"
     moved = f"{d}\\moved.bin"
-    t.check(f"{pre} createDirectory", lambda: conn.createDirectory(SHARE, d) or
+    t.check_call(f"{pre} createDirectory", lambda: conn.createDirectory(SHARE, d) or
             expect(os.path.isdir(on_disk(d)), "no directory on disk"))
-    t.check(f"{pre} rename", lambda: conn.rename(SHARE, name, moved) or
+    t.check_call(f"{pre} rename", lambda: conn.rename(SHARE, name, moved) or
             expect(os.path.exists(on_disk(moved)) and not os.path.exists(on_disk(name)),
                    "rename not visible on disk"))
-    t.check(f"{pre} listPath subdir", lambda: expect(
+    t.check_call(f"{pre} listPath subdir", lambda: expect(
         "moved.bin" in [f.get_longname() for f in conn.listPath(SHARE, d + "\\*")],
         "moved.bin not listed"))
-    t.check(f"{pre} deleteFile", lambda: conn.deleteFile(SHARE, moved) or
+    t.check_call(f"{pre} deleteFile", lambda: conn.deleteFile(SHARE, moved) or
             expect(not os.path.exists(on_disk(moved)), "file still on disk"))
-    t.check(f"{pre} deleteDirectory", lambda: conn.deleteDirectory(SHARE, d) or
+    t.check_call(f"{pre} deleteDirectory", lambda: conn.deleteDirectory(SHARE, d) or
             expect(not os.path.exists(on_disk(d)), "directory still on disk"))
-    t.check(f"{pre} logoff", lambda: conn.logoff() or True)
+    t.check_call(f"{pre} logoff", lambda: conn.logoff() or True)
     try:
         conn.close()
     except Exception:
@@ -164,7 +129,7 @@ def wrong_password(t):
             conn.close()
         raise AssertionError("login with a wrong password succeeded")
 
-    t.check("impacket wrong-password refused", attempt)
+    t.check_call("impacket wrong-password refused", attempt)
 
 
 def dotdot(t):
@@ -194,7 +159,7 @@ def dotdot(t):
                 return True
             raise AssertionError(f"read {len(got)} bytes through {name!r}: {got[:40]!r}")
 
-        t.check(f"impacket dotdot-get-{i}", attempt)
+        t.check_call(f"impacket dotdot-get-{i}", attempt)
 
     def put_out():
         try:
@@ -204,20 +169,19 @@ def dotdot(t):
         return expect(not os.path.exists(os.path.join(outside, "evil.txt")),
                       "a file was created outside the share")
 
-    t.check("impacket dotdot-put", put_out)
+    t.check_call("impacket dotdot-put", put_out)
     conn.logoff()
     conn.close()
 
 
 def main():
-    t = Tally()
+    t = itest.Tally("impacket_smoke.py")
     for label, dialect in DIALECTS:
         run_dialect(t, label, dialect)
     wrong_password(t)
-    t.check("impacket dotdot setup", lambda: dotdot(t) or True)
-    print(f"== impacket_smoke.py: {t.passed} ok, {t.failed} failed", flush=True)
-    return 1 if t.failed else 0
+    t.check_call("impacket dotdot setup", lambda: dotdot(t) or True)
+    t.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -30,14 +30,12 @@ import struct
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
 FD_LIMIT = 64
 
-if os.environ.get("SHOAL_TEST_SERVER", "shoal") != "shoal":
-    print("skip %s (%s)" % (os.path.basename(__file__), "the caps are shoald's smb.conf parameters"))
-    sys.exit(0)
+itest.skip_unless_shoal(__file__, "the caps are shoald's smb.conf parameters")
 
 if "SMB_PORT" not in os.environ:
     os.environ["EXTRA_GLOBAL"] = "\n".join([
@@ -52,54 +50,20 @@ if "SMB_PORT" not in os.environ:
     # few descriptors, so that test_fd_exhaustion can run shoald out of them
     import resource
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3",
-                           os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 import smbraw  # noqa: E402
 from smbraw import Closed, Timeout  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
+HOST, PORT, SHARE, USER, PASS, _ = itest.target()
 
-passed = failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print("ok " + name, flush=True)
-
-
-def fail(name, why=""):
-    global failed
-    failed += 1
-    print("FAIL " + name, flush=True)
-    for line in str(why).splitlines()[:20]:
-        print("    | " + line, flush=True)
-
-
-def check(name, cond, why=""):
-    ok(name) if cond else fail(name, why)
+T = itest.Tally("limits.py")
+ok, fail, check = T.ok, T.fail, T.check
 
 
 def session(tree=True):
     """A raw connection with a logged-on session (and a tree connect on the test share)."""
-    c = smbraw.Conn(HOST, PORT)
-    st, _ = c.negotiate()
-    if st != 0:
-        raise RuntimeError("negotiate: %#x" % st)
-    st = c.login(USER, PASS)
-    if st != 0:
-        raise RuntimeError("login: %#x" % st)
-    if tree:
-        st = c.tree_connect(HOST, SHARE)
-        if st != 0:
-            raise RuntimeError("tree connect: %#x" % st)
-    return c
+    return smbraw.connect(HOST, PORT, SHARE, USER, PASS, tree=tree)
 
 
 def alive(c):
@@ -221,9 +185,8 @@ def test_async_requests():
         return
     statuses = []
     for i in range(5):
-        mid = a.next_mid()
-        a.send_frame(smbraw.header(smbraw.SMB2_CHANGE_NOTIFY, mid, a.sid, a.tid) +
-                     smbraw.notify_body(fid, 0, 4096, 0x1))
+        a.send_frame(a.message(smbraw.SMB2_CHANGE_NOTIFY,
+                               smbraw.notify_body(fid, 0, 4096, 0x1))[1])
         r = a.recv_frame(10)
         statuses.append(smbraw.status_of(r))
     check("four requests wait (interim STATUS_PENDING)",
@@ -232,13 +195,12 @@ def test_async_requests():
           statuses[4] == smbraw.STATUS_INSUFFICIENT_RESOURCES, hex(statuses[4]))
     check("another client is served meanwhile", alive(b))
     # the four finish (NOTIFY_CLEANUP) before the CLOSE response: read all five by command
-    a.send_frame(smbraw.header(smbraw.SMB2_CLOSE, a.next_mid(), a.sid, a.tid) +
-                 smbraw.close_body(fid))
+    a.send_frame(a.message(smbraw.SMB2_CLOSE, smbraw.close_body(fid))[1])
     done, closed = [], None
     try:
         for i in range(5):
             r = a.recv_frame(10)
-            if struct.unpack_from("<H", r, 12)[0] == smbraw.SMB2_CLOSE:
+            if smbraw.cmd_of(r) == smbraw.SMB2_CLOSE:
                 closed = smbraw.status_of(r)
             else:
                 done.append(smbraw.status_of(r))
@@ -295,7 +257,7 @@ def test_slowloris():
     slow = socket.create_connection((HOST, PORT))
     body = struct.pack("<HHHHI16sQ", 36, 1, 1, 0, 0, b"s" * 16, 0) + struct.pack("<H", 0x210)
     msg = smbraw.header(0, 0) + body
-    frame = struct.pack(">I", len(msg)) + msg
+    frame = smbraw.frame(msg)
     fast = session()
     times = []
     sent = 0
@@ -383,8 +345,7 @@ def test_unread_responses():
     n = 400  # 400 MiB of responses
     first = c.mid
     for _ in range(n):
-        c.send_frame(smbraw.header(smbraw.SMB2_READ, c.next_mid(), c.sid, c.tid) +
-                     smbraw.read_body(fid, 0, 1 << 20))
+        c.send_frame(c.message(smbraw.SMB2_READ, smbraw.read_body(fid, 0, 1 << 20))[1])
     time.sleep(3)
     grown = server_rss_mb() - base
     check("memory bounded while a client does not read (%d MiB pending)" % n, grown < 160,
@@ -396,7 +357,7 @@ def test_unread_responses():
     try:
         for i in range(n):
             r = c.recv_response(timeout=20)
-            mid = struct.unpack_from("<Q", r, 24)[0]
+            mid = smbraw.mid_of(r)
             if smbraw.status_of(r) != 0 or mid != first + i or len(r) < (1 << 20):
                 bad = (i, mid, hex(smbraw.status_of(r)), len(r))
                 break
@@ -454,5 +415,4 @@ for t in (test_connections, test_sessions, test_open_files, test_async_requests,
         t()
     except Exception as e:  # noqa: BLE001
         fail(t.__name__, "%s: %s" % (type(e).__name__, e))
-print("== limits.py: %d ok, %d failed" % (passed, failed), flush=True)
-sys.exit(1 if failed else 0)
+T.finish()

@@ -31,22 +31,16 @@ import threading
 import time
 import traceback
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
-if "SMB_PORT" not in os.environ:
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3", os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 from impacket import smb3structs as s3  # noqa: E402
 from impacket.smb3 import SessionError  # noqa: E402  (what the raw SMB3 calls raise)
 from impacket.smbconnection import SMBConnection  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
-SHARE_DIR = os.environ["SHARE_DIR"]
+HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 
 NCLIENTS = 16
 SECONDS = float(os.environ.get("LOCK_STRESS_SECONDS", "30"))
@@ -244,19 +238,8 @@ class Client(threading.Thread):
 
 
 def main():
-    passed = failed = 0
-
-    def ok(name):
-        nonlocal passed
-        passed += 1
-        print(f"ok {name}", flush=True)
-
-    def fail(name, why):
-        nonlocal failed
-        failed += 1
-        print(f"FAIL {name}", flush=True)
-        for line in str(why).splitlines()[:20]:
-            print(f"    | {line}", flush=True)
+    t = itest.Tally("lock_stress.py")
+    ok, fail = t.ok, t.fail
 
     setup = SMBConnection(HOST, HOST, sess_port=PORT, timeout=60)
     setup.login(USER, PASS)
@@ -333,9 +316,8 @@ def main():
     else:
         ok("lock-stress conflicts")
     setup.logoff()
-    print(f"{passed} passed, {failed} failed", flush=True)
-    return 1 if failed else 0
+    t.finish()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

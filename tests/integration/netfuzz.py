@@ -23,55 +23,29 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
-if os.environ.get("SHOAL_TEST_SERVER", "shoal") != "shoal":
-    print("skip %s (%s)" % (os.path.basename(__file__), "measures shoald's descriptors and memory"))
-    sys.exit(0)
+itest.skip_unless_shoal(__file__, "measures shoald's descriptors and memory")
 
 if "SMB_PORT" not in os.environ:
     # a small quarantine, so that memory measured after the run means what the server holds
     os.environ.setdefault(
         "ASAN_OPTIONS", "halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1:"
         "quarantine_size_mb=16")
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3",
-                           os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 import smbraw  # noqa: E402
 from smbraw import Closed, Timeout  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
-SHARE_DIR = os.environ["SHARE_DIR"]
+HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 PID = int(os.environ["SERVER_PID"])
 SECONDS = float(os.environ.get("NETFUZZ_SECONDS", "40"))
 CLIENTS = int(os.environ.get("NETFUZZ_CLIENTS", "4"))
 SEED = int(os.environ.get("NETFUZZ_SEED", str(int.from_bytes(os.urandom(4), "little"))))
 
-passed = failed = 0
-
-
-def ok(name):
-    global passed
-    passed += 1
-    print("ok " + name, flush=True)
-
-
-def fail(name, why=""):
-    global failed
-    failed += 1
-    print("FAIL " + name, flush=True)
-    for line in str(why).splitlines()[:20]:
-        print("    | " + line, flush=True)
-
-
-def check(name, cond, why=""):
-    ok(name) if cond else fail(name, why)
+T = itest.Tally("netfuzz.py")
+ok, fail, check = T.ok, T.fail, T.check
 
 
 def server_fds():
@@ -98,16 +72,7 @@ DIALECTS = [(0x0202,), (0x0202, 0x0210), (0x0202, 0x0210, 0x0300), (0x0300, 0x03
 
 
 def setup(conn_name, dialects=(0x0202, 0x0210)):
-    c = smbraw.Conn(HOST, PORT, timeout=10)
-    st, _ = c.negotiate(dialects)
-    if st:
-        raise RuntimeError("negotiate %#x" % st)
-    st = c.login(USER, PASS)
-    if st:
-        raise RuntimeError("login %#x" % st)
-    st = c.tree_connect(HOST, SHARE)
-    if st:
-        raise RuntimeError("tree %#x" % st)
+    c = smbraw.connect(HOST, PORT, SHARE, USER, PASS, dialects=dialects, timeout=10)
     st, fid = c.create("fz-%s.txt" % conn_name)
     if st:
         raise RuntimeError("create %#x" % st)
@@ -219,7 +184,7 @@ def fuzz_client(idx, deadline, stats):
                 continue
         tmpl = templates(c, fid, dfid, rnd)
         cmd, body = rnd.choice(tmpl)
-        msg = smbraw.header(cmd, c.next_mid(), c.sid, c.tid) + body
+        msg = c.message(cmd, body)[1]
         if rnd.random() < 0.15:
             # a compound of two: the second related (FileId from the first) or not
             cmd2, body2 = rnd.choice(tmpl)
@@ -227,8 +192,7 @@ def fuzz_client(idx, deadline, stats):
             first = bytearray(msg + b"\0" * pad)
             struct.pack_into("<I", first, 20, len(first))
             related = rnd.random() < 0.5
-            second = smbraw.header(cmd2, c.next_mid(), c.sid, c.tid,
-                                   flags=4 if related else 0) + body2
+            second = c.message(cmd2, body2, flags=4 if related else 0)[1]
             msg = bytes(first) + second
         msg = mutate(msg, rnd, hdr_ok=rnd.random() < 0.1)
         try:
@@ -237,7 +201,7 @@ def fuzz_client(idx, deadline, stats):
             c.recv_response(timeout=5)
             stats.add(answered=1)
             # a mutated compound may have taken several ids: resynchronise on the next one
-            c.mid = max(c.mid, struct.unpack_from("<Q", msg, 24)[0] + 1) \
+            c.mid = max(c.mid, smbraw.mid_of(msg) + 1) \
                 if len(msg) >= 32 else c.mid
         except Closed:
             stats.add(dropped=1)
@@ -299,7 +263,7 @@ def wait_settled(fds_base, limit=20):
 # ---- socket faults (item 3) ----
 
 def bytewise(c, msg):
-    frame = struct.pack(">I", len(msg)) + msg
+    frame = smbraw.frame(msg)
     for i in range(len(frame)):
         c.sock.sendall(frame[i:i + 1])
         time.sleep(0.0005)
@@ -332,8 +296,7 @@ def test_socket_faults():
             try:
                 c, fid, _ = setup("cut")
                 body = smbraw.write_body(fid, 0, os.urandom(4000))
-                msg = smbraw.header(smbraw.SMB2_WRITE, c.next_mid(), c.sid, c.tid) + body
-                frame = struct.pack(">I", len(msg)) + msg
+                frame = smbraw.frame(c.message(smbraw.SMB2_WRITE, body)[1])
                 c.sock.sendall(frame[:cut])
                 if how == "rst":
                     c.reset()
@@ -472,5 +435,4 @@ try:
     main()
 except Exception as e:  # noqa: BLE001
     fail("netfuzz", "%s: %s" % (type(e).__name__, e))
-print("== netfuzz.py: %d ok, %d failed" % (passed, failed), flush=True)
-sys.exit(1 if failed else 0)
+T.finish()

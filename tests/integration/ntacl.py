@@ -16,23 +16,17 @@ import stat
 import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
-if "SMB_PORT" not in os.environ:
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3", os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 from impacket import smb3 as s3smb  # noqa: E402
 from impacket import smb3structs as s3  # noqa: E402
 from impacket.ldap import ldaptypes  # noqa: E402
 from impacket.smbconnection import SessionError, SMBConnection  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
-SHARE_DIR = os.environ["SHARE_DIR"]
+HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 ROOT = os.geteuid() == 0
 SHOAL = os.environ.get("SHOAL_TEST_SERVER", "shoal") == "shoal"  # else the reference smbd
 OTHER_UID = 4243  # a local user named in the DACL (no account needed: S-1-22-1-uid)
@@ -43,29 +37,8 @@ READ_CONTROL, WRITE_DAC = 0x20000, 0x40000
 FILE_GENERIC_READ, FILE_ALL = 0x120089, 0x1F01FF
 STATUS_ACCESS_DENIED, STATUS_INVALID_SECURITY_DESCR = 0xC0000022, 0xC0000079
 
-passed = failed = 0
-
-
-def result(name, ok, why=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok {name}", flush=True)
-    else:
-        failed += 1
-        print(f"FAIL {name}", flush=True)
-        for line in str(why).splitlines()[:20]:
-            print(f"    | {line}", flush=True)
-
-
-def check(name, fn):
-    try:
-        res = fn()
-    except Exception as e:
-        result(name, False, f"{type(e).__name__}: {e}")
-        return None
-    result(name, res is not False, "check returned False")
-    return res
+T = itest.Tally("ntacl.py")
+check = T.check_call  # check(name, fn): fn() must neither raise nor return False
 
 
 def query_sd(conn, tid, fid, info=OWNER | GROUP | DACL):
@@ -227,6 +200,5 @@ def main():
 try:
     main()
 except Exception as e:
-    result("ntacl", False, f"{type(e).__name__}: {e}")
-print(f"{passed} passed, {failed} failed", flush=True)
-sys.exit(1 if failed else 0)
+    T.fail("ntacl", f"{type(e).__name__}: {e}")
+T.finish()

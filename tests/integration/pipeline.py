@@ -19,71 +19,39 @@ import os
 import struct
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import itest  # noqa: E402
 
-if "SMB_PORT" not in os.environ:
-    lib = os.path.join(HERE, "lib.sh")
-    os.execv("/bin/bash", ["bash", lib, "serve", "--", "/usr/bin/python3",
-                           os.path.abspath(__file__)])
+itest.serve_self(__file__)
 
 import smbraw  # noqa: E402
+from smbraw import cmd_of, mid_of  # noqa: E402
 
-HOST = os.environ["SMB_HOST"]
-PORT = int(os.environ["SMB_PORT"])
-SHARE = os.environ["SMB_SHARE"]
-USER = os.environ["SMB_USER"]
-PASS = os.environ["SMB_PASS"]
-SHARE_DIR = os.environ["SHARE_DIR"]
+HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 
 STATUS_FILE_CLOSED = 0xC0000128
 CHUNK = 65536
 N = 64
 
-passed = failed = 0
-
-
-def check(name, cond, why=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok " + name, flush=True)
-    else:
-        failed += 1
-        print("FAIL " + name, flush=True)
-        if why:
-            print("    " + why, flush=True)
+T = itest.Tally("pipeline.py")
+check = T.check
 
 
 def chunk(i):
     return bytes([(i * 7 + k) & 0xFF for k in range(256)]) * (CHUNK // 256)
 
 
-def mid_of(r):
-    return struct.unpack_from("<Q", r, 24)[0]
-
-
-def cmd_of(r):
-    return struct.unpack_from("<H", r, 12)[0]
-
-
-def send(c, cmd, body, flags=0, next_cmd=0):
-    m = c.next_mid()
-    return m, smbraw.header(cmd, m, c.sid, c.tid, flags=flags, next_cmd=next_cmd) + body
-
-
 def burst(c, msgs):
     """Sends the frames back to back; returns the responses in arrival order."""
-    c.sock.sendall(b"".join(struct.pack(">I", len(m)) + m for m in msgs))
+    c.send_frames(msgs)
     return [c.recv_response() for _ in msgs]
 
 
 def connect():
-    c = smbraw.Conn(HOST, PORT, timeout=30)
-    st, _ = c.negotiate((0x0202, 0x0210))
-    if st or c.login(USER, PASS) or c.tree_connect(HOST, SHARE):
-        raise SystemExit("FAIL setup: cannot log in")
-    return c
+    try:
+        return smbraw.connect(HOST, PORT, SHARE, USER, PASS, timeout=30)
+    except RuntimeError as e:
+        raise SystemExit("FAIL setup: cannot log in (%s)" % e)
 
 
 def test_write_burst(c):
@@ -91,11 +59,11 @@ def test_write_burst(c):
     check("create", st == 0, "status %#x" % st)
     msgs, mids = [], {}
     for i in range(N):
-        m, msg = send(c, smbraw.SMB2_WRITE, smbraw.write_body(fid, i * CHUNK, chunk(i)))
+        m, msg = c.message(smbraw.SMB2_WRITE, smbraw.write_body(fid, i * CHUNK, chunk(i)))
         mids[m] = i
         msgs.append(msg)
-    qm, q = send(c, smbraw.SMB2_QUERY_INFO, smbraw.query_info_body(fid, 1, 5))
-    cm, cl = send(c, smbraw.SMB2_CLOSE, smbraw.close_body(fid))
+    qm, q = c.message(smbraw.SMB2_QUERY_INFO, smbraw.query_info_body(fid, 1, 5))
+    cm, cl = c.message(smbraw.SMB2_CLOSE, smbraw.close_body(fid))
     resp = burst(c, msgs + [q, cl])
     by_mid = {mid_of(r): r for r in resp}
     check("every request answered once", len(by_mid) == len(resp) == N + 2,
@@ -125,10 +93,10 @@ def test_read_burst(c):
     st, fid = c.create("pipe.bin", disposition=1)  # OPEN
     msgs, mids = [], {}
     for i in range(N):
-        m, msg = send(c, smbraw.SMB2_READ, smbraw.read_body(fid, i * CHUNK, CHUNK))
+        m, msg = c.message(smbraw.SMB2_READ, smbraw.read_body(fid, i * CHUNK, CHUNK))
         mids[m] = i
         msgs.append(msg)
-    cm, cl = send(c, smbraw.SMB2_CLOSE, smbraw.close_body(fid))
+    cm, cl = c.message(smbraw.SMB2_CLOSE, smbraw.close_body(fid))
     resp = burst(c, msgs + [cl])
     good = 0
     for r in resp:
@@ -146,29 +114,25 @@ def test_mixed_burst(c):
     c.close_file(gone)
     msgs, kinds = [], {}
     for i in range(8):
-        m, msg = send(c, smbraw.SMB2_WRITE, smbraw.write_body(fid, i * CHUNK, chunk(i)))
+        m, msg = c.message(smbraw.SMB2_WRITE, smbraw.write_body(fid, i * CHUNK, chunk(i)))
         kinds[m] = "w"
         msgs.append(msg)
         if i == 3:
-            m, msg = send(c, smbraw.SMB2_WRITE, smbraw.write_body(gone, 0, chunk(0)))
+            m, msg = c.message(smbraw.SMB2_WRITE, smbraw.write_body(gone, 0, chunk(0)))
             kinds[m] = "gone"
             msgs.append(msg)
         if i == 5:
             # CREATE + WRITE + CLOSE, related, in one frame
             body1 = smbraw.create_body("comp.bin", 5)
             body1 += b"\0" * ((-len(body1)) % 8)
-            m1 = c.next_mid()
-            h1 = smbraw.header(smbraw.SMB2_CREATE, m1, c.sid, c.tid, next_cmd=64 + len(body1))
+            m1, p1 = c.message(smbraw.SMB2_CREATE, body1, next_cmd=64 + len(body1))
             body2 = smbraw.write_body(b"\xff" * 16, 0, b"compound")
             body2 += b"\0" * ((-len(body2)) % 8)
-            m2 = c.next_mid()
-            h2 = smbraw.header(smbraw.SMB2_WRITE, m2, c.sid, c.tid, flags=4,
-                               next_cmd=64 + len(body2))
-            m3 = c.next_mid()
-            h3 = smbraw.header(smbraw.SMB2_CLOSE, m3, c.sid, c.tid, flags=4)
-            msgs.append(h1 + body1 + h2 + body2 + h3 + smbraw.close_body(b"\xff" * 16))
+            _, p2 = c.message(smbraw.SMB2_WRITE, body2, flags=4, next_cmd=64 + len(body2))
+            _, p3 = c.message(smbraw.SMB2_CLOSE, smbraw.close_body(b"\xff" * 16), flags=4)
+            msgs.append(p1 + p2 + p3)
             kinds[m1] = "compound"
-    c.sock.sendall(b"".join(struct.pack(">I", len(m)) + m for m in msgs))
+    c.send_frames(msgs)
     frames = [c.recv_frame() for _ in msgs]
     ok_w = bad_gone = comp = 0
     for f in frames:
@@ -202,8 +166,7 @@ def main():
     test_read_burst(c)
     test_mixed_burst(c)
     c.close()
-    print("%d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed else 0)
+    T.finish()
 
 
 main()

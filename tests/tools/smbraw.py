@@ -1,4 +1,5 @@
-"""A raw SMB2 client for the robustness tests (tests/integration/limits.py, netfuzz.py).
+"""A raw SMB2 client for the robustness tests (tests/integration/limits.py, netfuzz.py,
+pipeline.py).
 
 Builds requests byte by byte (MS-SMB2 2.2) so a test can send them whole, split, mutated or
 compounded, and reads the Direct TCP framed responses (2.1). NTLMSSP comes from impacket (the
@@ -60,6 +61,11 @@ def utf16(s):
     return s.encode("utf-16-le")
 
 
+def frame(msg):
+    """msg with its Direct TCP transport header (2.1): a zero byte and a 24-bit length."""
+    return struct.pack(">I", len(msg)) + msg
+
+
 class Conn:
     def __init__(self, host, port, timeout=10.0):
         self.sock = socket.create_connection((host, port), timeout=timeout)
@@ -86,7 +92,14 @@ class Conn:
     # ---- framing ----
     def send_frame(self, msg):
         try:
-            self.sock.sendall(struct.pack(">I", len(msg)) + msg)
+            self.sock.sendall(frame(msg))
+        except OSError as e:
+            raise Closed(str(e))
+
+    def send_frames(self, msgs):
+        """Sends the messages back to back, each in its own frame, without reading."""
+        try:
+            self.sock.sendall(b"".join(frame(m) for m in msgs))
         except OSError as e:
             raise Closed(str(e))
 
@@ -126,6 +139,11 @@ class Conn:
         m = self.mid
         self.mid += 1
         return m
+
+    def message(self, cmd, body, flags=0, next_cmd=0):
+        """(MessageId, request) of the session and tree: a header with the next id, and body."""
+        mid = self.next_mid()
+        return mid, header(cmd, mid, self.sid, self.tid, flags=flags, next_cmd=next_cmd) + body
 
     def request(self, cmd, body, tid=None, timeout=None):
         msg = header(cmd, self.next_mid(), self.sid, self.tid if tid is None else tid) + body
@@ -193,8 +211,35 @@ class Conn:
         return self.request(SMB2_ECHO, struct.pack("<HH", 4, 0))[0]
 
 
+def connect(host, port, share, user, password, dialects=(0x0202, 0x0210), tree=True,
+            timeout=10.0):
+    """A Conn that negotiated, logged on and (tree) connected to share; RuntimeError else."""
+    c = Conn(host, port, timeout=timeout)
+    st, _ = c.negotiate(dialects)
+    if st != 0:
+        raise RuntimeError("negotiate: %#x" % st)
+    st = c.login(user, password)
+    if st != 0:
+        raise RuntimeError("login: %#x" % st)
+    if tree:
+        st = c.tree_connect(host, share)
+        if st != 0:
+            raise RuntimeError("tree connect: %#x" % st)
+    return c
+
+
+# ---- response header fields (2.2.1) ----
+
 def status_of(msg):
     return struct.unpack_from("<I", msg, 8)[0]
+
+
+def cmd_of(msg):
+    return struct.unpack_from("<H", msg, 12)[0]
+
+
+def mid_of(msg):
+    return struct.unpack_from("<Q", msg, 24)[0]
 
 
 # ---- request bodies (after the 64-byte header) ----

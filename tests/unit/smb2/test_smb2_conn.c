@@ -1,8 +1,8 @@
 /* The SMB2 request path without a socket: framing of compound chains, the SMB1 upgrade,
  * NEGOTIATE with 3.1.1 contexts, the credit window, a whole NTLMv2 session setup with the real
  * SPNEGO client and 3.1.1 key derivation over the preauth hash, signed requests and responses,
- * session binding (a second channel with its own key), and malformed frames (every truncation,
- * random corruption) that must never crash. */
+ * session binding (a second channel with its own key), which frames may run in parallel, and
+ * malformed frames (every truncation, random corruption) that must never crash. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -180,6 +180,61 @@ static void do_negotiate(struct fixture *f)
 	wr_free(&r);
 }
 
+/* Signs the request in w with key (GMAC): sets SMB2_FLAGS_SIGNED and the signature. */
+static void sign_req(struct wr *w, const uint8_t key[16])
+{
+	put_le32(w->p + HDR_OFF_FLAGS, get_le32(w->p + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
+	uint8_t sig[16];
+	struct iovec wi = {w->p, w->len};
+	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
+	memcpy(w->p + HDR_OFF_SIGNATURE, sig, 16);
+}
+
+/* Signs the request in w with key (GMAC) and runs it on c; the response in *r. */
+static uint32_t run_signed(struct smb2_conn *c, const uint8_t key[16], struct wr *w, struct wr *r)
+{
+	sign_req(w, key);
+	assert_int_equal(run_on(c, w->p, w->len, r), 0);
+	return status_of(r);
+}
+
+/* Checks that the response in r is signed, with key. */
+static void assert_signed_by(const struct wr *r, const uint8_t key[16])
+{
+	struct iovec ri = {r->p, r->len};
+	assert_true(get_le32(r->p + HDR_OFF_FLAGS) & SMB2_FLAGS_SIGNED);
+	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key, &ri, 1), 0);
+}
+
+/* run_signed, then checks that a successful answer is signed with key too; frees w. */
+static uint32_t run_signed_both(struct smb2_conn *c, const uint8_t key[16], struct wr *w,
+				struct wr *r)
+{
+	uint32_t st = run_signed(c, key, w, r);
+	if (st == STATUS_SUCCESS)
+		assert_signed_by(r, key);
+	wr_free(w);
+	return st;
+}
+
+/* A TREE_CONNECT (2.2.9) of \\127.0.0.1\share, unsigned, into w (initialised here). */
+static void tcon_req(struct wr *w, uint64_t mid, uint64_t sid, const char *share)
+{
+	char unc[64];
+	snprintf(unc, sizeof(unc), "\\\\127.0.0.1\\%s", share);
+	uint8_t *path = NULL;
+	size_t plen = 0;
+	assert_int_equal(utf8_to_utf16le(unc, &path, &plen), 0);
+	wr_init(w, 0);
+	hdr(w, SMB2_TREE_CONNECT, mid, sid, 0, 0);
+	wr_u16(w, 9);
+	wr_u16(w, 0);
+	wr_u16(w, 64 + 8);
+	wr_u16(w, (uint16_t)plen);
+	wr_bytes(w, path, plen);
+	free(path);
+}
+
 static void t_negotiate(void **st)
 {
 	struct fixture *f = *st;
@@ -271,105 +326,6 @@ static void t_compound(void **st)
 	wr_free(&r);
 }
 
-/* SESSION_SETUP with the project's SPNEGO client, then a signed TREE_CONNECT. */
-static void t_session_and_signing(void **st)
-{
-	struct fixture *f = *st;
-	do_negotiate(f);
-	struct ntlmssp_client_cfg cc = {.user = "tuser", .domain = "WORKGROUP",
-					.password = "Secret-1", .workstation = "UNIT"};
-	struct spnego_client *sc = spnego_client_new(&cc);
-	assert_non_null(sc);
-	uint8_t *tok = NULL;
-	size_t toklen = 0;
-	uint64_t sid = 0;
-	uint8_t preauth[64];
-	memcpy(preauth, f->c->preauth_hash, 64);
-	int crc = spnego_client_step(sc, NULL, 0, &tok, &toklen);
-	uint32_t status = STATUS_MORE_PROCESSING_REQUIRED;
-	struct wr r = {0};
-	for (int round = 0; round < 3 && status == STATUS_MORE_PROCESSING_REQUIRED; round++) {
-		assert_true(crc >= 0);
-		struct wr w;
-		wr_init(&w, 0);
-		hdr(&w, SMB2_SESSION_SETUP, f->mid++, sid, 0, 0);
-		wr_u16(&w, 25);
-		wr_u8(&w, 0);
-		wr_u8(&w, SMB2_NEGOTIATE_SIGNING_ENABLED);
-		wr_u32(&w, 0);
-		wr_u32(&w, 0);
-		wr_u16(&w, 64 + 24);
-		wr_u16(&w, (uint16_t)toklen);
-		wr_u64(&w, 0);
-		wr_bytes(&w, tok, toklen);
-		free(tok);
-		tok = NULL;
-		struct iovec iov = {w.p, w.len};
-		crypto_preauth_update(preauth, &iov, 1);
-		wr_free(&r);
-		assert_int_equal(run(f, w.p, w.len, &r), 0);
-		wr_free(&w);
-		status = status_of(&r);
-		sid = get_le64(r.p + HDR_OFF_SESSION_ID);
-		uint16_t boff = get_le16(r.p + 64 + 4), blen = get_le16(r.p + 64 + 6);
-		assert_true((size_t)boff + blen <= r.len);
-		if (status == STATUS_MORE_PROCESSING_REQUIRED) {
-			struct iovec ri = {r.p, r.len};
-			crypto_preauth_update(preauth, &ri, 1);
-		}
-		crc = spnego_client_step(sc, r.p + boff, blen, &tok, &toklen);
-	}
-	assert_int_equal(status, STATUS_SUCCESS);
-	free(tok);
-	/* 3.1.1 keys over the preauth hash the client computed independently */
-	uint8_t sk[16], signkey[16];
-	memcpy(sk, ntlmssp_client_session_key(spnego_client_ntlmssp(sc)), 16);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, signkey, 16), 0);
-	struct iovec ri = {r.p, r.len};
-	assert_true(get_le32(r.p + HDR_OFF_FLAGS) & SMB2_FLAGS_SIGNED);
-	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, signkey, &ri, 1), 0);
-	spnego_client_free(sc);
-	wr_free(&r);
-
-	/* a signed TREE_CONNECT to IPC$ is accepted and answered signed */
-	struct wr w;
-	wr_init(&w, 0);
-	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, SMB2_FLAGS_SIGNED);
-	uint8_t *path = NULL;
-	size_t plen = 0;
-	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\IPC$", &path, &plen), 0);
-	wr_u16(&w, 9);
-	wr_u16(&w, 0);
-	wr_u16(&w, 64 + 8);
-	wr_u16(&w, (uint16_t)plen);
-	wr_bytes(&w, path, plen);
-	free(path);
-	uint8_t sig[16];
-	struct iovec wi = {w.p, w.len};
-	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, signkey, &wi, 1, sig), 0);
-	memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
-	assert_int_equal(run(f, w.p, w.len, &r), 0);
-	assert_int_equal(status_of(&r), 0);
-	assert_int_equal(r.p[64 + 2], SMB2_SHARE_TYPE_PIPE);
-	ri = (struct iovec){r.p, r.len};
-	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, signkey, &ri, 1), 0);
-	wr_free(&r);
-	/* the same request with a broken signature is refused */
-	w.p[w.len - 1] ^= 1;
-	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
-	assert_int_equal(run(f, w.p, w.len, &r), 0);
-	assert_int_equal(status_of(&r), STATUS_ACCESS_DENIED);
-	wr_free(&r);
-	/* unsigned, it ends the connection (3.3.5.7): the signature may have been stripped */
-	w.p[w.len - 1] ^= 1;
-	put_le32(w.p + HDR_OFF_FLAGS, 0);
-	memset(w.p + HDR_OFF_SIGNATURE, 0, 16);
-	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
-	assert_int_equal(run(f, w.p, w.len, &r), -1);
-	wr_free(&r);
-	wr_free(&w);
-}
-
 /* One SESSION_SETUP exchange on c with the project's SPNEGO client. flags 1 = binding of session
  * *sid; each request is signed with sign_key (NULL: unsigned). The 3.1.1 preauth hash starts at
  * the connection's and takes the requests and the MORE_PROCESSING responses as sent. Returns the
@@ -404,12 +360,9 @@ static uint32_t setup_exchange(struct fixture *f, struct smb2_conn *c, uint8_t f
 		wr_bytes(&w, tok, toklen);
 		free(tok);
 		tok = NULL;
+		if (sign_key)
+			sign_req(&w, sign_key);
 		struct iovec iov = {w.p, w.len};
-		if (sign_key) {
-			uint8_t sig[16];
-			assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, sign_key, &iov, 1, sig), 0);
-			memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
-		}
 		crypto_preauth_update(preauth, &iov, 1);
 		wr_free(last);
 		assert_int_equal(run_on(c, w.p, w.len, last), 0);
@@ -436,34 +389,88 @@ static uint32_t setup_exchange(struct fixture *f, struct smb2_conn *c, uint8_t f
 	return status;
 }
 
+/* NEGOTIATE and an NTLMv2 SESSION_SETUP on f->c: returns the session id and, in key, its 3.1.1
+ * signing key over the preauth hash the client computed independently, which must sign the
+ * final response. */
+static uint64_t logon(struct fixture *f, uint8_t key[16])
+{
+	uint64_t sid = 0;
+	uint8_t preauth[64], sk[16];
+	struct wr last;
+	do_negotiate(f);
+	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
+			 STATUS_SUCCESS);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key, 16), 0);
+	assert_signed_by(&last, key);
+	wr_free(&last);
+	return sid;
+}
+
+/* SESSION_SETUP with the project's SPNEGO client (logon), then a signed TREE_CONNECT. */
+static void t_session_and_signing(void **st)
+{
+	struct fixture *f = *st;
+	uint8_t signkey[16];
+	uint64_t sid = logon(f, signkey);
+
+	/* a signed TREE_CONNECT to IPC$ is accepted and answered signed */
+	struct wr w, r;
+	tcon_req(&w, f->mid++, sid, "IPC$");
+	assert_int_equal(run_signed(f->c, signkey, &w, &r), 0);
+	assert_int_equal(r.p[64 + 2], SMB2_SHARE_TYPE_PIPE);
+	assert_signed_by(&r, signkey);
+	wr_free(&r);
+	/* the same request with a broken signature is refused */
+	w.p[w.len - 1] ^= 1;
+	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
+	assert_int_equal(run(f, w.p, w.len, &r), 0);
+	assert_int_equal(status_of(&r), STATUS_ACCESS_DENIED);
+	wr_free(&r);
+	/* unsigned, it ends the connection (3.3.5.7): the signature may have been stripped */
+	w.p[w.len - 1] ^= 1;
+	put_le32(w.p + HDR_OFF_FLAGS, 0);
+	memset(w.p + HDR_OFF_SIGNATURE, 0, 16);
+	put_le64(w.p + HDR_OFF_MESSAGE_ID, f->mid++);
+	assert_int_equal(run(f, w.p, w.len, &r), -1);
+	wr_free(&r);
+	wr_free(&w);
+}
+
 /* A signed TREE_CONNECT to IPC$ on c with key; returns the status, checks the answer's
  * signature with key when it succeeded. */
 static uint32_t tcon_signed(struct fixture *f, struct smb2_conn *c, uint64_t sid,
 			    const uint8_t key[16])
 {
 	struct wr w, r;
+	tcon_req(&w, f->mid++, sid, "IPC$");
+	uint32_t st = run_signed_both(c, key, &w, &r);
+	wr_free(&r);
+	return st;
+}
+
+/* A signed TREE_CONNECT to the test share on c with key; returns its TreeId. */
+static uint32_t tcon_share(struct fixture *f, struct smb2_conn *c, const uint8_t key[16],
+			   uint64_t sid)
+{
+	struct wr w, r;
+	tcon_req(&w, f->mid++, sid, "test");
+	assert_int_equal(run_signed_both(c, key, &w, &r), STATUS_SUCCESS);
+	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
+	wr_free(&r);
+	return tid;
+}
+
+/* A LOGOFF of session sid on c, signed with key; returns the status, checks the answer's
+ * signature with key when it succeeded. */
+static uint32_t logoff_signed(struct fixture *f, struct smb2_conn *c, const uint8_t key[16],
+			      uint64_t sid)
+{
+	struct wr w, r;
 	wr_init(&w, 0);
-	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, SMB2_FLAGS_SIGNED);
-	uint8_t *path = NULL;
-	size_t plen = 0;
-	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\IPC$", &path, &plen), 0);
-	wr_u16(&w, 9);
+	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
+	wr_u16(&w, 4);
 	wr_u16(&w, 0);
-	wr_u16(&w, 64 + 8);
-	wr_u16(&w, (uint16_t)plen);
-	wr_bytes(&w, path, plen);
-	free(path);
-	uint8_t sig[16];
-	struct iovec wi = {w.p, w.len};
-	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
-	memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
-	assert_int_equal(run_on(c, w.p, w.len, &r), 0);
-	uint32_t st = status_of(&r);
-	if (st == STATUS_SUCCESS) {
-		struct iovec ri = {r.p, r.len};
-		assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key, &ri, 1), 0);
-	}
-	wr_free(&w);
+	uint32_t st = run_signed_both(c, key, &w, &r);
 	wr_free(&r);
 	return st;
 }
@@ -482,20 +489,44 @@ static struct smb2_conn *second_conn(struct fixture *f)
 	return c2;
 }
 
+/* Binds connection c2 to session sid as a channel (3.3.5.5.2), the binding signed with the
+ * session's key; the channel's signing key in key2, which signs the final response. */
+static void bind_on(struct fixture *f, struct smb2_conn *c2, uint64_t sid, const uint8_t key[16],
+		    uint8_t key2[16])
+{
+	uint64_t bsid = sid;
+	uint8_t preauth[64], sk[16];
+	struct wr last;
+	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key, &bsid, preauth,
+					&last, sk),
+			 STATUS_SUCCESS);
+	assert_true(bsid == sid);
+	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	assert_memory_not_equal(key, key2, 16);
+	assert_signed_by(&last, key2);
+	wr_free(&last);
+}
+
+/* A new connection bound to session sid as a channel (bind_on). The caller keeps the first
+ * connection's next message id: f->mid is the channel's on return. */
+static struct smb2_conn *bind_channel(struct fixture *f, uint64_t sid, const uint8_t key[16],
+				      uint8_t key2[16])
+{
+	struct smb2_conn *c2 = second_conn(f);
+	f->mid = 1;
+	bind_on(f, c2, sid, key, key2);
+	return c2;
+}
+
 /* Session binding (MS-SMB2 3.3.5.5.2): a second connection joins the session with its own
  * channel signing key, derived over the binding's preauth hash; the session survives the
  * channel's end; LOGOFF on a channel ends it everywhere. */
 static void t_session_binding(void **st)
 {
 	struct fixture *f = *st;
-	do_negotiate(f);
-	uint64_t sid = 0;
 	uint8_t preauth[64], sk[16], key1[16], key2[16];
 	struct wr last;
-	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
+	uint64_t sid = logon(f, key1);
 
 	/* the message ids of each connection start again at the window's */
 	struct smb2_conn *c2 = second_conn(f);
@@ -509,16 +540,7 @@ static void t_session_binding(void **st)
 	wr_free(&last);
 	/* the session is unknown on c2 until bound */
 	assert_int_equal(tcon_signed(f, c2, sid, key1), STATUS_USER_SESSION_DELETED);
-	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
-					&last, sk),
-			 STATUS_SUCCESS);
-	assert_true(bsid == sid);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
-	assert_memory_not_equal(key1, key2, 16);
-	struct iovec ri = {last.p, last.len};
-	assert_true(get_le32(last.p + HDR_OFF_FLAGS) & SMB2_FLAGS_SIGNED);
-	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key2, &ri, 1), 0);
-	wr_free(&last);
+	bind_on(f, c2, sid, key1, key2);
 	/* on c2 the channel key signs; the session's key no longer does */
 	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
 	assert_int_equal(tcon_signed(f, c2, sid, key1), STATUS_ACCESS_DENIED);
@@ -553,50 +575,23 @@ static void t_session_binding(void **st)
 	smb2_server_set_conf(f->srv, on);
 
 	/* LOGOFF on a bound channel ends the session on every channel */
-	c3 = second_conn(f);
-	f->mid = 1;
-	assert_int_equal(setup_exchange(f, c3, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
-					&last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
-	struct wr w, r;
-	wr_init(&w, 0);
-	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, SMB2_FLAGS_SIGNED);
-	wr_u16(&w, 4);
-	wr_u16(&w, 0);
-	uint8_t sig[16];
-	struct iovec wi = {w.p, w.len};
-	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key2, &wi, 1, sig), 0);
-	memcpy(w.p + HDR_OFF_SIGNATURE, sig, 16);
-	assert_int_equal(run_on(c3, w.p, w.len, &r), 0);
-	assert_int_equal(status_of(&r), STATUS_SUCCESS);
-	ri = (struct iovec){r.p, r.len};
-	assert_int_equal(smb2_sign_verify(SMB2_SIGN_AES_GMAC, key2, &ri, 1), 0);
-	wr_free(&r);
-	wr_free(&w);
+	c3 = bind_channel(f, sid, key1, key2);
+	assert_int_equal(logoff_signed(f, c3, key2, sid), STATUS_SUCCESS);
 	assert_int_equal(tcon_signed(f, c3, sid, key2), STATUS_USER_SESSION_DELETED);
 	f->mid = mid1;
 	assert_int_equal(tcon_signed(f, f->c, sid, key1), STATUS_USER_SESSION_DELETED);
 	smb2_conn_free(c3);
 }
 
-/* Signs the request in w with key (GMAC) and runs it on c; the response in *r. */
-static uint32_t run_signed(struct smb2_conn *c, const uint8_t key[16], struct wr *w, struct wr *r)
+/* CREATE (2.2.13) on c of name (UTF-8; "" is the share's root) with the given access,
+ * disposition and options; its FileId in fid. */
+static void open_path(struct fixture *f, struct smb2_conn *c, const uint8_t key[16], uint64_t sid,
+		      uint32_t tid, const char *name, uint32_t access, uint32_t disposition,
+		      uint32_t options, uint64_t fid[2])
 {
-	put_le32(w->p + HDR_OFF_FLAGS, get_le32(w->p + HDR_OFF_FLAGS) | SMB2_FLAGS_SIGNED);
-	uint8_t sig[16];
-	struct iovec wi = {w->p, w->len};
-	assert_int_equal(smb2_sign(SMB2_SIGN_AES_GMAC, key, &wi, 1, sig), 0);
-	memcpy(w->p + HDR_OFF_SIGNATURE, sig, 16);
-	assert_int_equal(run_on(c, w->p, w->len, r), 0);
-	return status_of(r);
-}
-
-/* CREATE of the share's root directory on c; its FileId in fid. */
-static void open_root(struct fixture *f, struct smb2_conn *c, const uint8_t key[16], uint64_t sid,
-		      uint32_t tid, uint64_t fid[2])
-{
+	uint8_t *uname = NULL;
+	size_t nlen = 0;
+	assert_int_equal(utf8_to_utf16le(name, &uname, &nlen), 0);
 	struct wr w, r;
 	wr_init(&w, 0);
 	hdr(&w, SMB2_CREATE, f->mid++, sid, tid, 0);
@@ -605,21 +600,33 @@ static void open_root(struct fixture *f, struct smb2_conn *c, const uint8_t key[
 	wr_u8(&w, 0);
 	wr_u32(&w, 2);    /* ImpersonationLevel */
 	wr_zero(&w, 16);  /* SmbCreateFlags, Reserved */
-	wr_u32(&w, 0x00100081); /* LIST_DIRECTORY | READ_ATTRIBUTES | SYNCHRONIZE */
+	wr_u32(&w, access);
 	wr_u32(&w, 0);
 	wr_u32(&w, 7);    /* share all */
-	wr_u32(&w, 1);    /* FILE_OPEN */
-	wr_u32(&w, 1);    /* FILE_DIRECTORY_FILE */
+	wr_u32(&w, disposition);
+	wr_u32(&w, options);
 	wr_u16(&w, 64 + 56);
-	wr_u16(&w, 0);
+	wr_u16(&w, (uint16_t)nlen);
 	wr_u32(&w, 0);
 	wr_u32(&w, 0);
-	wr_u8(&w, 0);
+	if (nlen)
+		wr_bytes(&w, uname, nlen);
+	else
+		wr_u8(&w, 0);
+	free(uname);
 	assert_int_equal(run_signed(c, key, &w, &r), STATUS_SUCCESS);
 	fid[0] = get_le64(r.p + 64 + 64);
 	fid[1] = get_le64(r.p + 64 + 72);
 	wr_free(&w);
 	wr_free(&r);
+}
+
+/* CREATE of the share's root directory on c; its FileId in fid. */
+static void open_root(struct fixture *f, struct smb2_conn *c, const uint8_t key[16], uint64_t sid,
+		      uint32_t tid, uint64_t fid[2])
+{
+	/* LIST_DIRECTORY | READ_ATTRIBUTES | SYNCHRONIZE; FILE_OPEN; FILE_DIRECTORY_FILE */
+	open_path(f, c, key, sid, tid, "", 0x00100081, 1, 1, fid);
 }
 
 static uint32_t notify_or_close(struct fixture *f, struct smb2_conn *c, const uint8_t key[16],
@@ -650,45 +657,18 @@ static void t_binding_async(void **st)
 {
 	struct fixture *f = *st;
 	assert_int_equal(chmod(f->dir, 0755), 0); /* the mapped user must reach the share */
-	do_negotiate(f);
-	uint64_t sid = 0, bsid;
-	uint8_t preauth[64], sk[16], key1[16], key2[16];
-	struct wr last;
-	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
-	struct smb2_conn *c1 = f->c, *c2 = second_conn(f);
-	uint64_t mids[2] = {f->mid, 1}; /* each connection's next message id */
-	f->mid = mids[1];
-	bsid = sid;
-	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
-					&last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	uint8_t key1[16], key2[16];
+	uint64_t sid = logon(f, key1);
+	struct smb2_conn *c1 = f->c;
+	uint64_t mids[2] = {f->mid, 0}; /* each connection's next message id */
+	struct smb2_conn *c2 = bind_channel(f, sid, key1, key2);
 	mids[1] = f->mid;
 #define ON(i) (f->mid = mids[i])
 #define DONE(i) (mids[i] = f->mid)
 
 	/* the tree of the session is usable on both channels */
 	ON(0);
-	struct wr w, r;
-	wr_init(&w, 0);
-	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
-	uint8_t *path = NULL;
-	size_t plen = 0;
-	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
-	wr_u16(&w, 9);
-	wr_u16(&w, 0);
-	wr_u16(&w, 64 + 8);
-	wr_u16(&w, (uint16_t)plen);
-	wr_bytes(&w, path, plen);
-	free(path);
-	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
-	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
-	wr_free(&w);
-	wr_free(&r);
+	uint32_t tid = tcon_share(f, c1, key1, sid);
 	uint64_t fid[2];
 
 	/* waiting on channel 2, closed on channel 1 */
@@ -731,25 +711,13 @@ static void t_binding_async(void **st)
 	assert_int_equal(c1->npending, 0);
 
 	/* and the session's end with a request waiting on another channel */
-	c2 = second_conn(f);
 	mids[0] = f->mid;
-	f->mid = 1;
-	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
-					&last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	c2 = bind_channel(f, sid, key1, key2);
 	open_root(f, c2, key2, sid, tid, fid);
 	assert_int_equal(notify_or_close(f, c2, key2, sid, tid, fid, true), STATUS_PENDING);
 	DONE(1);
 	ON(0);
-	wr_init(&w, 0);
-	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
-	wr_u16(&w, 4);
-	wr_u16(&w, 0);
-	assert_int_equal(run_signed(c1, key1, &w, &r), STATUS_SUCCESS);
-	wr_free(&w);
-	wr_free(&r);
+	assert_int_equal(logoff_signed(f, c1, key1, sid), STATUS_SUCCESS);
 	assert_int_equal(c2->npending, 1);
 	assert_int_equal(smb2_conn_run_async(c2), 0);
 	assert_int_equal(c2->npending, 0);
@@ -764,40 +732,13 @@ static void t_binding_first_ends(void **st)
 {
 	struct fixture *f = *st;
 	assert_int_equal(chmod(f->dir, 0755), 0);
-	do_negotiate(f);
-	uint64_t sid = 0, bsid;
-	uint8_t preauth[64], sk[16], key1[16], key2[16];
-	struct wr last, w, r;
-	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key1, 16), 0);
-	wr_init(&w, 0);
-	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
-	uint8_t *path = NULL;
-	size_t plen = 0;
-	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
-	wr_u16(&w, 9);
-	wr_u16(&w, 0);
-	wr_u16(&w, 64 + 8);
-	wr_u16(&w, (uint16_t)plen);
-	wr_bytes(&w, path, plen);
-	free(path);
-	assert_int_equal(run_signed(f->c, key1, &w, &r), STATUS_SUCCESS);
-	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
-	wr_free(&w);
-	wr_free(&r);
+	uint8_t key1[16], key2[16];
+	uint64_t sid = logon(f, key1);
+	uint32_t tid = tcon_share(f, f->c, key1, sid);
 	uint64_t fid[2];
 	open_root(f, f->c, key1, sid, tid, fid);
 	uint64_t mid1 = f->mid;
-	struct smb2_conn *c2 = second_conn(f);
-	f->mid = 1;
-	bsid = sid;
-	assert_int_equal(setup_exchange(f, c2, SMB2_SESSION_FLAG_BINDING, key1, &bsid, preauth,
-					&last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key2, 16), 0);
+	struct smb2_conn *c2 = bind_channel(f, sid, key1, key2);
 	/* a CHANGE_NOTIFY waits on the first connection, which ends */
 	uint64_t mid2 = f->mid;
 	f->mid = mid1;
@@ -813,14 +754,89 @@ static void t_binding_first_ends(void **st)
 	assert_int_equal(c2->npending, 0);
 	assert_int_equal(tcon_signed(f, c2, sid, key2), STATUS_SUCCESS);
 	/* and ends with LOGOFF on the channel it moved to */
-	wr_init(&w, 0);
-	hdr(&w, SMB2_LOGOFF, f->mid++, sid, 0, 0);
-	wr_u16(&w, 4);
-	wr_u16(&w, 0);
-	assert_int_equal(run_signed(c2, key2, &w, &r), STATUS_SUCCESS);
-	wr_free(&w);
-	wr_free(&r);
+	assert_int_equal(logoff_signed(f, c2, key2, sid), STATUS_SUCCESS);
 	assert_int_equal(c2->nsessions, 0);
+}
+
+/* A READ or WRITE request (2.2.19, 2.2.21) up to its FileId and a little past it: all that
+ * smb2_conn_frame_parallel looks at. */
+static void rw_req(struct wr *w, uint16_t cmd, uint64_t sid, uint32_t tid, const uint64_t fid[2],
+		   uint64_t offset)
+{
+	wr_init(w, 0);
+	hdr(w, cmd, 7, sid, tid, 0);
+	wr_u16(w, 49);
+	wr_u16(w, cmd == SMB2_WRITE ? 64 + 48 : 0); /* WRITE: DataOffset */
+	wr_u32(w, 16);                              /* Length */
+	wr_u64(w, offset);
+	wr_u64(w, fid[0]);
+	wr_u64(w, fid[1]);
+	wr_zero(w, 16 + 16);
+}
+
+/* Which frames may run alongside the connection's others: a lone READ, or WRITE at an offset,
+ * of an open regular file of the frame's session; nothing truncated, compounded, related,
+ * async, appending, of another command, another kind of open or an unknown session. */
+static void t_frame_parallel(void **st)
+{
+	struct fixture *f = *st;
+	assert_int_equal(chmod(f->dir, 0755), 0);
+	uint8_t key[16];
+	uint64_t sid = logon(f, key);
+	uint32_t tid = tcon_share(f, f->c, key, sid);
+	uint64_t file[2], dir[2], none[2] = {0x1234, 0x5678};
+	/* a file the mapped user may write (the share's folder is not its own) */
+	char path[128];
+	snprintf(path, sizeof(path), "%s/par.bin", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	assert_int_equal(chmod(path, 0666), 0);
+	/* FILE_READ_DATA | FILE_WRITE_DATA | SYNCHRONIZE; FILE_OPEN; FILE_NON_DIRECTORY_FILE */
+	open_path(f, f->c, key, sid, tid, "par.bin", 0x00100003, 1, 0x40, file);
+	open_root(f, f->c, key, sid, tid, dir);
+	struct smb2_conn *c = f->c;
+	struct wr w;
+	rw_req(&w, SMB2_READ, sid, tid, file, 0);
+	assert_true(smb2_conn_frame_parallel(c, w.p, w.len));
+	/* the header and the body up to the end of the FileId are enough; anything shorter not */
+	assert_true(smb2_conn_frame_parallel(c, w.p, SMB2_HDR_LEN + 32));
+	for (size_t cut = 0; cut < SMB2_HDR_LEN + 32; cut++)
+		assert_false(smb2_conn_frame_parallel(c, w.p, cut));
+	put_le32(w.p + HDR_OFF_FLAGS, SMB2_FLAGS_RELATED_OPERATIONS);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	put_le32(w.p + HDR_OFF_FLAGS, SMB2_FLAGS_ASYNC_COMMAND);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	put_le32(w.p + HDR_OFF_FLAGS, 0);
+	put_le32(w.p + HDR_OFF_NEXT_COMMAND, 128);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	put_le32(w.p + HDR_OFF_NEXT_COMMAND, 0);
+	put_le32(w.p, SMB2_TRANSFORM_ID);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	put_le32(w.p, SMB2_PROTOCOL_ID);
+	put_le16(w.p + HDR_OFF_COMMAND, SMB2_FLUSH);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	put_le16(w.p + HDR_OFF_COMMAND, SMB2_READ);
+	put_le64(w.p + HDR_OFF_SESSION_ID, sid + 1);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
+	/* a READ at any offset; a WRITE only at one (UINT64_MAX appends) */
+	rw_req(&w, SMB2_READ, sid, tid, file, UINT64_MAX);
+	assert_true(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
+	rw_req(&w, SMB2_WRITE, sid, tid, file, 4096);
+	assert_true(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
+	rw_req(&w, SMB2_WRITE, sid, tid, file, UINT64_MAX);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
+	/* a directory, or a FileId the session does not have */
+	rw_req(&w, SMB2_READ, sid, tid, dir, 0);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
+	rw_req(&w, SMB2_READ, sid, tid, none, 0);
+	assert_false(smb2_conn_frame_parallel(c, w.p, w.len));
+	wr_free(&w);
 }
 
 /* The rule of 3.3.5.7 alone: only 3.1.1, only authenticated users, signed or encrypted is enough. */
@@ -836,8 +852,6 @@ static void t_tcon_unprotected(void **st)
 	assert_false(smb2_tcon_unprotected(SMB2_DIALECT_202, false, false, false, false));
 }
 
-/* Every truncation and many random corruptions of a NEGOTIATE and of a compound: the request
- * path answers or drops the connection, and never reads outside the frame (ASan). */
 /* FSCTL_SMBTORTURE_FORCE_UNACKED_TIMEOUT, sent outside any session as smbtorture does. */
 static void unacked_ioctl(struct fixture *f, struct wr *r)
 {
@@ -891,6 +905,8 @@ static void t_torture_unacked_off(void **st)
 	assert_false(smb2_torture_unacked_expired(f->c, UINT64_MAX));
 }
 
+/* Every truncation and many random corruptions of a NEGOTIATE: the request path answers or
+ * drops the connection, and never reads outside the frame (ASan). */
 static void t_malformed(void **st)
 {
 	struct fixture *f0 = *st;
@@ -991,6 +1007,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(t_session_binding, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_binding_async, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_binding_first_ends, setup, teardown),
+		cmocka_unit_test_setup_teardown(t_frame_parallel, setup, teardown),
 		cmocka_unit_test(t_tcon_unprotected),
 		cmocka_unit_test_setup_teardown(t_malformed, setup, teardown),
 		cmocka_unit_test_setup_teardown(t_torture_unacked, setup_torture, teardown),
