@@ -48,6 +48,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -77,6 +78,7 @@ struct outbuf {
 	struct outbuf *next;
 	uint8_t *buf; /* whole allocation, freed when sent */
 	size_t off, len;
+	struct smb2_tail tail; /* then tail.len bytes of a file (fd -1: none), sent by sendfile */
 };
 
 /* A connection's place in the worker pool's queue. A connection has at most one job queued at a
@@ -206,16 +208,41 @@ static void rearm(struct nconn *c)
 	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+static void outbuf_free(struct outbuf *o)
+{
+	if (o->tail.fd >= 0)
+		close(o->tail.fd);
+	free(o->buf);
+	free(o);
+}
+
 static void free_outq(struct nconn *c)
 {
 	while (c->o_head) {
 		struct outbuf *o = c->o_head;
 		c->o_head = o->next;
-		free(o->buf);
-		free(o);
+		outbuf_free(o);
 	}
 	c->o_tail = NULL;
 	c->o_bytes = 0;
+}
+
+/* Sends the file part of o: sendfile, and zeros for what the file no longer has (it shrank
+ * after the response announced the length). */
+static ssize_t send_tail(struct nconn *c, struct outbuf *o)
+{
+	off_t pos = (off_t)o->tail.off;
+	ssize_t w = sendfile(c->fd, o->tail.fd, &pos, o->tail.len);
+	if (w == 0) {
+		static const uint8_t zeros[4096];
+		w = send(c->fd, zeros, o->tail.len < sizeof(zeros) ? o->tail.len : sizeof(zeros),
+			 MSG_NOSIGNAL);
+	}
+	if (w > 0) {
+		o->tail.off += (uint64_t)w;
+		o->tail.len -= (uint32_t)w;
+	}
+	return w;
 }
 
 /* Writes what the socket takes from the queue; called with c->lock held. -1 on a socket error.
@@ -224,39 +251,52 @@ static int flush_locked(struct nconn *c)
 {
 	while (c->o_head) {
 		struct outbuf *o = c->o_head;
-		ssize_t w = send(c->fd, o->buf + o->off, o->len - o->off, MSG_NOSIGNAL);
+		ssize_t w;
+		if (o->off < o->len)
+			/* a file part follows: one segment with its start, not a lone header */
+			w = send(c->fd, o->buf + o->off, o->len - o->off,
+				 MSG_NOSIGNAL | (o->tail.len ? MSG_MORE : 0));
+		else
+			w = send_tail(c, o);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno == EAGAIN ? 0 : -1;
 		}
-		o->off += (size_t)w;
-		c->o_bytes -= (size_t)w;
 		if (o->off < o->len)
+			o->off += (size_t)w;
+		c->o_bytes -= (size_t)w;
+		if (o->off < o->len || o->tail.len)
 			continue; /* until EAGAIN: that is what makes EPOLLOUT fire again */
 		c->o_head = o->next;
 		if (!c->o_head)
 			c->o_tail = NULL;
-		free(o->buf);
-		free(o);
+		outbuf_free(o);
 	}
 	return 0;
 }
 
-/* Queues the framed response held in w from offset start and tries to send it at once. */
-static void send_response(struct nconn *c, struct wr *w, size_t start)
+/* Queues the framed response held in w from offset start, followed by the file part tail (if
+ * any, whose descriptor it takes), and tries to send it at once. */
+static void send_response(struct nconn *c, struct wr *w, size_t start, const struct smb2_tail *tail)
 {
 	struct outbuf *o = malloc(sizeof(*o));
 	if (!o) {
 		wr_free(w);
+		if (tail && tail->fd >= 0)
+			close(tail->fd);
 		shutdown(c->fd, SHUT_RDWR);
 		return;
 	}
 	o->next = NULL;
 	o->off = start;
 	o->buf = wr_take(w, &o->len);
+	o->tail.fd = -1;
+	o->tail.len = 0;
+	if (tail && tail->fd >= 0)
+		o->tail = *tail;
 	pthread_mutex_lock(&c->lock);
-	c->o_bytes += o->len - o->off;
+	c->o_bytes += o->len - o->off + o->tail.len;
 	if (c->o_tail)
 		c->o_tail->next = o;
 	else
@@ -268,22 +308,25 @@ static void send_response(struct nconn *c, struct wr *w, size_t start)
 }
 
 /* Direct TCP transport (MS-SMB2 2.1): a zero byte and a 24-bit length in front of the message
- * that starts at start in w. */
-static void frame_and_send(struct nconn *c, struct wr *w, size_t start)
+ * that starts at start in w (and goes on in tail's file part, if any). */
+static void frame_and_send(struct nconn *c, struct wr *w, size_t start, const struct smb2_tail *tail)
 {
+	size_t extra = tail && tail->fd >= 0 ? tail->len : 0;
 	if (!wr_ok(w) || start < 4 || w->len <= start) {
 		wr_free(w);
+		if (extra)
+			close(tail->fd);
 		return;
 	}
-	size_t len = w->len - start;
+	size_t len = w->len - start + extra;
 	put_be32(w->p + start - 4, (uint32_t)len & 0x00FFFFFFu);
-	send_response(c, w, start - 4);
+	send_response(c, w, start - 4, tail);
 }
 
 /* smb2_transport.send: the final responses of asynchronous requests */
 static void tp_send(void *priv, struct wr *w, size_t start)
 {
-	frame_and_send(priv, w, start);
+	frame_and_send(priv, w, start, NULL);
 }
 
 /* smb2_transport.wake: run the connection's woken asynchronous requests on a loop thread */
@@ -308,11 +351,15 @@ static void process_frame(struct nconn *c, struct frame *f)
 	wr_init(&w, 512);
 	wr_space(&w, SMB2_OUT_HEADROOM);
 	size_t start = SMB2_OUT_HEADROOM;
-	int rc = smb2_conn_input(c->sc, f->data, f->len, &w, &start);
-	if (w.len > SMB2_OUT_HEADROOM)
-		frame_and_send(c, &w, start);
-	else
+	struct smb2_tail tail;
+	int rc = smb2_conn_input_tail(c->sc, f->data, f->len, &w, &start, &tail);
+	if (w.len > SMB2_OUT_HEADROOM) {
+		frame_and_send(c, &w, start, &tail);
+	} else {
 		wr_free(&w);
+		if (tail.fd >= 0)
+			close(tail.fd);
+	}
 	if (rc < 0) {
 		LOG_INFO(LOG_CORE, "%s: protocol error: disconnecting", c->sc->peer);
 		shutdown(c->fd, SHUT_RDWR);

@@ -291,6 +291,9 @@ struct smb2_req {
 	/* asynchronous requests (smb2_async.h) */
 	struct smb2_pending *pending;     /* set by smb2_go_async, or the request a retry runs for */
 	bool timed_out;                   /* retry: woken by the timeout */
+	/* set for a lone plaintext request when the transport can send a file's data after the
+	   response (smb2_conn_input_tail); the READ handler may fill it */
+	struct smb2_tail *tail;
 };
 
 /* A command handler parses req->body, does the work, appends the response body to req->out and
@@ -317,6 +320,8 @@ NTSTATUS smb2_tree_connect(struct smb2_req *req);    /* smb2_tree.c */
 NTSTATUS smb2_tree_disconnect(struct smb2_req *req);
 /* MS-SMB2 3.3.5.7: a 3.1.1 TREE_CONNECT of an authenticated (neither anonymous nor guest)
    session that is neither signed nor encrypted ends the connection. */
+/* Whether the response to req goes out unsigned (3.3.4.1.1), as the dispatcher will decide. */
+bool smb2_response_unsigned(struct smb2_req *req);
 bool smb2_tcon_unprotected(uint16_t dialect, bool anonymous, bool guest, bool is_signed,
 			   bool encrypted);
 NTSTATUS smb2_create(struct smb2_req *req);          /* smb2_create.c */
@@ -487,6 +492,18 @@ void smb2_conn_free(struct smb2_conn *c);
  * left as it came, so nothing is sent. */
 int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
 		    size_t *start);
+/* The data of a READ response left in a file for the transport to send after the message
+ * (sendfile): len bytes of fd (a descriptor of its own, which the transport closes) from off. */
+struct smb2_tail {
+	int fd;
+	uint64_t off;
+	uint32_t len;
+};
+/* smb2_conn_input for a transport that can send a tail: a lone, plaintext READ whose response
+ * is not signed may leave its data in the file; tail->fd is then >= 0 and the message framed
+ * from *start is followed by tail->len bytes of the file. tail->fd is -1 otherwise. */
+int smb2_conn_input_tail(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+			 size_t *start, struct smb2_tail *tail);
 /* Largest frame the connection accepts (bytes after the session header). */
 size_t smb2_conn_max_frame(const struct smb2_conn *c);
 /* Whether a received frame may run alongside the connection's other such frames, on another

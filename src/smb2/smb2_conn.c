@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 #include "lib/ntime.h"
@@ -503,6 +504,7 @@ struct chain {
 	bool compound;            /* the frame holds more than one request */
 	bool prev_session_failed; /* the previous request had no valid session or tree */
 	struct smb2_pending *mid_async; /* a CREATE before the chain's end went asynchronous */
+	struct smb2_tail *tail; /* the transport can send a READ's data from the file */
 };
 
 static void finish_prev_response(struct smb2_conn *c, struct wr *out, struct chain *ch, bool last)
@@ -581,6 +583,7 @@ static int request_join_chain(struct smb2_req *req, struct chain *ch)
 	req->compound_fid_valid = &ch->fid_valid;
 	req->chain_status = ch->status;
 	req->encrypted = ch->enc != NULL;
+	req->tail = !ch->compound && !ch->enc ? ch->tail : NULL;
 	/* 3.3.5.2.1.1: the inner SessionId must be the transform's; a related message takes the
 	   chain's, except the first, which has none to take */
 	if (ch->enc && req->session_id != ch->enc->id &&
@@ -657,6 +660,39 @@ static void response_settle(struct smb2_conn *c, struct smb2_req *req, struct wr
 	}
 }
 
+bool smb2_response_unsigned(struct smb2_req *req)
+{
+	struct smb2_session *s = response_signer(req);
+	if (!s)
+		return true;
+	smb2_session_put(s);
+	return false;
+}
+
+/* A response whose data a handler left in the file (req->tail) must be sent whole by the
+ * transport; if it is to be signed after all, or failed, the data is read into it here. */
+static void tail_settle(struct smb2_req *req, struct wr *out)
+{
+	struct smb2_tail *t = req->tail;
+	if (!t || t->fd < 0)
+		return;
+	if (!nt_is_error(req->status) && smb2_response_unsigned(req)) {
+		req->tail = NULL; /* the transport sends it */
+		return;
+	}
+	if (!nt_is_error(req->status)) {
+		size_t at = wr_space(out, t->len);
+		if (at != (size_t)-1) {
+			ssize_t n = pread(t->fd, wr_at(out, at), t->len, (off_t)t->off);
+			if (n < (ssize_t)t->len) /* truncated meanwhile: what was announced, zeroed */
+				memset(wr_at(out, at) + (n > 0 ? n : 0), 0, t->len - (size_t)(n > 0 ? n : 0));
+		}
+	}
+	close(t->fd);
+	t->fd = -1;
+	req->tail = NULL;
+}
+
 /* Records the response just written (its header at hdr_off) as the chain's previous one, which
  * the next request inherits from and finish_prev_response completes. */
 static void chain_note_response(struct chain *ch, struct smb2_req *req, size_t hdr_off)
@@ -709,6 +745,7 @@ static int handle_one(struct smb2_conn *c, struct rd *frame, size_t off, size_t 
 		return -1;
 	}
 	response_settle(c, &req, out, ch);
+	tail_settle(&req, out);
 	pthread_mutex_lock(&c->lock);
 	uint16_t granted = seq_grant(c, req.credit_charge, req.credit_request);
 	pthread_mutex_unlock(&c->lock);
@@ -801,7 +838,7 @@ int smb2_conn_run_resumes(struct smb2_conn *c)
 }
 
 static int conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
-		      size_t *start)
+		      size_t *start, struct smb2_tail *tail)
 {
 	struct rd f = rd_make(frame, len);
 	struct rd p = f;
@@ -827,22 +864,35 @@ static int conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr
 	}
 	if (proto != SMB2_PROTOCOL_ID)
 		return -1;
+	ch.tail = tail;
 	return run_chain(c, &f, len, out, &ch);
 }
 
 /* A frame that ends in a disconnect gets no response at all: the chain built so far may hold a
  * reserved header that was never written (heap bytes) and, on an encrypted session, plaintext
  * responses that were never encrypted. */
-int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
-		    size_t *start)
+int smb2_conn_input_tail(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+			 size_t *start, struct smb2_tail *tail)
 {
 	size_t base = out->len;
+	if (tail)
+		tail->fd = -1;
 	struct smb2_conn *prev_worker = smb2_async_enter(c);
-	int rc = conn_input(c, frame, len, out, start);
+	int rc = conn_input(c, frame, len, out, start, tail);
 	smb2_async_leave(prev_worker);
 	if (rc < 0) {
 		out->len = base;
 		*start = SMB2_OUT_HEADROOM;
+		if (tail && tail->fd >= 0) {
+			close(tail->fd);
+			tail->fd = -1;
+		}
 	}
 	return rc;
+}
+
+int smb2_conn_input(struct smb2_conn *c, uint8_t *frame, size_t len, struct wr *out,
+		    size_t *start)
+{
+	return smb2_conn_input_tail(c, frame, len, out, start, NULL);
 }

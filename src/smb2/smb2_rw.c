@@ -3,6 +3,7 @@
  * of a range another open locked, or WRITE of a range under any shared lock, fail with
  * STATUS_FILE_LOCK_CONFLICT (MS-FSA 2.1.4.10; the rules are in state.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include "lib/log.h"
@@ -11,6 +12,42 @@
 
 #define SMB2_WRITEFLAG_WRITE_THROUGH 0x00000001u
 #define READ_DATA_OFFSET 0x50 /* header 64 + the 16 fixed bytes of 2.2.20 */
+#define TAIL_MIN 16384        /* smaller READs copy: sendfile's set-up costs more than that */
+
+/* A READ whose response goes out unsigned and unencrypted, alone in its frame, leaves its data
+ * in the file: the transport sends it with sendfile after the response (DESIGN.md section 4),
+ * so it is neither copied into the response nor out of it. The length is the file's size at
+ * this moment; if the file shrinks before the transport sends, the missing part goes out as
+ * zeros (the response announced it). *done tells whether it did; a status is an error to
+ * answer with (the end of the file). */
+static NTSTATUS read_tail(struct smb2_req *req, struct smb2_open *op, uint32_t len, uint64_t off,
+			  uint32_t min_count, uint32_t *got, bool *done)
+{
+	*done = false;
+	if (!req->tail || len < TAIL_MIN || req->conn->read_body_pad || !smb2_response_unsigned(req))
+		return STATUS_SUCCESS;
+	int fd = vfs_data_fd(op->file);
+	if (fd < 0)
+		return STATUS_SUCCESS;
+	struct vfs_stat st;
+	int rc = vfs_fstat(op->file, &st);
+	if (rc < 0)
+		return smb2_file_status(rc);
+	uint64_t n = off < st.size ? st.size - off : 0;
+	if (n > len)
+		n = len;
+	if (n == 0 || n < min_count)
+		return STATUS_END_OF_FILE;
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return STATUS_SUCCESS; /* out of descriptors: read it as usual */
+	req->tail->fd = dup;
+	req->tail->off = off;
+	req->tail->len = (uint32_t)n;
+	*got = (uint32_t)n;
+	*done = true;
+	return STATUS_SUCCESS;
+}
 
 NTSTATUS smb2_read(struct smb2_req *req)
 {
@@ -47,6 +84,16 @@ NTSTATUS smb2_read(struct smb2_req *req)
 	wr_u32(w, 0); /* DataRemaining */
 	wr_u32(w, 0); /* Flags */
 	wr_zero(w, req->conn->read_body_pad); /* 0 but under smbtorture (smb2_torture.c) */
+	uint32_t got = 0;
+	bool tailed;
+	NTSTATUS ts = read_tail(req, op, len, off, min_count, &got, &tailed);
+	if (ts)
+		return SMB2_ERR(req, ts);
+	if (tailed) {
+		wr_set_u32(w, start + 4, got);
+		__atomic_store_n(&op->position, off + got, __ATOMIC_RELAXED);
+		return STATUS_SUCCESS;
+	}
 	size_t doff = wr_space(w, len);
 	if (doff == (size_t)-1)
 		return SMB2_ERR(req, STATUS_NO_MEMORY);

@@ -158,6 +158,10 @@ struct vfs_ops {
 	   inotify (not to be closed by the caller), or -ENOSYS when the module has none (changes
 	   are then reported only when made through this server). NULL = -ENOSYS. */
 	int (*watch_fd)(struct vfs_file *f);
+	/* A kernel descriptor that sendfile may read the file's data from (the bytes pread
+	   returns, at the same offsets; not to be closed by the caller), or -ENOSYS when there is
+	   none (a stream, a module that keeps data elsewhere). NULL = -ENOSYS. */
+	int (*data_fd)(struct vfs_file *f);
 	/* Sets or clears the SPARSE_FILE attribute (MS-FSCC 2.3.64). Clearing it allocates the
 	   file's holes, as NTFS does, where the file system can. */
 	int (*set_sparse)(struct vfs_file *f, bool sparse);
@@ -295,6 +299,10 @@ static inline int vfs_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 	return sh->ops->statfs(sh, out);
 }
 
+static inline int vfs_data_fd(struct vfs_file *f)
+{
+	return f->sh->ops->data_fd ? f->sh->ops->data_fd(f) : -ENOSYS;
+}
 static inline int vfs_watch_fd(struct vfs_file *f)
 {
 	return f->sh->ops->watch_fd ? f->sh->ops->watch_fd(f) : -ENOSYS;

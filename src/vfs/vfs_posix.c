@@ -795,6 +795,13 @@ static int posix_statfs(struct vfs_share *sh, struct vfs_fsstat *out)
 
 /* ---- shares ---- */
 
+static int posix_data_fd(struct vfs_file *f)
+{
+	if (f->stream || f->is_dir || PF(f)->opath || PF(f)->fd < 0)
+		return -ENOSYS;
+	return PF(f)->fd;
+}
+
 /* inotify_add_watch works on the /proc/self/fd path of an O_PATH descriptor too */
 static int posix_watch_fd(struct vfs_file *f)
 {
@@ -823,6 +830,7 @@ const struct vfs_ops vfs_posix_ops = {
     .set_ctime = posix_set_ctime,
     .statfs = posix_statfs,
     .watch_fd = posix_watch_fd,
+    .data_fd = posix_data_fd,
     .set_sparse = vfs_posix_set_sparse,
     .zero_range = vfs_posix_zero_range,
     .next_data = vfs_posix_next_data,

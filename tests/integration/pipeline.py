@@ -9,7 +9,9 @@ One raw client (tests/tools/smbraw.py) sends bursts without waiting for response
     answers its own MessageId, the QUERY_INFO sees the whole file (EndOfFile = 4 MiB: it ran
     after the writes) and the CLOSE comes after every WRITE's response;
   - the file on disk is exactly what was written;
-  - 64 READs of the same ranges and a CLOSE: every READ returns its range;
+  - 64 READs of the same ranges and a CLOSE: every READ returns its range (the data of these
+    unsigned 64 KiB READs goes out by sendfile); a READ across the end of the file returns
+    what is left, one at the end fails with STATUS_END_OF_FILE;
   - WRITEs with one in the middle to a closed FileId and a compound (CREATE + WRITE + CLOSE,
     related) among them: the compound's responses stay in order and together, the bad one
     fails alone with STATUS_FILE_CLOSED.
@@ -30,6 +32,7 @@ from smbraw import cmd_of, mid_of  # noqa: E402
 HOST, PORT, SHARE, USER, PASS, SHARE_DIR = itest.target()
 
 STATUS_FILE_CLOSED = 0xC0000128
+STATUS_END_OF_FILE = 0xC0000011
 CHUNK = 65536
 N = 64
 
@@ -106,6 +109,19 @@ def test_read_burst(c):
             good += r[doff:doff + dlen] == chunk(mids[m])
     check("every READ returned its range", good == N, "%d of %d" % (good, N))
     check("CLOSE answered last", mid_of(resp[-1]) == cm and smbraw.status_of(resp[-1]) == 0)
+    # large unsigned READs send their data from the file (sendfile): at the end of the file the
+    # length is what the file still has, and past it the READ fails
+    st, fid = c.create("pipe.bin", disposition=1)
+    end = N * CHUNK
+    st1, tail = c.read(fid, end - 1000, CHUNK)
+    st2, _ = c.read(fid, end, CHUNK)
+    st3, after = c.read(fid, 0, CHUNK)  # the connection is still framed right
+    c.close_file(fid)
+    check("a READ across the end of the file returns what is left",
+          st1 == 0 and tail == chunk(N - 1)[-1000:], "status %#x, %d bytes" % (st1, len(tail)))
+    check("a READ at the end of the file fails with END_OF_FILE", st2 == STATUS_END_OF_FILE,
+          "status %#x" % st2)
+    check("the next READ is framed right", st3 == 0 and after == chunk(0))
 
 
 def test_mixed_burst(c):

@@ -953,30 +953,9 @@ static void t_ident_lazy(void **st)
 	if (geteuid() != 0)
 		skip();
 	assert_int_equal(chmod(f->dir, 0755), 0); /* the mapped user must reach the share */
-	do_negotiate(f);
-	uint64_t sid = 0;
-	uint8_t preauth[64], sk[16], key[16];
-	struct wr last;
-	assert_int_equal(setup_exchange(f, f->c, 0, NULL, &sid, preauth, &last, sk),
-			 STATUS_SUCCESS);
-	wr_free(&last);
-	assert_int_equal(crypto_kdf(sk, 16, "SMBSigningKey", 14, preauth, 64, key, 16), 0);
-	struct wr w, r;
-	wr_init(&w, 0);
-	hdr(&w, SMB2_TREE_CONNECT, f->mid++, sid, 0, 0);
-	uint8_t *path = NULL;
-	size_t plen = 0;
-	assert_int_equal(utf8_to_utf16le("\\\\127.0.0.1\\test", &path, &plen), 0);
-	wr_u16(&w, 9);
-	wr_u16(&w, 0);
-	wr_u16(&w, 64 + 8);
-	wr_u16(&w, (uint16_t)plen);
-	wr_bytes(&w, path, plen);
-	free(path);
-	assert_int_equal(run_signed(f->c, key, &w, &r), STATUS_SUCCESS);
-	uint32_t tid = get_le32(r.p + HDR_OFF_TREE_ID);
-	wr_free(&w);
-	wr_free(&r);
+	uint8_t key[16];
+	uint64_t sid = logon(f, key);
+	uint32_t tid = tcon_share(f, f->c, key, sid);
 	uint64_t fid[2];
 	open_root(f, f->c, key, sid, tid, fid);
 	assert_int_equal(vfs_ident_fsuid(), 4242); /* left on the thread */
