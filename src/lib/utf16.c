@@ -246,6 +246,24 @@ bool utf8_case_equal(const char *a, const char *b)
 	return !*p && !*q;
 }
 
+bool utf8_case_hash(const char *s, uint64_t *hash)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint64_t h = 0xcbf29ce484222325ull;
+	while (*p) {
+		long cp = utf8_next(&p);
+		if (cp < 0)
+			return false;
+		unsigned long u = cp_upper((unsigned long)cp);
+		for (int i = 0; i < 3; i++) {
+			h ^= (u >> (8 * i)) & 0xFF;
+			h *= 0x100000001b3ull;
+		}
+	}
+	*hash = h;
+	return true;
+}
+
 char *utf8_upper(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;

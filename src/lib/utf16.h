@@ -24,6 +24,9 @@ long utf16_len(const char *s);
 /* Case-insensitive equality of two UTF-8 strings by simple Unicode upper-casing per code point
  * (as NTFS's upcase table does for the BMP); false on invalid UTF-8. */
 bool utf8_case_equal(const char *a, const char *b);
+/* A hash of s that is the same for every s utf8_case_equal calls equal (FNV-1a over the
+ * upper-cased code points); false on invalid UTF-8, which equals nothing. */
+bool utf8_case_hash(const char *s, uint64_t *hash);
 /* Upper-cases a UTF-8 string in a new malloc'ed buffer (NULL on error). */
 char *utf8_upper(const char *s);
 

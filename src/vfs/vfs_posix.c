@@ -206,6 +206,13 @@ static int ci_find(struct posix_share *ps, const char *dir, const char *comp, ch
 	if (fd < 0)
 		return fd;
 	struct ci_scan s = {.want = comp, .want_short = strchr(comp, '~') != NULL};
+	if (!s.want_short) {
+		int r = vfs_posix_ci_find(ps->ci, fd, comp, found);
+		if (r != -EAGAIN) {
+			close(fd);
+			return r;
+		}
+	}
 	int rc = dir_walk(fd, ci_scan_cb, &s);
 	close(fd);
 	if (rc >= 0 && !s.found) {
@@ -862,6 +869,8 @@ int vfs_share_open(const char *path, const struct vfs_share_opts *opts, struct v
 	if (!ps->base.opts.directory_mask)
 		ps->base.opts.directory_mask = 0755;
 	ps->root = fd;
+	if (!opts->case_sensitive)
+		ps->ci = vfs_posix_ci_new(fd);
 	*out = &ps->base;
 	return 0;
 }
@@ -870,6 +879,7 @@ void vfs_share_close(struct vfs_share *sh)
 {
 	if (!sh)
 		return;
+	vfs_posix_ci_free(PS(sh)->ci);
 	close(PS(sh)->root);
 	free(sh);
 }

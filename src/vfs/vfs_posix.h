@@ -22,9 +22,12 @@
 /* the attributes a client may store; the rest are derived from the file */
 #define ATTR_SETTABLE 0x00003127u /* RO HIDDEN SYSTEM ARCHIVE TEMPORARY OFFLINE NOT_INDEXED */
 
+struct ci_cache;
+
 struct posix_share {
 	struct vfs_share base;
-	int root; /* O_PATH | O_DIRECTORY */
+	int root;            /* O_PATH | O_DIRECTORY */
+	struct ci_cache *ci; /* the case index (vfs_posix_ci.c), or NULL */
 };
 
 struct posix_file {
@@ -75,5 +78,16 @@ int vfs_posix_set_posix_acl(struct vfs_file *f, uint32_t mode, const struct vfs_
 int vfs_posix_set_sparse(struct vfs_file *f, bool sparse);
 int vfs_posix_zero_range(struct vfs_file *f, uint64_t off, uint64_t len, bool dealloc);
 int vfs_posix_next_data(struct vfs_file *f, uint64_t off, uint64_t *start, uint64_t *end);
+
+/* vfs_posix_ci.c: the case index of a share's directories */
+/* A reference to the process's index for a share rooted at root_fd, or NULL where it cannot
+ * be kept (not a local file system, no inotify). */
+struct ci_cache *vfs_posix_ci_new(int root_fd);
+/* Gives the reference back; the last one ends the index. */
+void vfs_posix_ci_free(struct ci_cache *cc);
+/* The name in the directory open as dirfd (read permission already checked by that open)
+ * that equals comp but for case: 0 with *found (malloc'ed), -ENOENT when there is none, or
+ * -EAGAIN when the index cannot tell (the caller scans). */
+int vfs_posix_ci_find(struct ci_cache *cc, int dirfd, const char *comp, char **found);
 
 #endif
