@@ -81,7 +81,7 @@ struct shoal_conf {
 	int max_async_requests; /* "max async requests": requests one connection may keep waiting
 				   (change notify, blocked locks, creates held by breaks), default
 				   4096; past it the request gets STATUS_INSUFFICIENT_RESOURCES */
-	int worker_threads;     /* "worker threads", default 0 = number of cores */
+	int worker_threads;     /* "worker threads": threads in all, default 0 = four per core */
 	bool smbtorture_fsctls;  /* "smbtorture fsctls", default no: answer smbtorture's test-only
 				    FSCTL_SMBTORTURE_* codes (smb2_torture.c); test servers only */
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease
