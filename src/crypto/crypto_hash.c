@@ -289,13 +289,6 @@ int crypto_hmac_sha256(const void *key, size_t keylen, const struct iovec *iov, 
 	return mac_iov(CRYPTO_MAC_HMAC_SHA256, key, keylen, iov, iovcnt, out, 32);
 }
 
-int crypto_aes_cmac(const uint8_t key[16], const struct iovec *iov, int iovcnt, uint8_t out[16])
-{
-	if (key == NULL)
-		return -EINVAL;
-	return mac_iov(CRYPTO_MAC_AES128_CMAC, key, 16, iov, iovcnt, out, 16);
-}
-
 /* ---- RC4 ---- */
 
 void crypto_rc4_init(struct crypto_rc4 *st, const uint8_t *key, size_t keylen)

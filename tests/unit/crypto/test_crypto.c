@@ -249,6 +249,31 @@ static void t_aes_cmac(void **st)
 	assert_int_equal(crypto_aes_cmac(NULL, NULL, 0, out), -EINVAL);
 }
 
+/* crypto_aes_cmac (AES-CBC based) against OpenSSL's own CMAC on long messages of every length
+ * around the 4 KiB steps of its CBC calls, split into random pieces. */
+static void t_aes_cmac_long(void **st)
+{
+	(void)st;
+	static uint8_t msg[70000];
+	uint8_t key[16], out[16], want[16];
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 131 + (i >> 8));
+	unhex("000102030405060708090a0b0c0d0e0f", key);
+	static const size_t lens[] = {4095, 4096, 4097, 4111, 4112, 4113, 8192, 65535, 65536, 69999};
+	for (size_t k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
+		EVP_MAC_CTX *ctx;
+		assert_int_equal(crypto_mac_begin(&ctx, CRYPTO_MAC_AES128_CMAC, key, 16, NULL, 0), 0);
+		assert_int_equal(crypto_mac_update(ctx, msg, lens[k]), 0);
+		assert_int_equal(crypto_mac_end(ctx, want, 16), 0);
+		for (int round = 0; round < 4; round++) {
+			struct iovec iov[6];
+			int n = trng_split(&rng, msg, lens[k], 0, iov, 6);
+			assert_int_equal(crypto_aes_cmac(key, iov, n, out), 0);
+			assert_memory_equal(out, want, 16);
+		}
+	}
+}
+
 /* ---- RC4 ---- */
 
 /* Widely published vectors (Key/Plaintext, Secret/Attack at dawn) and RFC 6229's 40-bit key at
@@ -516,6 +541,7 @@ int main(void)
 	    cmocka_unit_test(t_hmac_md5),
 	    cmocka_unit_test(t_hmac_sha256),
 	    cmocka_unit_test(t_aes_cmac),
+	    cmocka_unit_test(t_aes_cmac_long),
 	    cmocka_unit_test(t_rc4),
 	    cmocka_unit_test(t_random_memcmp),
 	    cmocka_unit_test(t_kdf_smb30),
