@@ -12,6 +12,7 @@
 #include "lib/ntime.h"
 #include "smb2/smb2.h"
 #include "smb2/smb2_async.h"
+#include "state/notify.h"
 
 /* Largest credit window a connection may hold (MS-SMB2 3.3.1.1 leaves it to the server). */
 #define SMB2_MAX_CREDITS 8192u
@@ -445,7 +446,12 @@ static NTSTATUS run_locked(struct smb2_req *req, const struct smb2_cmd_desc *d)
 	 * end (smb2_server_new/free); test_ident_lazy checks that none of them runs as the user
 	 * the thread served last. */
 	vfs_ident_apply(req->ident);
-	return d->fn(req);
+	NTSTATUS st = d->fn(req);
+	/* changes made through the server reach the watches before the response (the create
+	   settles its own, with the name it made) */
+	if (req->cmd == SMB2_SET_INFO || req->cmd == SMB2_CLOSE || req->cmd == SMB2_IOCTL)
+		state_notify_settle(req->srv->notify, NULL);
+	return st;
 }
 
 /* The IOCTL smbtorture sends without a session or tree (smb2_fsctl_torture_sessionless). */

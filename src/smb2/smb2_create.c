@@ -14,6 +14,7 @@
 #include "smb2/smb2_stream.h"
 #include "state/durable.h"
 #include "state/lease.h"
+#include "state/notify.h"
 
 /* CreateDisposition (2.2.13) */
 enum { FILE_SUPERSEDE, FILE_OPEN, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF };
@@ -840,6 +841,8 @@ static NTSTATUS finish_open(struct smb2_req *req, struct create_args *a,
 		smb2_open_close(op);
 		return st;
 	}
+	if (cs->action == FILE_CREATED)
+		state_notify_settle(req->srv->notify, op->name);
 	op->create_action = cs->action;
 	encode_create(req, a, op, &cs->st, cs->action, cs->maximal);
 	req->compound_fid[0] = op->persistent_id;

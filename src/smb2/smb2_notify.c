@@ -23,8 +23,10 @@ struct notify_wait {
 	bool no_waiter; /* registering the waiter failed: the retry answers at once */
 };
 
-/* Appends the response body with the buffered changes; STATUS_PENDING when there are none. */
-static NTSTATUS notify_reply(struct smb2_req *req, struct smb2_open *op, uint32_t max_out)
+/* Appends the response body with the changes that answer the request (nw: its waiter, NULL
+ * before it has one); STATUS_PENDING when there are none. */
+static NTSTATUS notify_reply(struct smb2_req *req, struct smb2_open *op, uint32_t max_out,
+			     struct notify_wait *nw)
 {
 	struct wr *w = req->out;
 	size_t base = w->len;
@@ -36,11 +38,11 @@ static NTSTATUS notify_reply(struct smb2_req *req, struct smb2_open *op, uint32_
 	if (max_out) {
 		if (wr_space(w, max_out) == (size_t)-1)
 			return SMB2_ERR(req, STATUS_NO_MEMORY);
-		n = state_watch_take(op->watch, w->p + data, max_out);
+		n = state_watch_take(op->watch, nw, w->p + data, max_out);
 	} else {
 		/* no room at all: anything buffered is an overflow */
 		uint8_t none[1];
-		n = state_watch_take(op->watch, none, 0);
+		n = state_watch_take(op->watch, nw, none, 0);
 	}
 	if (n == 0) {
 		w->len = base;
@@ -84,7 +86,7 @@ static void notify_wake(void *arg)
 static NTSTATUS notify_retry(struct smb2_req *req, void *priv)
 {
 	struct notify_wait *nw = priv;
-	NTSTATUS st = notify_reply(req, nw->op, nw->max_out);
+	NTSTATUS st = notify_reply(req, nw->op, nw->max_out, nw);
 	if (st == STATUS_PENDING && nw->no_waiter)
 		return SMB2_ERR(req, STATUS_INSUFFICIENT_RESOURCES);
 	return st;
@@ -154,7 +156,7 @@ NTSTATUS smb2_change_notify(struct smb2_req *req)
 		max_out = op->watch_max;
 	/* the filter and WATCH_TREE of the first request stay until the handle is closed, as
 	   Windows does (smbtorture smb2.notify.mask-change); later requests' values are ignored */
-	st = notify_reply(req, op, max_out);
+	st = notify_reply(req, op, max_out, NULL);
 	if (st != STATUS_PENDING)
 		return st;
 	struct notify_wait *nw = calloc(1, sizeof(*nw));

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,9 @@
 #include "lib/log.h"
 #include "lib/utf16.h"
 
-#define WATCH_MASK                                                                                \
-	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_ONLYDIR |  \
-	 IN_EXCL_UNLINK)
+#define WATCH_MASK                                                                                 \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB |             \
+	 IN_ONLYDIR | IN_EXCL_UNLINK)
 
 struct nevent {
 	struct nevent *next;
@@ -34,10 +35,24 @@ struct wdir { /* one inotify watch descriptor of a watch: a directory at rel bel
 	char *rel; /* "" for the root */
 };
 
+/* Changes collected for one answer. */
+struct batch {
+	struct nevent *head, *tail;
+	int nevents;
+	size_t bytes;  /* encoded size */
+	bool overflow; /* changes were lost: the answer is NOTIFY_ENUM_DIR */
+};
+
+/* A waiting request. The changes that arrive while it waits are its answer (assigned): those that
+ * come after belong to the next waiter, as a waiting request completes at the moment of a change
+ * (two requests waiting on one handle get one change each, smbtorture smb2.notify.mask-change). */
 struct waiter {
 	struct waiter *next;
 	void (*wake)(void *);
 	void *arg;
+	bool assigned; /* holds a batch, not taken yet */
+	bool taken;    /* its request took an answer: it gets no more */
+	struct batch b;
 };
 
 struct state_watch {
@@ -50,11 +65,8 @@ struct state_watch {
 	uint32_t filter;
 	struct wdir *dirs;
 	int ndirs, dirs_cap;
-	struct nevent *head, *tail;
-	int nevents;
-	size_t bytes; /* encoded size of the buffered changes */
-	bool overflow;
-	bool deleted; /* the directory is delete pending */
+	struct batch buf; /* changes no waiter holds yet */
+	bool deleted;	  /* the directory is delete pending */
 	struct waiter *waiters;
 	/* a MOVED_FROM waiting for its MOVED_TO within one read */
 	uint32_t move_cookie;
@@ -72,6 +84,7 @@ struct state_notify {
 	int epfd, stopfd;
 	uint64_t next_id;
 	struct state_watch *watches;
+	atomic_int nwatches; /* how many are in the list: state_notify_settle skips the lock at 0 */
 };
 
 /* ---- encoding ---- */
@@ -127,16 +140,26 @@ static size_t encoded_size(const char *name)
 
 /* ---- buffering (registry lock held) ---- */
 
-static void clear_events(struct state_watch *w)
+static void batch_clear(struct batch *b)
 {
-	while (w->head) {
-		struct nevent *e = w->head;
-		w->head = e->next;
+	while (b->head) {
+		struct nevent *e = b->head;
+		b->head = e->next;
 		free(e);
 	}
-	w->tail = NULL;
-	w->nevents = 0;
-	w->bytes = 0;
+	b->tail = NULL;
+	b->nevents = 0;
+	b->bytes = 0;
+}
+
+static void clear_events(struct state_watch *w)
+{
+	batch_clear(&w->buf);
+}
+
+static bool batch_empty(const struct batch *b)
+{
+	return !b->head && !b->overflow;
 }
 
 static void wake_waiters(struct state_watch *w)
@@ -145,39 +168,83 @@ static void wake_waiters(struct state_watch *w)
 		x->wake(x->arg);
 }
 
+/* Hands the buffered changes to the first waiter that has none and wakes it (registry lock
+ * held). Called whenever changes were added. */
+static void assign_changes(struct state_watch *w)
+{
+	if (batch_empty(&w->buf))
+		return;
+	for (struct waiter *x = w->waiters; x; x = x->next) {
+		if (x->assigned || x->taken)
+			continue;
+		x->b = w->buf;
+		memset(&w->buf, 0, sizeof(w->buf));
+		x->assigned = true;
+		x->wake(x->arg);
+		return;
+	}
+}
+
+/* Puts a waiter's changes back in front of the buffered ones (its request ended without them). */
+static void unassign(struct state_watch *w, struct waiter *x)
+{
+	if (!x->assigned)
+		return;
+	x->assigned = false;
+	struct batch *b = &x->b;
+	if (b->overflow || w->buf.overflow ||
+	    w->buf.nevents + b->nevents > STATE_NOTIFY_MAX_EVENTS ||
+	    w->buf.bytes + b->bytes > STATE_NOTIFY_MAX_BYTES) {
+		batch_clear(b);
+		clear_events(w);
+		w->buf.overflow = true;
+		return;
+	}
+	if (b->tail) {
+		b->tail->next = w->buf.head;
+		if (!w->buf.tail)
+			w->buf.tail = b->tail;
+		w->buf.head = b->head;
+		w->buf.nevents += b->nevents;
+		w->buf.bytes += b->bytes;
+	}
+	memset(b, 0, sizeof(*b));
+}
+
 static void add_event(struct state_watch *w, uint32_t action, uint32_t cls, const char *name)
 {
+	struct batch *b = &w->buf;
 	if (!(w->filter & cls))
 		return;
-	if (w->overflow)
+	if (b->overflow)
 		return;
 	/* a run of writes to one file is one change to the client */
-	if (action == NOTIFY_ACTION_MODIFIED && w->tail &&
-	    w->tail->action == NOTIFY_ACTION_MODIFIED && strcmp(w->tail->name, name) == 0)
+	if (action == NOTIFY_ACTION_MODIFIED && b->tail &&
+	    b->tail->action == NOTIFY_ACTION_MODIFIED && strcmp(b->tail->name, name) == 0)
 		return;
 	size_t sz = encoded_size(name);
-	if (w->nevents >= STATE_NOTIFY_MAX_EVENTS || w->bytes + sz > STATE_NOTIFY_MAX_BYTES) {
+	if (b->nevents >= STATE_NOTIFY_MAX_EVENTS || b->bytes + sz > STATE_NOTIFY_MAX_BYTES) {
 		clear_events(w);
-		w->overflow = true;
+		b->overflow = true;
 		return;
 	}
 	size_t len = strlen(name);
 	struct nevent *e = malloc(sizeof(*e) + len + 1);
 	if (!e) {
 		clear_events(w);
-		w->overflow = true;
+		b->overflow = true;
 		return;
 	}
 	e->next = NULL;
 	e->action = action;
 	memcpy(e->name, name, len + 1);
-	if (w->tail)
-		w->tail->next = e;
+	if (b->tail)
+		b->tail->next = e;
 	else
-		w->head = e;
-	w->tail = e;
-	w->nevents++;
-	w->bytes += sz;
+		b->head = e;
+	b->tail = e;
+	b->nevents++;
+	b->bytes += sz;
 }
 
 /* ---- inotify watch descriptors of one watch (registry lock held) ---- */
@@ -288,7 +355,7 @@ static void handle_event(struct state_watch *w, const struct inotify_event *ev)
 	}
 	if (ev->mask & IN_Q_OVERFLOW) {
 		clear_events(w);
-		w->overflow = true;
+		w->buf.overflow = true;
 		return;
 	}
 	const char *rel = wd_rel(w, ev->wd);
@@ -302,6 +369,14 @@ static void handle_event(struct state_watch *w, const struct inotify_event *ev)
 		flush_move(w);
 	char *created = w->just_created;
 	w->just_created = NULL;
+	if ((ev->mask & IN_ATTRIB) && created && strcmp(created, name) == 0) {
+		/* the creation's own metadata writes (DOS attributes, a security descriptor), as
+		   many as it made: absorbed until the create settles (state_notify_settle) or
+		   another change comes */
+		w->just_created = created;
+		free(name);
+		return;
+	}
 	if (ev->mask & IN_CREATE) {
 		add_event(w, NOTIFY_ACTION_ADDED, name_class(dir), name);
 		if (dir && w->tree)
@@ -331,11 +406,10 @@ static void handle_event(struct state_watch *w, const struct inotify_event *ev)
 	} else if (ev->mask & IN_ATTRIB) {
 		/* the kernel does not say which: mode, owner, times, xattrs (DOS attributes,
 		   streams and security descriptors live there) */
-		if (!created || strcmp(created, name) != 0)
-			add_event(w, NOTIFY_ACTION_MODIFIED,
-				  NOTIFY_ATTRIBUTES | NOTIFY_LAST_WRITE | NOTIFY_LAST_ACCESS |
-					  NOTIFY_CREATION | NOTIFY_EA | NOTIFY_SECURITY,
-				  name);
+		add_event(w, NOTIFY_ACTION_MODIFIED,
+			  NOTIFY_ATTRIBUTES | NOTIFY_LAST_WRITE | NOTIFY_LAST_ACCESS |
+			      NOTIFY_CREATION | NOTIFY_EA | NOTIFY_SECURITY,
+			  name);
 	}
 	free(created);
 	free(name);
@@ -357,8 +431,8 @@ static void read_watch(struct state_watch *w)
 		any = true;
 	}
 	flush_move(w);
-	if (any && (w->head || w->overflow))
-		wake_waiters(w);
+	if (any)
+		assign_changes(w);
 }
 
 static void *notify_main(void *arg)
@@ -386,6 +460,48 @@ static void *notify_main(void *arg)
 		}
 		pthread_mutex_unlock(&sn->lock);
 	}
+}
+
+/* Reads the watches whose inotify queue holds events (the caller holds sn->lock). */
+static void read_ready(struct state_notify *sn)
+{
+	struct epoll_event evs[32];
+	int k;
+	do {
+		k = epoll_wait(sn->epfd, evs, 32, 0);
+		for (int i = 0; i < k; i++) {
+			if (evs[i].data.u64 == 0)
+				continue; /* stopping: the reader thread sees it */
+			for (struct state_watch *w = sn->watches; w; w = w->next)
+				if (w->id == evs[i].data.u64) {
+					read_watch(w);
+					break;
+				}
+		}
+	} while (k == 32);
+}
+
+void state_notify_settle(struct state_notify *sn, const char *name)
+{
+	if (!sn || !atomic_load(&sn->nwatches))
+		return;
+	/* under the lock even when no queue holds events: the reader thread may be handling the
+	   request's events right now, and they must be assigned before its response goes out */
+	pthread_mutex_lock(&sn->lock);
+	read_ready(sn);
+	const char *base = name ? strrchr(name, '/') : NULL;
+	base = base ? base + 1 : name;
+	for (struct state_watch *w = sn->watches; w && base; w = w->next) {
+		if (!w->just_created)
+			continue;
+		const char *jb = strrchr(w->just_created, '/');
+		jb = jb ? jb + 1 : w->just_created;
+		if (strcmp(jb, base) == 0) {
+			free(w->just_created);
+			w->just_created = NULL;
+		}
+	}
+	pthread_mutex_unlock(&sn->lock);
 }
 
 struct state_notify *state_notify_new(void)
@@ -476,6 +592,7 @@ int state_watch_new(struct state_notify *sn, int dirfd, bool tree, uint32_t filt
 	if (sn->watches)
 		sn->watches->prev = w;
 	sn->watches = w;
+	atomic_fetch_add(&sn->nwatches, 1);
 	pthread_mutex_unlock(&sn->lock);
 	*out = w;
 	return 0;
@@ -494,6 +611,7 @@ void state_watch_free(struct state_watch *w)
 		sn->watches = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
+	atomic_fetch_sub(&sn->nwatches, 1);
 	pthread_mutex_unlock(&sn->lock);
 	close(w->ifd);
 	close(w->dirfd);
@@ -506,6 +624,7 @@ void state_watch_free(struct state_watch *w)
 	while (w->waiters) {
 		struct waiter *x = w->waiters;
 		w->waiters = x->next;
+		batch_clear(&x->b);
 		free(x);
 	}
 	free(w);
@@ -513,19 +632,19 @@ void state_watch_free(struct state_watch *w)
 
 int state_watch_add_waiter(struct state_watch *w, void (*wake)(void *), void *arg)
 {
-	struct waiter *x = malloc(sizeof(*x));
+	struct waiter *x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
 	x->wake = wake;
 	x->arg = arg;
-	x->next = NULL;
 	pthread_mutex_lock(&w->sn->lock);
 	struct waiter **pp = &w->waiters;
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = x;
-	/* changes that arrived before the waiter did wake it at once */
-	if (w->head || w->overflow || w->deleted)
+	/* changes that arrived before the waiter did are its answer at once */
+	assign_changes(w);
+	if (w->deleted)
 		wake(arg);
 	pthread_mutex_unlock(&w->sn->lock);
 	return 0;
@@ -538,7 +657,10 @@ void state_watch_del_waiter(struct state_watch *w, void *arg)
 		if ((*pp)->arg == arg) {
 			struct waiter *x = *pp;
 			*pp = x->next;
+			/* cancelled with an answer it never sent: the next request gets it */
+			unassign(w, x);
 			free(x);
+			assign_changes(w);
 			break;
 		}
 	pthread_mutex_unlock(&w->sn->lock);
@@ -552,30 +674,53 @@ void state_watch_mark_deleted(struct state_watch *w)
 	pthread_mutex_unlock(&w->sn->lock);
 }
 
-long state_watch_take(struct state_watch *w, uint8_t *buf, size_t max)
+/* Encodes b into buf (at most max bytes) and empties it: bytes written, 0 when b is empty,
+ * -EOVERFLOW when changes were lost or do not fit. */
+static long batch_take(struct batch *b, uint8_t *buf, size_t max)
 {
-	pthread_mutex_lock(&w->sn->lock);
 	long rc = 0;
-	if (w->deleted) {
-		rc = -EIDRM;
-	} else if (w->overflow) {
-		w->overflow = false;
+	if (b->overflow) {
 		rc = -EOVERFLOW;
-	} else if (w->head) {
+	} else if (b->head) {
 		struct wr out;
 		wr_init_fixed(&out, buf, max);
 		size_t prev = SIZE_MAX;
-		for (struct nevent *e = w->head; e; e = e->next) {
-			long r = encode_one(&out, &prev, e->action, e->name);
-			if (r == -EOVERFLOW) {
+		for (struct nevent *e = b->head; e && rc == 0; e = e->next)
+			if (encode_one(&out, &prev, e->action, e->name) == -EOVERFLOW)
 				rc = -EOVERFLOW;
-				break;
-			}
-		}
 		if (rc == 0)
 			rc = (long)out.len;
 	}
-	clear_events(w);
+	batch_clear(b);
+	b->overflow = false;
+	return rc;
+}
+
+long state_watch_take(struct state_watch *w, void *arg, uint8_t *buf, size_t max)
+{
+	pthread_mutex_lock(&w->sn->lock);
+	struct waiter *x = NULL;
+	if (arg)
+		for (x = w->waiters; x && x->arg != arg; x = x->next)
+			;
+	long rc;
+	if (w->deleted) {
+		rc = -EIDRM;
+	} else if (x && x->assigned) {
+		x->assigned = false;
+		rc = batch_take(&x->b, buf, max);
+	} else if (x && x->taken) {
+		rc = 0;
+	} else {
+		/* no answer of its own: what is buffered, unless an earlier waiter's answer is
+		   still on its way (it goes first) */
+		bool earlier = false;
+		for (struct waiter *y = w->waiters; y && y != x; y = y->next)
+			earlier |= y->assigned;
+		rc = earlier ? 0 : batch_take(&w->buf, buf, max);
+	}
+	if (x && rc != 0)
+		x->taken = true;
 	pthread_mutex_unlock(&w->sn->lock);
 	return rc;
 }
@@ -585,7 +730,6 @@ void state_watch_post(struct state_watch *w, uint32_t action, uint32_t filter_cl
 {
 	pthread_mutex_lock(&w->sn->lock);
 	add_event(w, action, filter_class, name);
-	if (w->head || w->overflow)
-		wake_waiters(w);
+	assign_changes(w);
 	pthread_mutex_unlock(&w->sn->lock);
 }

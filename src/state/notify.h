@@ -63,19 +63,35 @@ int state_watch_new(struct state_notify *sn, int dirfd, bool tree, uint32_t filt
 		    struct state_watch **out);
 void state_watch_free(struct state_watch *w);
 
-/* Registers a waiter; wake(arg) is called (registry lock held) whenever changes arrive, until
- * state_watch_del_waiter(w, arg). -ENOMEM. */
+/* A request through this server changed the file system: reads the events queued for every
+ * watch now, before its response goes out, so each change is assigned to the request waiting at
+ * that moment (the client's next change cannot join it), and the kernel cannot merge one of its
+ * events with an identical one of the client's next request (inotify folds an event into the
+ * unread one before it). name (share-relative, '/' separated; NULL for none): a create that made
+ * it, with everything written with it (DOS attributes, a security descriptor): the IN_ATTRIB
+ * events of the creation are absorbed until then, not reported as a change after it. Takes the
+ * registry lock; costs one atomic load when nothing is watched. */
+void state_notify_settle(struct state_notify *sn, const char *name);
+
+/* Registers a waiter (arg identifies it): the changes that arrive while it waits, or were
+ * buffered when it came, are its answer, and wake(arg) is called (registry lock held) when it has
+ * one or the directory became delete pending. Changes that arrive after that go to the next
+ * waiter, in the order they registered, or stay buffered. wake is never called after
+ * state_watch_del_waiter(w, arg), which gives an answer the waiter did not take to the next one.
+ * -ENOMEM. */
 int state_watch_add_waiter(struct state_watch *w, void (*wake)(void *arg), void *arg);
 void state_watch_del_waiter(struct state_watch *w, void *arg);
 
 /* The watched directory became delete pending: every later take answers -EIDRM. */
 void state_watch_mark_deleted(struct state_watch *w);
 
-/* Takes the buffered changes as FILE_NOTIFY_INFORMATION entries (MS-FSCC 2.7.1) into buf (at most
- * max bytes). Returns the bytes written (0: nothing buffered), -EIDRM when the directory is delete
- * pending, or -EOVERFLOW when changes were lost or do not fit max (the buffer is emptied either
- * way). */
-long state_watch_take(struct state_watch *w, uint8_t *buf, size_t max);
+/* Takes an answer as FILE_NOTIFY_INFORMATION entries (MS-FSCC 2.7.1) into buf (at most max
+ * bytes): the waiter arg's own, or, for a request that has none (arg NULL: not registered yet),
+ * the buffered changes unless an earlier waiter's answer is still untaken. Returns the bytes
+ * written (0: nothing to answer yet), -EIDRM when the directory is delete pending, or -EOVERFLOW
+ * when changes were lost or do not fit max (the answer is used up either way). A waiter that
+ * took an answer gets no more. */
+long state_watch_take(struct state_watch *w, void *arg, uint8_t *buf, size_t max);
 
 /* Adds a change by hand (share-relative name below the watched directory, '/' separated); used
  * for changes the kernel does not see and by tests. */
