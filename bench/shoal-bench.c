@@ -19,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,6 +446,99 @@ static int run_idle(struct bench *b)
 	return 0;
 }
 
+/* ---- the write floor: what any server pays to take a write off loopback TCP into the file
+ * system, with no SMB at all (bench/run prints it next to the write ratios) ---- */
+
+static int loopback_socket(int port, bool listening)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	if (listening) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0)
+			die("listen: %s", strerror(errno));
+		return fd;
+	}
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect to port %d: %s", port, strerror(errno));
+	return fd;
+}
+
+static double own_cpu(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* floor-recv FILE: prints "port=N", takes one connection, truncates FILE (as OVERWRITE_IF does)
+ * and writes the -S bytes it receives in -c pieces at increasing offsets, as a server would:
+ * recv into a buffer, pwrite. Reports its own CPU time as server_cpu. */
+static int run_floor_recv(struct bench *b)
+{
+	int l = loopback_socket(0, true);
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	if (getsockname(l, (struct sockaddr *)&a, &al) < 0)
+		die("getsockname: %s", strerror(errno));
+	printf("port=%d\n", ntohs(a.sin_port));
+	fflush(stdout);
+	int s = accept(l, NULL, NULL);
+	if (s < 0)
+		die("accept: %s", strerror(errno));
+	int fd = open(b->args[0], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	uint8_t *buf = malloc(b->chunk);
+	if (fd < 0 || !buf)
+		die("%s: %s", b->args[0], strerror(errno));
+	double cpu0 = own_cpu(), t0 = now();
+	if (ftruncate(fd, 0) < 0)
+		die("ftruncate: %s", strerror(errno));
+	uint64_t done = 0;
+	while (done < b->size) {
+		size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
+		ssize_t r = recv(s, buf, want, MSG_WAITALL);
+		if (r <= 0)
+			die("recv: %s", r ? strerror(errno) : "the sender went away");
+		if (pwrite(fd, buf, (size_t)r, (off_t)done) != r)
+			die("pwrite: %s", strerror(errno));
+		done += (uint64_t)r;
+	}
+	double secs = now() - t0, cpu = own_cpu() - cpu0;
+	if (send(s, "k", 1, MSG_NOSIGNAL) != 1)
+		die("send: %s", strerror(errno));
+	close(fd);
+	close(s);
+	close(l);
+	free(buf);
+	printf("ops=1 bytes=%" PRIu64 " seconds=%.6f server_cpu=%.2f\n", done, secs, cpu);
+	return 0;
+}
+
+/* floor-send PORT: sends -S bytes to floor-recv in -c pieces, waits for its acknowledgement. */
+static int run_floor_send(struct bench *b)
+{
+	int s = loopback_socket(atoi(b->args[0]), false);
+	uint64_t done = 0;
+	while (done < b->size) {
+		size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
+		if (want > sizeof(pattern))
+			want = sizeof(pattern);
+		ssize_t w = send(s, pattern, want, MSG_NOSIGNAL);
+		if (w <= 0)
+			die("send: %s", strerror(errno));
+		done += (uint64_t)w;
+	}
+	char k;
+	if (recv(s, &k, 1, 0) != 1)
+		die("no acknowledgement from floor-recv");
+	close(s);
+	return 0;
+}
+
 static void usage(void)
 {
 	fputs("usage: shoal-bench [OPTIONS] WORKLOAD [ARG...]\n"
@@ -456,6 +553,10 @@ static void usage(void)
 	      "  list DIR         -N times: open DIR, read every entry, close\n"
 	      "  scale FILE..     read every FILE once, client i reading i, i+n, ...\n"
 	      "  idle             open -n connections, print \"ready\", hold them until stdin ends\n"
+	      "  floor-recv FILE  no SMB: print \"port=N\", take one TCP connection and write the -S\n"
+	      "                   bytes it sends into FILE (truncated first) with recv + pwrite;\n"
+	      "                   server_cpu is its own CPU time (the least any server pays)\n"
+	      "  floor-send PORT  send -S bytes to floor-recv on PORT\n"
 	      "  cpu PID          print the CPU seconds of the server PID (its session if it leads one)\n"
 	      "  mem PID          print rss= pss= uss= KiB of the server PID (idem)\n"
 	      "options:\n"
@@ -607,15 +708,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	static const char *const known[] = {"read",	 "write", "connect", "create", "openclose",
-					    "stat",	 "list",  "scale",   "idle"};
-	static const int min_args[] = {1, 1, 0, 1, 1, 1, 1, 1, 0};
+					    "stat",	 "list",  "scale",   "idle",   "floor-recv",
+					    "floor-send"};
+	static const int min_args[] = {1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1};
 	size_t k = 0;
 	while (k < sizeof(known) / sizeof(known[0]) && strcmp(known[k], b.cmd))
 		k++;
 	if (k == sizeof(known) / sizeof(known[0]) || b.nargs < min_args[k])
 		usage();
-	if (!strcmp(b.cmd, "write") && !b.size)
-		die("write needs -S SIZE");
+	if ((!strcmp(b.cmd, "write") || !strncmp(b.cmd, "floor-", 6)) && !b.size)
+		die("%s needs -S SIZE", b.cmd);
 	for (size_t i = 0; i < sizeof(pattern); i++)
 		pattern[i] = (uint8_t)(i * 2654435761u >> 24);
 	/* one socket per client; idle wants a thousand or more */
@@ -626,6 +728,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(b.cmd, "idle"))
 		return run_idle(&b);
+	if (!strcmp(b.cmd, "floor-recv"))
+		return run_floor_recv(&b);
+	if (!strcmp(b.cmd, "floor-send"))
+		return run_floor_send(&b);
 
 	struct client *cl = calloc((size_t)b.clients, sizeof(*cl));
 	if (!cl || pthread_barrier_init(&b.ready, NULL, (unsigned)b.clients + 1) ||
