@@ -83,6 +83,7 @@ static const struct param params[] = {
     {"passdb file", T_PATH, G(passdb), 0},
     {"max connections", T_INT, G(max_connections), 1000000},
     {"worker threads", T_INT, G(worker_threads), 4096},
+    {"poll microseconds", T_INT, G(poll_us), 10000},
     {"max sessions per connection", T_INT, G(max_sessions_per_conn), 65535},
     {"max open files", T_INT, G(max_open_files), 1000000},
     {"max async requests", T_INT, G(max_async_requests), 1000000},
@@ -647,6 +648,7 @@ static struct shoal_conf *conf_new(const char *source)
 	c->max_async_requests = CONF_DEFAULT_MAX_ASYNC_REQUESTS;
 	c->multi_channel = true; /* as Samba on Linux */
 	c->handshake_timeout = CONF_DEFAULT_HANDSHAKE_TIMEOUT;
+	c->poll_us = 50;
 	c->client.encryption_enabled = true;
 	c->client.max_dialect = SMB2_DIALECT_311;
 	c->oplock_break_timeout_ms = 35000; /* Windows' default (MS-SMB2 3.3.2.1 OplockBreakTimer) */

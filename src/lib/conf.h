@@ -82,6 +82,9 @@ struct shoal_conf {
 				   (change notify, blocked locks, creates held by breaks), default
 				   4096; past it the request gets STATUS_INSUFFICIENT_RESOURCES */
 	int worker_threads;     /* "worker threads": threads in all, default 0 = four per core */
+	int poll_us;            /* "poll microseconds": how long a loop that has gone quiet polls
+				   for the next request before its thread sleeps, default 50;
+				   0: never (src/server/net.c wait_event) */
 	bool smbtorture_fsctls;  /* "smbtorture fsctls", default no: answer smbtorture's test-only
 				    FSCTL_SMBTORTURE_* codes (smb2_torture.c); test servers only */
 	int oplock_break_timeout_ms; /* "oplock break timeout" (ms): how long an oplock or lease

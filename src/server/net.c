@@ -38,6 +38,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -64,6 +65,8 @@
 #define OUTPUT_QUEUE_LIMIT (32u << 20) /* stop running requests past this many unsent bytes */
 #define SWEEP_MS 1000                 /* how often a loop looks for expired handshakes */
 #define INBUF_SIZE 8192               /* per-connection read buffer (small requests) */
+/* how a connection is registered (see the top of the file) */
+#define CONN_EVENTS (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET)
 
 enum frame_kind { FRAME_UNKNOWN, FRAME_PARALLEL, FRAME_ALONE };
 
@@ -144,6 +147,8 @@ struct loop {
 	_Atomic long long next_sweep_ms;
 	pthread_mutex_t jlock;
 	struct job *j_head, *j_tail;
+	atomic_bool spinning; /* a thread polls the set before it sleeps (wait_event) */
+	atomic_int active;    /* threads handling an event */
 };
 
 struct net {
@@ -153,6 +158,7 @@ struct net {
 	struct loop *loops;
 	int nloops;
 	int threads_per_loop;
+	uint64_t poll_ns; /* "poll microseconds" (wait_event) */
 	bool started;
 	int fd_limit_conns; /* "max connections" when 0: half of RLIMIT_NOFILE */
 	int spare_fd;       /* held for shed_connection; -1 when not available */
@@ -204,7 +210,7 @@ static void submit(struct nconn *c)
  * ready, as a new edge would. */
 static void rearm(struct nconn *c)
 {
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+	struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
 	epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -471,6 +477,65 @@ static bool parallel_done(struct nconn *c, bool driver)
 	return driver;
 }
 
+/* The driver found asynchronous requests woken (c->lock held, released here): they run alone,
+ * so with parallel frames still running it parks (false: the last of them resumes it). */
+static bool drive_async_locked(struct nconn *c)
+{
+	if (c->nrunning) {
+		c->parked = true;
+		pthread_mutex_unlock(&c->lock);
+		return false;
+	}
+	c->wake = false;
+	pthread_mutex_unlock(&c->lock);
+	if (smb2_conn_run_async(c->sc) < 0) {
+		LOG_INFO(LOG_CORE, "%s: asynchronous response failed: disconnecting", c->sc->peer);
+		shutdown(c->fd, SHUT_RDWR);
+	}
+	return true;
+}
+
+/* The input queue is empty (c->lock held, released here): the driver's role ends, and a dead
+ * connection is torn down once no parallel frame runs (the last one does it otherwise). */
+static void drive_idle_locked(struct nconn *c)
+{
+	bool dead = c->dead;
+	if (dead && c->nrunning) {
+		c->parked = true; /* the last parallel frame frees it */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->busy = false;
+	pthread_mutex_unlock(&c->lock);
+	if (dead)
+		conn_teardown(c);
+}
+
+/* Takes the head of the input queue (c->lock held and kept; the queue is not empty), resuming
+ * reading when the queue has fallen below half its limit. */
+static struct frame *dequeue_locked(struct nconn *c, bool *unpause)
+{
+	struct frame *f = c->q_head;
+	c->q_head = f->next;
+	if (!c->q_head)
+		c->q_tail = NULL;
+	c->q_bytes -= f->len;
+	*unpause = c->paused && !c->dead && c->q_bytes < INPUT_QUEUE_LIMIT / 2;
+	if (*unpause)
+		c->paused = false;
+	return f;
+}
+
+/* Puts f back at the head of the queue (c->lock held). */
+static void requeue_locked(struct nconn *c, struct frame *f)
+{
+	f->next = c->q_head;
+	c->q_head = f;
+	if (!c->q_tail)
+		c->q_tail = f;
+	c->q_bytes += f->len;
+}
+
 /* The connection's driver (see the top of the file). */
 static void run_job(struct nconn *c)
 {
@@ -481,43 +546,17 @@ static void run_job(struct nconn *c)
 			return;
 		}
 		if (c->wake && !c->dead) {
-			/* asynchronous retries touch the session's opens: alone */
-			if (c->nrunning) {
-				c->parked = true;
-				pthread_mutex_unlock(&c->lock);
+			if (!drive_async_locked(c))
 				return;
-			}
-			c->wake = false;
-			pthread_mutex_unlock(&c->lock);
-			if (smb2_conn_run_async(c->sc) < 0) {
-				LOG_INFO(LOG_CORE, "%s: asynchronous response failed: disconnecting",
-					 c->sc->peer);
-				shutdown(c->fd, SHUT_RDWR);
-			}
 			continue;
 		}
-		struct frame *f = c->q_head;
-		if (!f) {
-			bool dead = c->dead;
-			if (dead && c->nrunning) {
-				c->parked = true; /* the last parallel frame frees it */
-				pthread_mutex_unlock(&c->lock);
-				return;
-			}
-			c->busy = false;
-			pthread_mutex_unlock(&c->lock);
-			if (dead)
-				conn_teardown(c);
+		if (!c->q_head) {
+			drive_idle_locked(c);
 			return;
 		}
-		c->q_head = f->next;
-		if (!c->q_head)
-			c->q_tail = NULL;
-		c->q_bytes -= f->len;
+		bool unpause;
+		struct frame *f = dequeue_locked(c, &unpause);
 		bool dead = c->dead;
-		bool unpause = c->paused && !dead && c->q_bytes < INPUT_QUEUE_LIMIT / 2;
-		if (unpause)
-			c->paused = false;
 		pthread_mutex_unlock(&c->lock);
 		if (unpause)
 			rearm(c);
@@ -531,11 +570,7 @@ static void run_job(struct nconn *c)
 		pthread_mutex_lock(&c->lock);
 		if (f->kind == FRAME_ALONE && c->nrunning) {
 			/* back to the head of the queue until the parallel frames are done */
-			f->next = c->q_head;
-			c->q_head = f;
-			if (!c->q_tail)
-				c->q_tail = f;
-			c->q_bytes += f->len;
+			requeue_locked(c, f);
 			c->parked = true;
 			pthread_mutex_unlock(&c->lock);
 			return;
@@ -559,11 +594,9 @@ static void run_job(struct nconn *c)
 
 /* ---- event loops ---- */
 
-/* Marks the connection ended; called by its reader. Its socket leaves the epoll set and the list
- * at once; true when the caller must run the driver that tears it down. */
-static bool conn_dead(struct loop *l, struct nconn *c)
+/* Takes c out of the loop's list of connections. */
+static void conn_unlink(struct loop *l, struct nconn *c)
 {
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	pthread_mutex_lock(&l->list_lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -573,6 +606,14 @@ static bool conn_dead(struct loop *l, struct nconn *c)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
 	pthread_mutex_unlock(&l->list_lock);
+}
+
+/* Marks the connection ended; called by its reader. Its socket leaves the epoll set and the list
+ * at once; true when the caller must run the driver that tears it down. */
+static bool conn_dead(struct loop *l, struct nconn *c)
+{
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	conn_unlink(l, c);
 	pthread_mutex_lock(&c->lock);
 	c->dead = true;
 	bool start = !c->busy;
@@ -723,7 +764,7 @@ static enum read_end read_input(struct nconn *c, bool *drive, bool to_end)
 /* An input event: read the connection (one reader at a time), then run what was queued if the
  * connection was idle. An event that came while another thread read makes that reader read once
  * more, to the end, as the event may have announced the end of the stream. */
-static void handle_input(struct loop *l, struct nconn *c, uint32_t events)
+static bool handle_input(struct loop *l, struct nconn *c, uint32_t events)
 {
 	pthread_mutex_lock(&c->lock);
 	if (c->dead || c->paused || c->reading) {
@@ -731,11 +772,11 @@ static void handle_input(struct loop *l, struct nconn *c, uint32_t events)
 		if (c->reading && !c->dead)
 			c->read_again = true;
 		pthread_mutex_unlock(&c->lock);
-		return;
+		return false;
 	}
 	c->reading = true;
 	pthread_mutex_unlock(&c->lock);
-	bool drive = false;
+	bool drive = false, partial = false;
 	bool to_end = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 	enum read_end rc;
 	for (;;) {
@@ -750,6 +791,7 @@ static void handle_input(struct loop *l, struct nconn *c, uint32_t events)
 			continue;
 		}
 		c->read_again = false;
+		partial = c->cur || c->in;
 		c->reading = false;
 		pthread_mutex_unlock(&c->lock);
 		break;
@@ -760,6 +802,7 @@ static void handle_input(struct loop *l, struct nconn *c, uint32_t events)
 		rearm(c);
 	if (drive)
 		run_job(c);
+	return !partial;
 }
 
 /* An output event: flush what waits, and start the driver again if it stopped on the backlog. */
@@ -907,17 +950,9 @@ static void accept_conns(struct loop *l, int lfd)
 			l->conns->prev = c;
 		l->conns = c;
 		pthread_mutex_unlock(&l->list_lock);
-		struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-					 .data.ptr = c};
+		struct epoll_event ev = {.events = CONN_EVENTS, .data.ptr = c};
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			pthread_mutex_lock(&l->list_lock);
-			if (c->prev)
-				c->prev->next = c->next;
-			else
-				l->conns = c->next;
-			if (c->next)
-				c->next->prev = c->prev;
-			pthread_mutex_unlock(&l->list_lock);
+			conn_unlink(l, c);
 			smb2_conn_free(c->sc);
 			conn_destroy(c);
 			close(fd);
@@ -956,17 +991,52 @@ static bool run_one_job(struct loop *l)
 	return j != NULL;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits for the loop's next event. When the loop has gone quiet (no thread handling an event),
+ * the last thread to finish first polls the set for "poll microseconds" before it sleeps: a client's next
+ * request usually comes within tens of microseconds, and a CPU that went idle meanwhile costs
+ * that request a wake-up from halt (on a VM an exit to the host and an interrupt). It stops as
+ * soon as another thread of the loop takes an event (there is work: the CPU is theirs), and
+ * yields between polls. */
+static int wait_event(struct loop *l, struct epoll_event *ev, bool busy)
+{
+	if (busy && l->net->poll_ns && atomic_load(&l->active) == 0 &&
+	    !atomic_exchange(&l->spinning, true)) {
+		uint64_t end = mono_ns() + l->net->poll_ns;
+		int k;
+		do {
+			k = epoll_wait(l->epfd, ev, 1, 0);
+			if (k == 0)
+				sched_yield();
+		} while (k == 0 && atomic_load(&l->active) == 0 && mono_ns() < end);
+		atomic_store(&l->spinning, false);
+		if (k != 0)
+			return k;
+	}
+	return epoll_wait(l->epfd, ev, 1, SWEEP_MS);
+}
+
 static void *thread_main(void *arg)
 {
 	struct lthread *t = arg;
 	struct loop *l = t->loop;
+	bool busy = false;
 	for (;;) {
 		/* quiescent point: this thread holds no event from before */
 		atomic_store(&t->qgen, atomic_load(&l->retire_gen));
 		if (atomic_load(&l->nretired))
 			reclaim_retired(l);
 		struct epoll_event ev;
-		int k = epoll_wait(l->epfd, &ev, 1, SWEEP_MS);
+		int k = wait_event(l, &ev, busy);
+		busy = k == 1;
+		if (busy)
+			atomic_fetch_add(&l->active, 1);
 		if (k < 0 && errno != EINTR) {
 			LOG_ERR(LOG_CORE, "epoll_wait: %s", strerror(errno));
 			return NULL;
@@ -976,19 +1046,25 @@ static void *thread_main(void *arg)
 			int lfd;
 			if (ptr == &l->stopfd) {
 				/* stopping: the connections have ended; finish the jobs left */
-				if (!run_one_job(l))
+				if (!run_one_job(l)) {
+					atomic_fetch_sub(&l->active, 1);
 					return NULL;
+				}
 			} else if (ptr == &l->jobfd) {
 				run_one_job(l);
 			} else if (is_listener(l->net, ptr, &lfd)) {
 				accept_conns(l, lfd);
 			} else {
+				/* a connection in the middle of a frame wakes the loop again when the
+				   rest comes: no reason to poll for it */
 				struct nconn *c = ptr;
+				busy = false;
 				if (ev.events & EPOLLOUT)
 					handle_output(c);
 				if (ev.events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
-					handle_input(l, c, ev.events);
+					busy = handle_input(l, c, ev.events);
 			}
+			atomic_fetch_sub(&l->active, 1);
 		}
 		sweep_conns(l);
 	}
@@ -1076,6 +1152,7 @@ struct net *net_new(struct smb2_server *srv, const struct shoal_conf *conf, int 
 		return NULL;
 	}
 	n->srv = srv;
+	n->poll_ns = conf->poll_us > 0 ? (uint64_t)conf->poll_us * 1000u : 0;
 	n->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	pthread_mutex_init(&n->spare_lock, NULL);
 	struct rlimit rl;
