@@ -475,9 +475,10 @@ static double own_cpu(void)
 	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 }
 
-/* floor-recv FILE: prints "port=N", takes one connection, truncates FILE (as OVERWRITE_IF does)
- * and writes the -S bytes it receives in -c pieces at increasing offsets, as a server would:
- * recv into a buffer, pwrite. Reports its own CPU time as server_cpu. */
+/* floor-recv FILE [splice]: prints "port=N", takes one connection, truncates FILE (as
+ * OVERWRITE_IF does) and writes the -S bytes it receives in -c pieces at increasing offsets, as a
+ * server would: recv into a buffer, pwrite (or splice from the socket through a pipe). Reports
+ * its own CPU time as server_cpu. */
 static int run_floor_recv(struct bench *b)
 {
 	int l = loopback_socket(0, true);
@@ -498,6 +499,29 @@ static int run_floor_recv(struct bench *b)
 	if (ftruncate(fd, 0) < 0)
 		die("ftruncate: %s", strerror(errno));
 	uint64_t done = 0;
+	if (b->nargs > 1 && !strcmp(b->args[1], "splice")) {
+		/* the alternative: socket to pipe to file, no user-space buffer */
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			die("pipe: %s", strerror(errno));
+		fcntl(p[1], F_SETPIPE_SZ, (int)b->chunk);
+		while (done < b->size) {
+			size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
+			ssize_t r = splice(s, NULL, p[1], NULL, want, SPLICE_F_MOVE);
+			if (r <= 0)
+				die("splice: %s", r ? strerror(errno) : "the sender went away");
+			for (ssize_t left = r; left > 0;) {
+				loff_t off = (loff_t)done + (r - left);
+				ssize_t w = splice(p[0], NULL, fd, &off, (size_t)left, SPLICE_F_MOVE);
+				if (w <= 0)
+					die("splice into the file: %s", w ? strerror(errno) : "no progress");
+				left -= w;
+			}
+			done += (uint64_t)r;
+		}
+		close(p[0]);
+		close(p[1]);
+	}
 	while (done < b->size) {
 		size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
 		ssize_t r = recv(s, buf, want, MSG_WAITALL);
@@ -553,9 +577,11 @@ static void usage(void)
 	      "  list DIR         -N times: open DIR, read every entry, close\n"
 	      "  scale FILE..     read every FILE once, client i reading i, i+n, ...\n"
 	      "  idle             open -n connections, print \"ready\", hold them until stdin ends\n"
-	      "  floor-recv FILE  no SMB: print \"port=N\", take one TCP connection and write the -S\n"
-	      "                   bytes it sends into FILE (truncated first) with recv + pwrite;\n"
-	      "                   server_cpu is its own CPU time (the least any server pays)\n"
+	      "  floor-recv FILE [splice]\n"
+	      "                   no SMB: print \"port=N\", take one TCP connection and write the -S\n"
+	      "                   bytes it sends into FILE (truncated first) with recv + pwrite (or\n"
+	      "                   splice through a pipe); server_cpu is its own CPU time (the least\n"
+	      "                   any server pays)\n"
 	      "  floor-send PORT  send -S bytes to floor-recv on PORT\n"
 	      "  cpu PID          print the CPU seconds of the server PID (its session if it leads one)\n"
 	      "  mem PID          print rss= pss= uss= KiB of the server PID (idem)\n"
