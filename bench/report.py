@@ -112,6 +112,9 @@ def main():
                                                        x["unit"], fails))
     lines.append("")
     lines.append("ratio = shoal/samba of the medians (memory: samba/shoal), > 1: shoal is better.")
+    if meta.get("aa", "no") != "no":
+        lines.append("A/A run: both columns are %s (two instances); the ratios are the noise floor."
+                     % meta["aa"])
     lines.append(" ".join("%s=%s" % kv for kv in meta.items()))
     text = "\n".join(lines) + "\n"
     with open(os.path.join(a.out, "results.txt"), "w") as f:

@@ -183,14 +183,17 @@ s.settimeout(1)
 sys.exit(0 if s.connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0 else 1)' "$1"
 }
 
+# SHOAL_STATE_NAME / SAMBA_DIR_NAME: the servers' own folders under TEST_TMP (default state,
+# samba): bench/run runs two servers of one kind side by side (--aa) with a name each.
 write_shoal_conf() {
 	[ -n "$MGMT_PORT" ] || MGMT_PORT=$(free_port)
+	mkdir -p "$TEST_TMP/${SHOAL_STATE_NAME:-state}"
 	cat >"$CONF" <<EOF
 [global]
   smb ports = $SMB_PORT
   management address = 127.0.0.1:$MGMT_PORT
   interfaces = 127.0.0.1
-  state directory = $TEST_TMP/state
+  state directory = $TEST_TMP/${SHOAL_STATE_NAME:-state}
   log level = 1
   log file = $SERVER_LOG
   server min protocol = SMB2_02
@@ -204,7 +207,7 @@ EOF
 }
 
 write_samba_conf() {
-	local d=$TEST_TMP/samba
+	local d=$TEST_TMP/${SAMBA_DIR_NAME:-samba}
 	mkdir -p "$d/private" "$d/lock" "$d/state" "$d/cache" "$d/pid" "$d/ncalrpc"
 	chmod 700 "$d/private"
 	cat >"$CONF" <<EOF
