@@ -9,19 +9,19 @@
  *
  * Output: one line "ops=N bytes=N seconds=S server_cpu=S" on stdout; errors on stderr, exit 1.
  * See usage() for the workloads. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -475,10 +475,54 @@ static double own_cpu(void)
 	       ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* Moves size bytes from socket s into fd at increasing offsets, chunk at a time: recv into a
+ * buffer, pwrite (what a server does). */
+static void floor_copy(int s, int fd, uint64_t size, size_t chunk)
+{
+	uint8_t *buf = malloc(chunk);
+	if (!buf)
+		die("out of memory");
+	for (uint64_t done = 0; done < size;) {
+		size_t want = size - done < chunk ? (size_t)(size - done) : chunk;
+		ssize_t r = recv(s, buf, want, MSG_WAITALL);
+		if (r <= 0)
+			die("recv: %s", r ? strerror(errno) : "the sender went away");
+		if (pwrite(fd, buf, (size_t)r, (off_t)done) != r)
+			die("pwrite: %s", strerror(errno));
+		done += (uint64_t)r;
+	}
+	free(buf);
+}
+
+/* The same through a pipe with splice (socket to pipe to file, no user-space buffer). */
+static void floor_splice(int s, int fd, uint64_t size, size_t chunk)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+	fcntl(p[1], F_SETPIPE_SZ, (int)chunk);
+	for (uint64_t done = 0; done < size;) {
+		size_t want = size - done < chunk ? (size_t)(size - done) : chunk;
+		ssize_t r = splice(s, NULL, p[1], NULL, want, SPLICE_F_MOVE);
+		if (r <= 0)
+			die("splice: %s", r ? strerror(errno) : "the sender went away");
+		loff_t off = (loff_t)done;
+		for (ssize_t left = r; left > 0;) {
+			ssize_t w = splice(p[0], NULL, fd, &off, (size_t)left, SPLICE_F_MOVE);
+			if (w <= 0)
+				die("splice into the file: %s",
+				    w ? strerror(errno) : "no progress");
+			left -= w;
+		}
+		done += (uint64_t)r;
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
 /* floor-recv FILE [splice]: prints "port=N", takes one connection, truncates FILE (as
- * OVERWRITE_IF does) and writes the -S bytes it receives in -c pieces at increasing offsets, as a
- * server would: recv into a buffer, pwrite (or splice from the socket through a pipe). Reports
- * its own CPU time as server_cpu. */
+ * OVERWRITE_IF does) and writes the -S bytes it receives into it (floor_copy, or floor_splice).
+ * Reports its own CPU time as server_cpu. */
 static int run_floor_recv(struct bench *b)
 {
 	int l = loopback_socket(0, true);
@@ -492,53 +536,22 @@ static int run_floor_recv(struct bench *b)
 	if (s < 0)
 		die("accept: %s", strerror(errno));
 	int fd = open(b->args[0], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	uint8_t *buf = malloc(b->chunk);
-	if (fd < 0 || !buf)
+	if (fd < 0)
 		die("%s: %s", b->args[0], strerror(errno));
 	double cpu0 = own_cpu(), t0 = now();
 	if (ftruncate(fd, 0) < 0)
 		die("ftruncate: %s", strerror(errno));
-	uint64_t done = 0;
-	if (b->nargs > 1 && !strcmp(b->args[1], "splice")) {
-		/* the alternative: socket to pipe to file, no user-space buffer */
-		int p[2];
-		if (pipe2(p, O_CLOEXEC) < 0)
-			die("pipe: %s", strerror(errno));
-		fcntl(p[1], F_SETPIPE_SZ, (int)b->chunk);
-		while (done < b->size) {
-			size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
-			ssize_t r = splice(s, NULL, p[1], NULL, want, SPLICE_F_MOVE);
-			if (r <= 0)
-				die("splice: %s", r ? strerror(errno) : "the sender went away");
-			for (ssize_t left = r; left > 0;) {
-				loff_t off = (loff_t)done + (r - left);
-				ssize_t w = splice(p[0], NULL, fd, &off, (size_t)left, SPLICE_F_MOVE);
-				if (w <= 0)
-					die("splice into the file: %s", w ? strerror(errno) : "no progress");
-				left -= w;
-			}
-			done += (uint64_t)r;
-		}
-		close(p[0]);
-		close(p[1]);
-	}
-	while (done < b->size) {
-		size_t want = b->size - done < b->chunk ? (size_t)(b->size - done) : b->chunk;
-		ssize_t r = recv(s, buf, want, MSG_WAITALL);
-		if (r <= 0)
-			die("recv: %s", r ? strerror(errno) : "the sender went away");
-		if (pwrite(fd, buf, (size_t)r, (off_t)done) != r)
-			die("pwrite: %s", strerror(errno));
-		done += (uint64_t)r;
-	}
+	if (b->nargs > 1 && !strcmp(b->args[1], "splice"))
+		floor_splice(s, fd, b->size, b->chunk);
+	else
+		floor_copy(s, fd, b->size, b->chunk);
 	double secs = now() - t0, cpu = own_cpu() - cpu0;
 	if (send(s, "k", 1, MSG_NOSIGNAL) != 1)
 		die("send: %s", strerror(errno));
 	close(fd);
 	close(s);
 	close(l);
-	free(buf);
-	printf("ops=1 bytes=%" PRIu64 " seconds=%.6f server_cpu=%.2f\n", done, secs, cpu);
+	printf("ops=1 bytes=%" PRIu64 " seconds=%.6f server_cpu=%.2f\n", b->size, secs, cpu);
 	return 0;
 }
 
@@ -654,72 +667,80 @@ static void set_mode(struct smbc_opts *o, const char *m)
 	die("unknown mode '%s'", m);
 }
 
-int main(int argc, char **argv)
+/* Options (see usage) into b, defaults first; returns the index of the workload argument. */
+static int parse_options(struct bench *b, int argc, char **argv)
 {
-	static struct bench b;
 	int opt;
-	smbc_opts_init(&b.o);
-	b.o.host = "127.0.0.1";
-	b.o.timeout_ms = 120000;
-	b.share = "bench";
-	b.clients = 1;
-	b.ops = 1000;
-	b.window = 16;
-	b.chunk = 1 << 20;
-	set_mode(&b.o, "plain");
+	smbc_opts_init(&b->o);
+	b->o.host = "127.0.0.1";
+	b->o.timeout_ms = 120000;
+	b->share = "bench";
+	b->clients = 1;
+	b->ops = 1000;
+	b->window = 16;
+	b->chunk = 1 << 20;
+	set_mode(&b->o, "plain");
 	while ((opt = getopt(argc, argv, "H:p:s:U:m:n:N:S:c:w:P:T:h")) != -1) {
 		switch (opt) {
 		case 'H':
-			b.o.host = optarg;
+			b->o.host = optarg;
 			break;
 		case 'p':
-			b.o.port = (uint16_t)atoi(optarg);
+			b->o.port = (uint16_t)atoi(optarg);
 			break;
 		case 's':
-			b.share = optarg;
+			b->share = optarg;
 			break;
 		case 'U': {
 			char *pc = strchr(optarg, '%');
 			if (pc)
 				*pc++ = 0;
-			b.o.user = optarg;
-			b.o.password = pc ? pc : "";
+			b->o.user = optarg;
+			b->o.password = pc ? pc : "";
 			break;
 		}
 		case 'm':
-			set_mode(&b.o, optarg);
+			set_mode(&b->o, optarg);
 			break;
 		case 'n':
-			b.clients = atoi(optarg);
+			b->clients = atoi(optarg);
 			break;
 		case 'N':
-			b.ops = parse_size(optarg);
+			b->ops = parse_size(optarg);
 			break;
 		case 'S':
-			b.size = parse_size(optarg);
+			b->size = parse_size(optarg);
 			break;
 		case 'c':
-			b.chunk = (size_t)parse_size(optarg);
+			b->chunk = (size_t)parse_size(optarg);
 			break;
 		case 'w':
-			b.window = (unsigned)atoi(optarg);
+			b->window = (unsigned)atoi(optarg);
 			break;
 		case 'P':
-			b.server_pid = atoi(optarg);
+			b->server_pid = atoi(optarg);
 			break;
 		case 'T':
-			b.limit = atof(optarg);
-			b.ops = UINT64_MAX / 2;
+			b->limit = atof(optarg);
+			b->ops = UINT64_MAX / 2;
 			break;
 		default:
 			usage();
 		}
 	}
-	if (optind >= argc || b.clients < 1 || b.chunk < 4096 || b.chunk > (4u << 20) || !b.window)
+	if (optind >= argc || b->clients < 1 || b->chunk < 4096 || b->chunk > (4u << 20) ||
+	    !b->window)
 		usage();
-	b.cmd = argv[optind];
-	b.args = argv + optind + 1;
-	b.nargs = argc - optind - 1;
+	return optind;
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench b;
+	int first = parse_options(&b, argc, argv);
+	b.cmd = argv[first];
+	b.args = argv + first + 1;
+	b.nargs = argc - first - 1;
 	if (!strcmp(b.cmd, "cpu") || !strcmp(b.cmd, "mem")) {
 		if (b.nargs != 1)
 			usage();

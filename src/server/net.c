@@ -822,11 +822,16 @@ static void handle_output(struct nconn *c)
 		run_job(c);
 }
 
-static time_t mono_now(void)
+static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static time_t mono_now(void)
+{
+	return (time_t)(mono_ns() / 1000000000u);
 }
 
 /* "max connections": a connection past the limit is closed as soon as it is accepted (the
@@ -991,19 +996,12 @@ static bool run_one_job(struct loop *l)
 	return j != NULL;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Waits for the loop's next event. When the loop has gone quiet (no thread handling an event),
- * the last thread to finish first polls the set for "poll microseconds" before it sleeps: a client's next
- * request usually comes within tens of microseconds, and a CPU that went idle meanwhile costs
- * that request a wake-up from halt (on a VM an exit to the host and an interrupt). It stops as
- * soon as another thread of the loop takes an event (there is work: the CPU is theirs), and
- * yields between polls. */
+ * the last thread to finish first polls the set for "poll microseconds" before it sleeps: a
+ * client's next request usually comes within tens of microseconds, and a CPU that went idle
+ * meanwhile costs that request a wake-up from halt (on a VM an exit to the host and an
+ * interrupt). It stops as soon as another thread of the loop takes an event (there is work: the
+ * CPU is theirs), and yields between polls. */
 static int wait_event(struct loop *l, struct epoll_event *ev, bool busy)
 {
 	if (busy && l->net->poll_ns && atomic_load(&l->active) == 0 &&
@@ -1055,8 +1053,8 @@ static void *thread_main(void *arg)
 			} else if (is_listener(l->net, ptr, &lfd)) {
 				accept_conns(l, lfd);
 			} else {
-				/* a connection in the middle of a frame wakes the loop again when the
-				   rest comes: no reason to poll for it */
+				/* a connection in the middle of a frame wakes the loop again
+				   when the rest comes: no reason to poll for it */
 				struct nconn *c = ptr;
 				busy = false;
 				if (ev.events & EPOLLOUT)

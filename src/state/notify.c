@@ -152,9 +152,11 @@ static void batch_clear(struct batch *b)
 	b->bytes = 0;
 }
 
-static void clear_events(struct state_watch *w)
+/* Changes were lost: the answer becomes NOTIFY_ENUM_DIR (the client reads the folder again). */
+static void batch_lose(struct batch *b)
 {
-	batch_clear(&w->buf);
+	batch_clear(b);
+	b->overflow = true;
 }
 
 static bool batch_empty(const struct batch *b)
@@ -196,8 +198,7 @@ static void unassign(struct state_watch *w, struct waiter *x)
 	    w->buf.nevents + b->nevents > STATE_NOTIFY_MAX_EVENTS ||
 	    w->buf.bytes + b->bytes > STATE_NOTIFY_MAX_BYTES) {
 		batch_clear(b);
-		clear_events(w);
-		w->buf.overflow = true;
+		batch_lose(&w->buf);
 		return;
 	}
 	if (b->tail) {
@@ -224,15 +225,13 @@ static void add_event(struct state_watch *w, uint32_t action, uint32_t cls, cons
 		return;
 	size_t sz = encoded_size(name);
 	if (b->nevents >= STATE_NOTIFY_MAX_EVENTS || b->bytes + sz > STATE_NOTIFY_MAX_BYTES) {
-		clear_events(w);
-		b->overflow = true;
+		batch_lose(b);
 		return;
 	}
 	size_t len = strlen(name);
 	struct nevent *e = malloc(sizeof(*e) + len + 1);
 	if (!e) {
-		clear_events(w);
-		b->overflow = true;
+		batch_lose(b);
 		return;
 	}
 	e->next = NULL;
@@ -354,8 +353,7 @@ static void handle_event(struct state_watch *w, const struct inotify_event *ev)
 		return;
 	}
 	if (ev->mask & IN_Q_OVERFLOW) {
-		clear_events(w);
-		w->buf.overflow = true;
+		batch_lose(&w->buf);
 		return;
 	}
 	const char *rel = wd_rel(w, ev->wd);
@@ -435,6 +433,25 @@ static void read_watch(struct state_watch *w)
 		assign_changes(w);
 }
 
+/* Reads the watches that k epoll events name (the registry lock held); false when one of them
+ * is the stop event. */
+static bool read_events(struct state_notify *sn, const struct epoll_event *evs, int k)
+{
+	bool go_on = true;
+	for (int i = 0; i < k; i++) {
+		if (evs[i].data.u64 == 0) {
+			go_on = false;
+			continue;
+		}
+		for (struct state_watch *w = sn->watches; w; w = w->next)
+			if (w->id == evs[i].data.u64) {
+				read_watch(w);
+				break;
+			}
+	}
+	return go_on;
+}
+
 static void *notify_main(void *arg)
 {
 	struct state_notify *sn = arg;
@@ -447,37 +464,23 @@ static void *notify_main(void *arg)
 			return NULL;
 		}
 		pthread_mutex_lock(&sn->lock);
-		for (int i = 0; i < k; i++) {
-			if (evs[i].data.u64 == 0) {
-				pthread_mutex_unlock(&sn->lock);
-				return NULL;
-			}
-			for (struct state_watch *w = sn->watches; w; w = w->next)
-				if (w->id == evs[i].data.u64) {
-					read_watch(w);
-					break;
-				}
-		}
+		bool go_on = read_events(sn, evs, k);
 		pthread_mutex_unlock(&sn->lock);
+		if (!go_on)
+			return NULL;
 	}
 }
 
-/* Reads the watches whose inotify queue holds events (the caller holds sn->lock). */
+/* Reads the watches whose inotify queue holds events (the registry lock held); the stop event
+ * is left to the reader thread. */
 static void read_ready(struct state_notify *sn)
 {
 	struct epoll_event evs[32];
 	int k;
 	do {
 		k = epoll_wait(sn->epfd, evs, 32, 0);
-		for (int i = 0; i < k; i++) {
-			if (evs[i].data.u64 == 0)
-				continue; /* stopping: the reader thread sees it */
-			for (struct state_watch *w = sn->watches; w; w = w->next)
-				if (w->id == evs[i].data.u64) {
-					read_watch(w);
-					break;
-				}
-		}
+		if (k > 0)
+			read_events(sn, evs, k);
 	} while (k == 32);
 }
 
@@ -620,7 +623,7 @@ void state_watch_free(struct state_watch *w)
 	free(w->dirs);
 	free(w->move_name);
 	free(w->just_created);
-	clear_events(w);
+	batch_clear(&w->buf);
 	while (w->waiters) {
 		struct waiter *x = w->waiters;
 		w->waiters = x->next;
